@@ -1,0 +1,27 @@
+"""The ASGI application: the JSON API, the health check, and the web UI mounted as a sub-app."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from api import problems
+from api.routes import auth, health, uploads, works
+from clipjury.settings import get_settings
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = FastAPI(title="clipjury", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(auth.router)
+    app.include_router(works.router)
+    app.include_router(uploads.router)
+
+    from review_ui.app import create_ui
+
+    create_ui(app)
+    return app

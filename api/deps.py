@@ -1,0 +1,59 @@
+"""Typed dependencies: the database session (the request's unit of work) and the current user."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from clipjury.accounts.models import User
+from clipjury.accounts.security import decode_access_token
+from clipjury.db import get_engine
+from clipjury.errors import Unauthorized
+
+SESSION_USER_KEY = "uid"
+
+
+def get_session() -> Iterator[Session]:
+    """One unit of work per request: services flush, this boundary commits (or rolls back)."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def user_from_request(request: Request, session: Session) -> User | None:
+    """A bearer token (API clients) or the web session cookie (the browser, e.g. Uppy's tus requests)."""
+    auth = request.headers.get("authorization", "")
+    user_id: int | None = None
+    if auth.lower().startswith("bearer "):
+        user_id = decode_access_token(auth[7:].strip())
+        if user_id is None:
+            raise Unauthorized("登录凭证无效或已过期，请重新登录。", code="invalid_token")
+    elif "session" in request.scope:
+        raw = request.session.get(SESSION_USER_KEY)
+        user_id = int(raw) if isinstance(raw, int) else None
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    return user
+
+
+def current_user(request: Request, session: SessionDep) -> User:
+    user = user_from_request(request, session)
+    if user is None:
+        raise Unauthorized()
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]

@@ -1,0 +1,66 @@
+"""Errors rendered once, as ``application/problem+json`` (RFC 9457) with a stable ``code`` member."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from clipjury.errors import DomainError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE = "application/problem+json"
+
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "请求有误。"),
+    401: ("unauthorized", "请先登录。"),
+    403: ("forbidden", "您没有权限执行此操作。"),
+    404: ("not_found", "找不到该地址或对象。"),
+    405: ("method_not_allowed", "不支持该请求方法。"),
+    409: ("conflict", "操作与当前状态冲突。"),
+    413: ("too_large", "请求内容过大。"),
+    415: ("unsupported_media_type", "不支持的内容类型。"),
+    422: ("invalid", "提交的内容不符合要求。"),
+    500: ("internal_error", "服务器内部错误，请稍后重试。"),
+}
+
+
+def problem(
+    status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": code, "status": status, "code": code, "detail": detail}
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
+
+
+def domain_problem(exc: DomainError, headers: dict[str, str] | None = None) -> JSONResponse:
+    return problem(exc.status_code, exc.code, exc.message, headers=headers, **exc.extra)
+
+
+def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> None:
+    @app.exception_handler(DomainError)
+    async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
+        return domain_problem(exc, extra_headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", ""), "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        return problem(422, "invalid", "提交的内容格式不正确，请检查各字段。", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败。"))
+        return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal_error", "服务器内部错误，请稍后重试。")

@@ -1,0 +1,45 @@
+"""OAuth2 password flow: ``POST /api/v1/auth/token``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.deps import CurrentUser, SessionDep
+from clipjury.accounts.models import ROLE_LABELS, Role
+from clipjury.accounts.security import create_access_token
+from clipjury.accounts.service import authenticate
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+class Me(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    role_label: str
+    province_id: int | None
+    unit_id: int | None
+
+
+@router.post("/token", response_model=Token)
+def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep) -> Token:
+    user = authenticate(session, form.username, form.password)
+    return Token(access_token=create_access_token(user.id or 0))
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    return Me(
+        id=user.id or 0, username=user.username, display_name=user.display_name, role=user.role,
+        role_label=ROLE_LABELS[Role(user.role)], province_id=user.province_id, unit_id=user.unit_id,
+    )

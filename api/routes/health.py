@@ -1,0 +1,48 @@
+"""``GET /healthz``: 200 when the database, Redis and the object store answer, 503 naming what is down."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from clipjury.db import get_engine
+from clipjury.jobs import get_redis
+from storage import get_store
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["health"])
+
+
+def _check_database() -> None:
+    with get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))
+
+
+def _check_redis() -> None:
+    get_redis().ping()
+
+
+def _check_storage() -> None:
+    get_store().ping()
+
+
+CHECKS = {"database": _check_database, "redis": _check_redis, "storage": _check_storage}
+
+
+@router.get("/healthz")
+async def healthz() -> JSONResponse:
+    results: dict[str, str] = {}
+    for name, check in CHECKS.items():
+        try:
+            await run_in_threadpool(check)
+            results[name] = "ok"
+        except Exception as exc:  # any failure means "down"; the log says why
+            log.warning("health check %s failed: %s", name, exc)
+            results[name] = "down"
+    down = [name for name, state in results.items() if state != "ok"]
+    status = 503 if down else 200
+    return JSONResponse({"status": "down" if down else "ok", "checks": results, "down": down}, status_code=status)

@@ -1,0 +1,1 @@
+"""Provinces, units, users and roles."""

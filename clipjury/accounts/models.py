@@ -1,0 +1,82 @@
+"""Tables of the accounts domain: the province/unit hierarchy and users with one role each."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, String
+from sqlmodel import Field, SQLModel
+
+from clipjury.db import UTCDateTime
+from clipjury.timeutil import utcnow
+
+
+class Role(StrEnum):
+    national_admin = "national_admin"
+    provincial_admin = "provincial_admin"
+    reviewer = "reviewer"
+    unit_coordinator = "unit_coordinator"
+    submitter = "submitter"
+    judge = "judge"
+
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.national_admin: "全国管理员",
+    Role.provincial_admin: "省级管理员",
+    Role.reviewer: "省级评审员",
+    Role.unit_coordinator: "单位联络员",
+    Role.submitter: "投稿人",
+    Role.judge: "评审专家",
+}
+
+
+class UnitKind(StrEnum):
+    city = "city"  # 设区市
+    new_area = "new_area"  # 雄安新区
+    county_city = "county_city"  # 定州、辛集 (省直管县级市)
+    provincial_unit = "provincial_unit"  # 省直单位
+    other = "other"
+
+
+UNIT_KIND_LABELS: dict[UnitKind, str] = {
+    UnitKind.city: "设区市",
+    UnitKind.new_area: "新区",
+    UnitKind.county_city: "省直管县级市",
+    UnitKind.provincial_unit: "省直单位",
+    UnitKind.other: "其他单位",
+}
+
+
+class Province(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    name: str = Field(max_length=64)
+
+
+class Unit(SQLModel, table=True):
+    __tablename__ = "unit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    name: str = Field(max_length=128)
+    kind: str = Field(default=UnitKind.other.value, max_length=32)
+    sort_order: int = 0
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    display_name: str = Field(default="", max_length=64)
+    password_hash: str = Field(max_length=255)
+    role: str = Field(max_length=32, index=True)
+    province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
+    unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+    @property
+    def role_enum(self) -> Role:
+        return Role(self.role)

@@ -1,0 +1,63 @@
+"""Password hashing (Argon2, memory-hard) and API tokens (JWT, HS256)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import lru_cache
+
+import jwt
+from pwdlib import PasswordHash
+
+from clipjury.settings import get_settings
+from clipjury.timeutil import utcnow
+
+TOKEN_ALGORITHM = "HS256"
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHash:
+    return PasswordHash.recommended()
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password: str, password_hash: str) -> bool:
+    try:
+        return _hasher().verify(password, password_hash)
+    except Exception:  # a malformed stored hash never logs anyone in
+        return False
+
+
+# A hash to verify against when the user does not exist, so timing does not reveal usernames.
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    return hash_password("clipjury-no-such-user")
+
+
+def create_access_token(user_id: int) -> str:
+    settings = get_settings()
+    now = utcnow()
+    payload = {
+        "sub": str(user_id),
+        "iat": now,
+        "exp": now + timedelta(minutes=settings.access_token_expire_minutes),
+        "typ": "access",
+    }
+    return jwt.encode(payload, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
+
+
+def decode_access_token(token: str) -> int | None:
+    try:
+        payload = jwt.decode(
+            token, get_settings().secret_key.get_secret_value(), algorithms=[TOKEN_ALGORITHM]
+        )
+    except jwt.PyJWTError:
+        return None
+    if payload.get("typ") != "access":
+        return None
+    try:
+        return int(payload["sub"])
+    except (KeyError, ValueError):
+        return None

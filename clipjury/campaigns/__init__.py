@@ -1,0 +1,1 @@
+"""Campaigns and their settings: every rule the contest notice fixes lives here."""

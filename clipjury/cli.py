@@ -1,0 +1,101 @@
+"""The ``clipjury`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from clipjury.settings import get_settings
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from clipjury.migrate import upgrade
+
+    upgrade()
+    print("database migrated to head")
+    return 0
+
+
+def cmd_seed_demo(_args: argparse.Namespace) -> int:
+    from clipjury.db import session_scope
+    from clipjury.seed import SeedRefused, seed_demo
+
+    try:
+        with session_scope() as session:
+            campaign = seed_demo(session)
+            print(f"demo campaign ready: {campaign.name} (id {campaign.id}); demo accounts use password 'demo'")
+    except SeedRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
+        workers=args.workers, proxy_headers=True, log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.worker import run_worker
+
+    return run_worker(burst=args.burst, name=args.name)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clipjury", description="clipjury: micro-video contests")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("migrate", help="apply the database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed-demo", help="create the demo campaign and accounts (not in production)").set_defaults(
+        func=cmd_seed_demo
+    )
+    serve = sub.add_parser("serve", help="serve the API and the web UI")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a media worker (validation, posters, renditions, sweeps)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.add_argument("--name")
+    worker.set_defaults(func=cmd_worker)
+
+    for register in _extensions():
+        register(sub)
+    return parser
+
+
+def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
+    """Commands that live with their domain register themselves here."""
+    registrars: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+    for module_name in ("workers.commands", "clipjury.uploads.commands", "clipjury.devservices"):
+        try:
+            module = __import__(module_name, fromlist=["register"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        if hasattr(module, "register"):
+            registrars.append(module.register)
+    return registrars
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    func: Command = args.func
+    return func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

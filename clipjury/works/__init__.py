@@ -1,0 +1,1 @@
+"""Works, their file versions and their lifecycle."""

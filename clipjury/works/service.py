@@ -1,0 +1,372 @@
+"""The work lifecycle for the ingest slice.
+
+    draft --(upload complete)--> processing --(verdict)--> ready | rejected
+    ready | rejected --(upload again)--> processing   (the earlier good file stays current)
+    ready --(submit, before the deadline or within the grace)--> submitted --(withdraw)--> ready
+
+A work's status is derived from its versions while it is not submitted (``_derived_status``) and
+every write of it is compare-and-set on the status read, so two workers or two clicks cannot both win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.audit.service import record
+from clipjury.campaigns.models import Campaign
+from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, grace_end
+from clipjury.errors import Conflict, Invalid, NotFound
+from clipjury.jobs import defer_media, defer_validation
+from clipjury.media.rules import Verdict
+from clipjury.timeutil import as_utc, fmt_local, utcnow
+from clipjury.works.models import VersionStatus, Work, WorkStatus, WorkVersion
+
+TITLE_MAX = 100
+DESCRIPTION_MAX = 2000
+
+
+class WorkNotFound(NotFound):
+    code = "work_not_found"
+    message = "找不到该作品，或您无权查看。"
+
+
+class NotReady(Conflict):
+    code = "not_ready"
+    message = "作品还不能提交。"
+
+
+class AlreadySubmitted(Conflict):
+    code = "already_submitted"
+    message = "作品已提交，如需更换文件请先撤回。"
+
+
+class NotSubmitted(Conflict):
+    code = "not_submitted"
+    message = "作品尚未提交，无需撤回。"
+
+
+class StaleState(Conflict):
+    code = "stale_state"
+    message = "作品状态已被其他操作改变，请刷新页面后重试。"
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def visible_works_query(user: User) -> Any:
+    """Works the user may see. Reviewers and coordinators see only submitted works of their scope."""
+    query = select(Work)
+    role = Role(user.role)
+    if role == Role.national_admin:
+        return query
+    if role in (Role.provincial_admin, Role.reviewer):
+        return query.where(Work.province_id == user.province_id, Work.status == WorkStatus.submitted)
+    if role == Role.unit_coordinator:
+        return query.where(
+            (Work.unit_id == user.unit_id) & ((Work.status == WorkStatus.submitted) | (Work.owner_id == user.id))
+        )
+    return query.where(Work.owner_id == user.id)
+
+
+def get_visible_work(session: Session, user: User, work_id: int) -> Work:
+    work = session.exec(visible_works_query(user).where(Work.id == work_id)).first()
+    if work is None:
+        raise WorkNotFound()
+    return work
+
+
+def get_own_work(session: Session, user: User, work_id: int, *, for_update: bool = False) -> Work:
+    """A work the user owns; someone else's answers exactly like one that does not exist."""
+    query = select(Work).where(Work.id == work_id, Work.owner_id == user.id)
+    if for_update:
+        query = query.with_for_update()
+    work = session.exec(query).first()
+    if work is None:
+        raise WorkNotFound()
+    return work
+
+
+def list_own_works(session: Session, user: User) -> list[Work]:
+    return list(session.exec(select(Work).where(Work.owner_id == user.id).order_by(col(Work.id).desc())))
+
+
+def versions_of(session: Session, work: Work) -> list[WorkVersion]:
+    return list(
+        session.exec(select(WorkVersion).where(WorkVersion.work_id == work.id).order_by(col(WorkVersion.id)))
+    )
+
+
+# -- creating --------------------------------------------------------------------------------------
+
+def create_work(
+    session: Session, user: User, *, title: str, description: str = "", province_code: str | None = None
+) -> Work:
+    title = (title or "").strip()
+    description = (description or "").strip()
+    if not title:
+        raise Invalid("请填写作品标题。", code="title_required")
+    if len(title) > TITLE_MAX:
+        raise Invalid(f"作品标题不能超过 {TITLE_MAX} 个字。", code="title_too_long")
+    if len(description) > DESCRIPTION_MAX:
+        raise Invalid(f"作品简介不能超过 {DESCRIPTION_MAX} 个字。", code="description_too_long")
+    if Role(user.role) not in (Role.submitter, Role.unit_coordinator):
+        raise Invalid("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    campaign = active_campaign(session)
+    ensure_open_for_new_upload(campaign, utcnow())
+
+    province_id, unit_id = user.province_id, user.unit_id
+    if unit_id is not None:
+        unit = session.get(Unit, unit_id)
+        province_id = unit.province_id if unit else province_id
+    if province_code:
+        chosen = session.exec(select(Province).where(Province.code == province_code)).first()
+        if chosen is None:
+            raise Invalid("所选省份不存在。", code="unknown_province")
+        if unit_id is not None and chosen.id != province_id:
+            raise Invalid("您所在单位属于其他省份，不能改选省份。", code="province_mismatch")
+        province_id = chosen.id
+    if province_id is None:
+        raise Invalid("请选择作品所属的省份。", code="province_required")
+
+    work = Work(
+        campaign_id=campaign.id or 0,
+        owner_id=user.id or 0,
+        province_id=province_id,
+        unit_id=unit_id,
+        title=title,
+        description=description,
+    )
+    session.add(work)
+    session.flush()
+    record(session, actor=user, action="create", work_id=work.id, province_id=province_id, to_status=work.status)
+    return work
+
+
+# -- state machine ---------------------------------------------------------------------------------
+
+def _derived_status(session: Session, work: Work) -> WorkStatus:
+    if work.pending_version_id is not None:
+        return WorkStatus.processing
+    if work.current_version_id is not None:
+        return WorkStatus.ready
+    if work.latest_version_id is not None:
+        return WorkStatus.rejected
+    return WorkStatus.draft
+
+
+def _set_status(session: Session, work: Work, expected: str, new: str, **values: Any) -> None:
+    """Compare-and-set: write only if the status is still the one we read."""
+    values = {"status": new, "updated_at": utcnow(), **values}
+    result = session.execute(
+        update(Work).where(col(Work.id) == work.id, col(Work.status) == expected).values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleState()
+    session.refresh(work)
+
+
+def ensure_accepts_upload(session: Session, user: User, work_id: int) -> tuple[Work, Campaign]:
+    """The checks before any byte of a new upload is stored."""
+    work = get_own_work(session, user, work_id)
+    if work.status == WorkStatus.submitted:
+        raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
+    campaign = session.get(Campaign, work.campaign_id)
+    assert campaign is not None
+    ensure_open_for_new_upload(campaign, utcnow())
+    return work, campaign
+
+
+def add_version(
+    session: Session,
+    work: Work,
+    *,
+    actor: User | None,
+    object_key: str,
+    size_bytes: int,
+    filename: str,
+    upload_id: str | None,
+    upload_started_at: datetime,
+) -> WorkVersion:
+    """A stored file becomes a version being validated; the validation job is sent after commit."""
+    session.refresh(work)
+    if work.status == WorkStatus.submitted:
+        raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
+    version = WorkVersion(
+        work_id=work.id or 0,
+        upload_id=upload_id,
+        object_key=object_key,
+        original_filename=filename[:255],
+        size_bytes=size_bytes,
+        upload_started_at=upload_started_at,
+    )
+    session.add(version)
+    session.flush()
+    before = work.status
+    _set_status(
+        session, work, before, WorkStatus.processing,
+        pending_version_id=version.id, latest_version_id=version.id,
+    )
+    record(
+        session, actor=actor, action="upload", work_id=work.id, province_id=work.province_id,
+        from_status=before, to_status=work.status,
+        data={"version_id": version.id, "size_bytes": size_bytes, "filename": filename},
+    )
+    defer_validation(session, version.id or 0)
+    return version
+
+
+@dataclass
+class MeasuredMedia:
+    sha256: str | None = None
+    duration_s: float | None = None
+    header_duration_s: float | None = None
+    width: int | None = None
+    height: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    major_brand: str | None = None
+    probe: dict[str, Any] | None = None
+    ffmpeg_version: str | None = None
+    rules_version: str | None = None
+    playback: str | None = None
+
+
+def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured: MeasuredMedia) -> bool:
+    """Record a worker's verdict. Idempotent: only the first verdict on a processing version counts."""
+    now = utcnow()
+    values: dict[str, Any] = {
+        "status": VersionStatus.ready if verdict.ok else VersionStatus.rejected,
+        "rejection_code": None if verdict.ok else str(verdict.code),
+        "rejection_message": None if verdict.ok else verdict.message,
+        "warnings": list(verdict.warnings),
+        "validated_at": now,
+    }
+    values.update({k: v for k, v in vars(measured).items() if v is not None})
+    result = session.execute(
+        update(WorkVersion)
+        .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.processing)
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    version = session.get(WorkVersion, version_id)
+    assert version is not None
+    session.refresh(version)
+    work = session.exec(select(Work).where(Work.id == version.work_id).with_for_update()).one()
+    before = work.status
+    if verdict.ok and (work.current_version_id is None or version_id > work.current_version_id):
+        work.current_version_id = version_id
+    if work.pending_version_id == version_id:
+        work.pending_version_id = None
+    after = before if before == WorkStatus.submitted else _derived_status(session, work)
+    _set_status(
+        session, work, before, after,
+        current_version_id=work.current_version_id, pending_version_id=work.pending_version_id,
+    )
+    record(
+        session, actor=None, action="verdict", work_id=work.id, province_id=work.province_id,
+        from_status=before, to_status=after,
+        reason=version.rejection_code or "ready",
+        data={"version_id": version_id, "warnings": list(verdict.warnings)},
+    )
+    if verdict.ok:
+        defer_media(session, version_id)
+    return True
+
+
+def submit(session: Session, user: User, work_id: int, now: datetime | None = None) -> Work:
+    now = now or utcnow()
+    work = get_own_work(session, user, work_id)
+    campaign = session.get(Campaign, work.campaign_id)
+    assert campaign is not None
+    if work.status == WorkStatus.submitted:
+        raise AlreadySubmitted("作品已经提交过了。")
+    if work.status == WorkStatus.processing:
+        raise NotReady("新上传的文件正在校验，请等校验完成后再提交。", code="processing")
+    if work.status != WorkStatus.ready or work.current_version_id is None:
+        raise NotReady("请先上传一个通过校验的视频文件，再提交作品。")
+    version = session.get(WorkVersion, work.current_version_id)
+    assert version is not None
+    deadline = as_utc(campaign.submission_deadline)
+    in_grace = now <= grace_end(campaign) and as_utc(version.upload_started_at) <= deadline
+    if now > deadline and not in_grace:
+        raise Conflict(
+            f"作品提交已于 {fmt_local(deadline)}（北京时间）截止。", code="deadline_passed"
+        )
+    before = work.status
+    try:
+        _set_status(
+            session, work, before, WorkStatus.submitted,
+            submitted_version_id=version.id, submitted_at=now,
+        )
+    except StaleState:
+        raise AlreadySubmitted("作品已被提交或状态已改变，请刷新页面查看。") from None
+    record(
+        session, actor=user, action="submit", work_id=work.id, province_id=work.province_id,
+        from_status=before, to_status=work.status,
+        reason="grace_period" if now > deadline else "",
+        data={"version_id": version.id, "sha256": version.sha256},
+    )
+    return work
+
+
+def withdraw(session: Session, user: User, work_id: int, reason: str = "", now: datetime | None = None) -> Work:
+    now = now or utcnow()
+    work = get_own_work(session, user, work_id)
+    campaign = session.get(Campaign, work.campaign_id)
+    assert campaign is not None
+    if work.status != WorkStatus.submitted:
+        raise NotSubmitted()
+    if now > as_utc(campaign.submission_deadline):
+        raise Conflict("提交已截止，不能再撤回作品。", code="deadline_passed")
+    before = work.status
+    _set_status(
+        session, work, before, _derived_status(session, work),
+        submitted_version_id=None, submitted_at=None,
+    )
+    record(
+        session, actor=user, action="withdraw", work_id=work.id, province_id=work.province_id,
+        from_status=before, to_status=work.status, reason=reason[:2000],
+    )
+    return work
+
+
+# -- presenting ------------------------------------------------------------------------------------
+
+def shown_version(session: Session, work: Work) -> WorkVersion | None:
+    """The version whose facts the work shows: the submitted one, else the current valid one, else
+    the newest attempt once it has been measured."""
+    for version_id in (work.submitted_version_id, work.current_version_id, work.latest_version_id):
+        if version_id is not None:
+            version = session.get(WorkVersion, version_id)
+            if version is not None and (version.status != VersionStatus.processing or version_id == work.current_version_id):
+                return version
+    return None
+
+
+def latest_rejection(session: Session, work: Work) -> dict[str, str] | None:
+    if work.latest_version_id is None or work.status == WorkStatus.submitted:
+        return None
+    latest = session.get(WorkVersion, work.latest_version_id)
+    if latest is None or latest.status != VersionStatus.rejected:
+        return None
+    return {"code": latest.rejection_code or "", "message": latest.rejection_message or ""}
+
+
+def media_of(version: WorkVersion | None) -> dict[str, Any] | None:
+    if version is None or version.validated_at is None or version.duration_s is None and version.width is None:
+        return None
+    return {
+        "duration_s": version.duration_s,
+        "width": version.width,
+        "height": version.height,
+        "size_bytes": version.size_bytes,
+        "video_codec": version.video_codec,
+        "audio_codec": version.audio_codec,
+        "major_brand": version.major_brand,
+    }

@@ -1,0 +1,1 @@
+"""The server-rendered web UI (Chinese), mounted on the main app."""

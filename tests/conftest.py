@@ -1,0 +1,234 @@
+"""Test fixtures: real PostgreSQL or SQLite, real Redis, real SeaweedFS (signatures checked), real ffmpeg.
+
+Choose the database with ``CLIPJURY_TEST_DB=sqlite`` (default) or ``postgres``. Every endpoint is
+guarded to loopback and every name to test-only ones, so the suite cannot touch a real deployment.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_DB = os.environ.get("CLIPJURY_TEST_DB", "sqlite")
+PG_ADMIN_URL = os.environ.get("CLIPJURY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+PG_TEST_DB = "clipjury_test"
+REDIS_URL = os.environ.get("CLIPJURY_TEST_REDIS", "redis://127.0.0.1:6379/15")
+S3_ENDPOINT = "http://127.0.0.1:8333"
+S3_BUCKET = "clipjury-test"
+TMP = Path(tempfile.mkdtemp(prefix="clipjury-test-"))
+
+if TEST_DB == "postgres":
+    DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_TEST_DB}"
+else:
+    DATABASE_URL = f"sqlite:///{TMP / 'test.db'}"
+
+# Settings are read once: set the environment before anything imports them.
+TEST_ENV = {
+    "CLIPJURY_ENV": "test",
+    "CLIPJURY_DATABASE_URL": DATABASE_URL,
+    "CLIPJURY_REDIS_URL": REDIS_URL,
+    "CLIPJURY_S3_ENDPOINT_URL": S3_ENDPOINT,
+    "CLIPJURY_S3_BUCKET": S3_BUCKET,
+    "CLIPJURY_DATA_DIR": str(TMP / "data"),
+    "CLIPJURY_QUEUE_PREFIX": "clipjury-test",
+    "CLIPJURY_LOG_LEVEL": "WARNING",
+}
+os.environ.update(TEST_ENV)
+
+
+def _loopback(url: str) -> None:
+    host = urlparse(url).hostname
+    assert host in {"127.0.0.1", "localhost", "::1"}, f"tests only talk to loopback, not {host}"
+
+
+for _url in (REDIS_URL, S3_ENDPOINT, PG_ADMIN_URL):
+    _loopback(_url)
+assert S3_BUCKET.startswith("clipjury-test"), "tests only use test buckets"
+
+from clipjury import devservices  # noqa: E402
+from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY  # noqa: E402
+
+SEAWEED_DIR = Path(os.environ.get("CLIPJURY_TEST_SEAWEED_DIR", ROOT / ".cache" / "test-seaweedfs"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def object_store_server() -> Iterator[None]:
+    """Use the SeaweedFS on :8333 if one runs (e.g. ``make run``'s, same dev identity), else start one."""
+    proc = None
+    if not devservices.port_open("127.0.0.1", devservices.SEAWEED_S3_PORT):
+        SEAWEED_DIR.mkdir(parents=True, exist_ok=True)
+        proc = devservices.start_seaweedfs(
+            SEAWEED_DIR / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, SEAWEED_DIR / "weed.log"
+        )
+    from storage import get_store
+
+    store = get_store()
+    import time
+
+    deadline = time.monotonic() + 60
+    while True:  # the S3 port opens before the filer behind it is ready
+        try:
+            store.ensure_bucket()
+            break
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    yield
+    devservices.stop(proc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database() -> Iterator[str]:
+    if TEST_DB == "postgres":
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {PG_TEST_DB}")
+    from clipjury.migrate import upgrade
+
+    upgrade(DATABASE_URL)
+    yield DATABASE_URL
+    from clipjury.db import get_engine
+
+    get_engine().dispose()
+
+
+def _clean_tables() -> None:
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    import clipjury.models  # noqa: F401
+    from clipjury.db import get_engine
+
+    tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
+    with get_engine().begin() as conn:
+        if TEST_DB == "postgres":
+            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                conn.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture(autouse=True)
+def clean_state(database: str) -> Iterator[None]:
+    from clipjury.jobs import get_redis
+
+    _clean_tables()
+    get_redis().flushdb()
+    yield
+    get_redis().flushdb()
+
+
+@pytest.fixture(scope="session")
+def demo_hash() -> str:
+    from clipjury.accounts.security import hash_password
+
+    return hash_password("demo")
+
+
+@pytest.fixture()
+def demo(demo_hash: str) -> dict[str, int]:
+    """The demo campaign and accounts; returns {username: user id}."""
+    from sqlmodel import select
+
+    from clipjury.accounts.models import User
+    from clipjury.db import session_scope
+    from clipjury.seed import seed_demo
+
+    with session_scope() as session:
+        seed_demo(session, password_hash=demo_hash)
+        return {u.username: u.id or 0 for u in session.exec(select(User))}
+
+
+@pytest.fixture()
+def client() -> Iterator[object]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+def token_for(client: object, username: str, password: str = "demo") -> str:
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})  # type: ignore[attr-defined]
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+@pytest.fixture()
+def auth(client: object, demo: dict[str, int]) -> dict[str, str]:
+    """Authorization headers of the demo submitter."""
+    return {"Authorization": f"Bearer {token_for(client, 'demo-submitter')}"}
+
+
+def run_jobs() -> int:
+    """Run every queued job in this process (rq's SimpleWorker, burst mode); returns how many ran."""
+    from rq import SimpleWorker
+
+    from clipjury.jobs import all_queues, get_redis
+
+    worker = SimpleWorker(all_queues(), connection=get_redis())
+    worker.work(burst=True)
+    return worker.successful_job_count + worker.failed_job_count
+
+
+@pytest.fixture(scope="session")
+def tmp_media_dir() -> Path:
+    path = ROOT / ".cache" / "test-media"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    def __init__(self, port: int, proc: subprocess.Popen[bytes]) -> None:
+        self.port = port
+        self.proc = proc
+        self.url = f"http://127.0.0.1:{port}"
+
+
+def start_server(extra_env: dict[str, str] | None = None) -> LiveServer:
+    port = free_port()
+    env = devservices.child_env(**TEST_ENV, **(extra_env or {}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )
+    devservices.wait_for_port("127.0.0.1", port, 30, "test API server")
+    return LiveServer(port, proc)
+
+
+@pytest.fixture()
+def live_server() -> Iterator[LiveServer]:
+    server = start_server()
+    yield server
+    devservices.stop(server.proc)  # type: ignore[arg-type]
+
+
+def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    env = devservices.child_env(**TEST_ENV, **(extra_env or {}))
+    return subprocess.Popen([sys.executable, "-m", "clipjury.cli", "worker", "--name", name], cwd=ROOT, env=env)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    shutil.rmtree(TMP, ignore_errors=True)

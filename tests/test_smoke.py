@@ -1,0 +1,53 @@
+"""The foundation: migrations, demo seed, login, works, health."""
+
+from __future__ import annotations
+
+from tests.conftest import token_for
+
+
+def test_seed_is_idempotent(demo: dict[str, int], demo_hash: str) -> None:
+    from sqlmodel import func, select
+
+    from clipjury.accounts.models import Unit, User
+    from clipjury.campaigns.models import Campaign, UnitQuota
+    from clipjury.db import session_scope
+    from clipjury.seed import seed_demo
+
+    with session_scope() as session:
+        seed_demo(session, password_hash=demo_hash)
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Campaign)).one() == 1
+        assert session.exec(select(func.count()).select_from(Unit)).one() == 24
+        assert session.exec(select(func.count()).select_from(User)).one() == 5
+        quotas = {q.required for q in session.exec(select(UnitQuota))}
+        assert quotas == {10, 2, 1}
+
+
+def test_login_and_create_work(client, demo) -> None:  # type: ignore[no-untyped-def]
+    bad = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "nope"})
+    assert bad.status_code == 401
+    assert bad.headers["content-type"].startswith("application/problem+json")
+    assert bad.json()["code"] == "bad_credentials"
+    headers = {"Authorization": f"Bearer {token_for(client, 'demo-submitter')}"}
+    created = client.post("/api/v1/works", json={"title": "我在河北省话保密", "description": "测试"}, headers=headers)
+    assert created.status_code == 201, created.text
+    work = created.json()
+    assert work["status"] == "draft" and work["rejection"] is None and work["media"] is None
+    assert work["submitted_at"] is None
+    got = client.get(f"/api/v1/works/{work['id']}", headers=headers)
+    assert got.status_code == 200 and got.json()["id"] == work["id"]
+    other = {"Authorization": f"Bearer {token_for(client, 'demo-coordinator')}"}
+    assert client.get(f"/api/v1/works/{work['id']}", headers=other).status_code == 404
+    assert client.get("/api/v1/works/999999", headers=headers).json()["code"] == "work_not_found"
+
+
+def test_submit_draft_is_refused(client, auth) -> None:  # type: ignore[no-untyped-def]
+    work = client.post("/api/v1/works", json={"title": "t"}, headers=auth).json()
+    response = client.post(f"/api/v1/works/{work['id']}/submit", headers=auth)
+    assert response.status_code == 409 and response.json()["code"] == "not_ready"
+
+
+def test_healthz(client) -> None:  # type: ignore[no-untyped-def]
+    response = client.get("/healthz")
+    assert response.status_code == 200, response.text
+    assert response.json()["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}
