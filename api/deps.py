@@ -27,7 +27,9 @@ def get_session() -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so a client never reads state older than
+# what it was just told, and a failed commit is an error response rather than a silent loss.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def user_from_request(request: Request, session: Session) -> User | None:
@@ -56,4 +58,4 @@ def current_user(request: Request, session: SessionDep) -> User:
     return user
 
 
-CurrentUser = Annotated[User, Depends(current_user)]
+CurrentUser = Annotated[User, Depends(current_user, scope="function")]

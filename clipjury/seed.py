@@ -115,12 +115,13 @@ def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign
         ("demo-admin", "演示全国管理员", Role.national_admin, None, None),
         ("demo-judge", "演示评审专家", Role.judge, None, None),
     ]
-    for username, display, role, province, unit in accounts:
+    for username, display, role, home_province, home_unit in accounts:
         if session.exec(select(User).where(User.username == username)).first() is None:
             session.add(
                 User(
                     username=username, display_name=display, password_hash=hashed, role=role.value,
-                    province_id=province.id if province else None, unit_id=unit.id if unit else None,
+                    province_id=home_province.id if home_province else None,
+                    unit_id=home_unit.id if home_unit else None,
                 )
             )
     session.flush()

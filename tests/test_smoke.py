@@ -51,3 +51,9 @@ def test_healthz(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/healthz")
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}
+
+
+def test_work_events_record_the_lifecycle(client, auth) -> None:  # type: ignore[no-untyped-def]
+    work = client.post("/api/v1/works", json={"title": "审计"}, headers=auth).json()
+    events = client.get(f"/api/v1/works/{work['id']}/events", headers=auth).json()
+    assert [(e["action"], e["by"], e["to_status"]) for e in events] == [("create", "demo-submitter", "draft")]

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
+from clipjury.audit.service import events_of_work
 from clipjury.works import playback, service
 from clipjury.works.schemas import WorkCreate, WorkPublic, work_public
 
 router = APIRouter(prefix="/api/v1/works", tags=["works"])
+
+
+class WorkEvent(BaseModel):
+    at: datetime
+    by: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str
 
 
 class WithdrawBody(BaseModel):
@@ -48,3 +60,14 @@ def withdraw_work(work_id: int, user: CurrentUser, session: SessionDep, body: Wi
 def get_playback(work_id: int, user: CurrentUser, session: SessionDep) -> playback.Playback:
     work = service.get_visible_work(session, user, work_id)
     return playback.playback_for(session, work)
+
+
+@router.get("/{work_id}/events", response_model=list[WorkEvent])
+def get_work_events(work_id: int, user: CurrentUser, session: SessionDep) -> list[WorkEvent]:
+    """The work's audit trail: who changed what, when, from which state to which, and why."""
+    work = service.get_visible_work(session, user, work_id)
+    return [
+        WorkEvent(at=e.at, by=e.actor_name, action=e.action, from_status=e.from_status, to_status=e.to_status,
+                  reason=e.reason)
+        for e in events_of_work(session, work.id or 0)
+    ]

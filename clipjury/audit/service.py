@@ -36,3 +36,11 @@ def record(
     session.add(event)
     session.flush()
     return event
+
+
+def events_of_work(session: Session, work_id: int) -> list[AuditEvent]:
+    from sqlmodel import col, select
+
+    return list(
+        session.exec(select(AuditEvent).where(AuditEvent.work_id == work_id).order_by(col(AuditEvent.id)))
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clipjury.campaigns.models import Campaign
 from clipjury.errors import Conflict, NotFound
@@ -29,7 +29,7 @@ class SubmissionNotOpen(Conflict):
 
 def active_campaign(session: Session) -> Campaign:
     campaign = session.exec(
-        select(Campaign).where(Campaign.is_active == True).order_by(Campaign.year.desc())  # noqa: E712
+        select(Campaign).where(col(Campaign.is_active)).order_by(col(Campaign.year).desc())
     ).first()
     if campaign is None:
         raise NoActiveCampaign()

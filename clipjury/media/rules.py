@@ -63,7 +63,7 @@ def rejection_message(code: RejectionCode, *, max_size_bytes: int, max_duration_
 
 
 def rules_version(*, max_size_bytes: int, max_duration_s: float, allowed_brands: list[str]) -> str:
-    digest = hashlib.sha1("|".join(sorted(allowed_brands)).encode()).hexdigest()[:8]
+    digest = hashlib.sha256("|".join(sorted(allowed_brands)).encode()).hexdigest()[:8]
     return f"r{RULES_CODE_VERSION}-{max_size_bytes}-{max_duration_s:g}-{digest}"
 
 

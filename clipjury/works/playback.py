@@ -29,7 +29,9 @@ def playback_for(session: Session, work: Work) -> Playback:
     if version.playback == PlaybackKind.rendition:
         if version.rendition_key and version.rendition_status == "ready":
             url = store.presigned_get(version.rendition_key, content_type="video/mp4")
-            return Playback(version_id=version.id, video_url=url, poster_url=poster, source="rendition", preparing=False)
+            return Playback(
+                version_id=version.id, video_url=url, poster_url=poster, source="rendition", preparing=False
+            )
         return Playback(version_id=version.id, video_url=None, poster_url=poster, source=None, preparing=True)
     url = store.presigned_get(version.object_key, content_type="video/mp4")
     return Playback(version_id=version.id, video_url=url, poster_url=poster, source="original", preparing=False)

@@ -13,7 +13,7 @@ from clipjury.works.service import latest_rejection, media_of, shown_version
 
 
 class WorkCreate(BaseModel):
-    title: str = Field(max_length=500)
+    title: str = Field(max_length=10000)
     description: str = Field(default="", max_length=10000)
     # Submitters outside a unit choose their province (附件3 §2 "根据所属省上传").
     province: str | None = None

@@ -344,7 +344,8 @@ def shown_version(session: Session, work: Work) -> WorkVersion | None:
     for version_id in (work.submitted_version_id, work.current_version_id, work.latest_version_id):
         if version_id is not None:
             version = session.get(WorkVersion, version_id)
-            if version is not None and (version.status != VersionStatus.processing or version_id == work.current_version_id):
+            measured = version is not None and version.status != VersionStatus.processing
+            if version is not None and (measured or version_id == work.current_version_id):
                 return version
     return None
 
@@ -359,7 +360,7 @@ def latest_rejection(session: Session, work: Work) -> dict[str, str] | None:
 
 
 def media_of(version: WorkVersion | None) -> dict[str, Any] | None:
-    if version is None or version.validated_at is None or version.duration_s is None and version.width is None:
+    if version is None or version.validated_at is None or (version.duration_s is None and version.width is None):
         return None
     return {
         "duration_s": version.duration_s,
