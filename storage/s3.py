@@ -107,6 +107,26 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise StorageError() from exc
 
+    def delete_bucket(self) -> None:
+        """Empty and remove the bucket (the test runner drops its per-run bucket; nothing else should)."""
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError:
+            return  # never created, or already gone
+        except BotoCoreError as exc:
+            raise StorageError() from exc
+        for key, upload_id in self.list_multipart_uploads():
+            self.abort_multipart(key, upload_id)
+        for key in self.list_keys(""):
+            self.delete(key)
+        try:
+            self._client.delete_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            if not _not_found(exc) and exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+                raise StorageError() from exc
+        except BotoCoreError as exc:
+            raise StorageError() from exc
+
     # -- whole objects -------------------------------------------------------------------------
     def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self._call("put_object", Key=key, Body=data, ContentType=content_type)

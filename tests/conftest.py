@@ -20,10 +20,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DB = os.environ.get("CLIPJURY_TEST_DB", "sqlite")
 PG_ADMIN_URL = os.environ.get("CLIPJURY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
-PG_TEST_DB = "clipjury_test"
+# `make test` gives each run its own database and bucket, so concurrent runs cannot clobber each other.
+PG_TEST_DB = os.environ.get("CLIPJURY_TEST_PG_DB", "clipjury_test")
 REDIS_URL = os.environ.get("CLIPJURY_TEST_REDIS", "redis://127.0.0.1:6379/15")
 S3_ENDPOINT = "http://127.0.0.1:8333"
-S3_BUCKET = "clipjury-test"
+S3_BUCKET = os.environ.get("CLIPJURY_TEST_S3_BUCKET", "clipjury-test")
 TMP = Path(tempfile.mkdtemp(prefix="clipjury-test-"))
 
 if TEST_DB == "postgres":
@@ -53,6 +54,7 @@ def _loopback(url: str) -> None:
 for _url in (REDIS_URL, S3_ENDPOINT, PG_ADMIN_URL):
     _loopback(_url)
 assert S3_BUCKET.startswith("clipjury-test"), "tests only use test buckets"
+assert PG_TEST_DB.startswith("clipjury_test") and PG_TEST_DB.isidentifier(), "tests only use test databases"
 
 from clipjury import devservices  # noqa: E402
 from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY  # noqa: E402

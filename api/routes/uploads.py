@@ -1,7 +1,202 @@
-"""Resumable uploads (tus 1.0.0) at /api/v1/uploads and the raw PUT for scripts."""
+"""Resumable uploads (tus 1.0.0) at /api/v1/uploads and the raw PUT for scripts.
+
+The routes stay thin: they translate tus headers and stream the body into
+``clipjury.uploads.service.append``. Every tus response, errors included, carries ``Tus-Resumable``.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import re
+from collections.abc import AsyncIterator, Callable, Coroutine
+from email.utils import format_datetime
+from typing import Any
+from urllib.parse import unquote
 
+from fastapi import APIRouter, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from starlette.requests import ClientDisconnect
+
+from api.deps import CurrentUser, SessionDep
+from api.problems import domain_problem, problem
+from clipjury.errors import DomainError
+from clipjury.timeutil import as_utc
+from clipjury.uploads import service
+from clipjury.uploads.models import Upload, UploadStatus
+from clipjury.works.schemas import WorkPublic, work_public
+from clipjury.works.service import get_own_work
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration"
+OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
+
+
+class TusRoute(APIRoute):
+    """Checks ``Tus-Resumable`` first and adds the tus headers to every answer, problems included."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def tus_handler(request: Request) -> Response:
+            headers = {"Tus-Resumable": TUS_VERSION}
+            try:
+                if request.method != "OPTIONS" and request.headers.get("tus-resumable") != TUS_VERSION:
+                    raise service.TusVersionUnsupported()
+                response = await handler(request)
+            except DomainError as exc:
+                headers.update(getattr(exc, "headers", {}))
+                response = domain_problem(exc, headers)
+            except RequestValidationError:
+                response = problem(400, "bad_upload_request", "上传请求格式有误。", headers=headers)
+            response.headers.update(headers)
+            return response
+
+        return tus_handler
+
+
+tus = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=TusRoute)
 router = APIRouter(tags=["uploads"])
+
+
+def _http_date(upload: Upload) -> str:
+    return format_datetime(as_utc(upload.expires_at), usegmt=True)
+
+
+def _upload_headers(upload: Upload) -> dict[str, str]:
+    headers = {"Upload-Offset": str(service.current_offset(upload)), "Cache-Control": "no-store"}
+    if upload.length is not None:
+        headers["Upload-Length"] = str(upload.length)
+    if upload.status == UploadStatus.receiving:
+        headers["Upload-Expires"] = _http_date(upload)
+    return headers
+
+
+async def _body(request: Request) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in request.stream():
+            if chunk:
+                yield chunk
+    except ClientDisconnect:
+        raise service.BodyInterrupted() from None
+
+
+def _content_length(request: Request) -> int | None:
+    return service.parse_length(request.headers.get("content-length"), "Content-Length")
+
+
+def _reload(session: SessionDep, upload_id: str) -> Upload:
+    session.expire_all()
+    upload = session.get(Upload, upload_id)
+    assert upload is not None
+    return upload
+
+
+@tus.options("")
+@tus.options("/{upload_id}")
+def tus_options(session: SessionDep) -> Response:
+    # No login here: CORS preflights never carry credentials, and this only tells the public limit.
+    limit = service.max_size(session)
+    return Response(status_code=204, headers={
+        "Tus-Version": TUS_VERSION, "Tus-Extension": TUS_EXTENSIONS, "Tus-Max-Size": str(limit),
+    })
+
+
+@tus.post("", status_code=201)
+async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    if request.headers.get("upload-defer-length") is not None:
+        raise service.BadUploadRequest(
+            "不支持延后声明文件大小（Upload-Defer-Length），请在创建上传时提供 Upload-Length。",
+            code="defer_length_unsupported",
+        )
+    length = service.parse_length(request.headers.get("upload-length"), "Upload-Length")
+    if length is None:
+        raise service.BadUploadRequest(
+            "创建上传时必须提供 Upload-Length（文件字节数）。", code="upload_length_required"
+        )
+    metadata = service.parse_metadata(request.headers.get("upload-metadata"))
+    raw_work_id = metadata.get("work_id", "").strip()
+    if not raw_work_id.isdigit():
+        raise service.BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
+    content_length = _content_length(request)
+    with_body = bool(content_length) or "chunked" in request.headers.get("transfer-encoding", "")
+    if with_body and request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
+        raise service.UnsupportedContentType()
+    upload = service.create_upload(
+        session, user, work_id=int(raw_work_id), length=length, filename=metadata.get("filename")
+    )
+    session.commit()  # the row must exist for any process before bytes arrive
+    if with_body:
+        try:
+            await service.append(upload.id, user.id or 0, 0, _body(request), content_length=content_length)
+        except service.BodyInterrupted:
+            pass
+    upload = _reload(session, upload.id)
+    headers = _upload_headers(upload)
+    headers.pop("Cache-Control")
+    headers["Location"] = str(request.url_for("tus_upload", upload_id=upload.id))
+    return Response(status_code=201, headers=headers)
+
+
+@tus.head("/{upload_id}", name="tus_upload")
+def tus_head(upload_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    upload = service.get_own_upload(session, user, upload_id)
+    if service.recover_if_stalled(upload):
+        upload = _reload(session, upload_id)
+    return Response(status_code=200, headers=_upload_headers(upload))
+
+
+@tus.patch("/{upload_id}")
+async def tus_patch(upload_id: str, request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    if request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
+        raise service.UnsupportedContentType()
+    offset = service.parse_length(request.headers.get("upload-offset"), "Upload-Offset")
+    if offset is None:
+        raise service.BadUploadRequest("PATCH 请求必须提供 Upload-Offset。", code="upload_offset_required")
+    session.commit()  # hold no database connection while the body streams
+    await service.append(upload_id, user.id or 0, offset, _body(request), content_length=_content_length(request))
+    upload = _reload(session, upload_id)
+    headers = _upload_headers(upload)
+    headers.pop("Cache-Control")
+    return Response(status_code=204, headers=headers)
+
+
+@tus.delete("/{upload_id}", status_code=204)
+def tus_delete(upload_id: str, user: CurrentUser, session: SessionDep) -> Response:
+    service.terminate(session, user, upload_id)
+    return Response(status_code=204)
+
+
+router.include_router(tus)
+
+
+_DISPOSITION_STAR = re.compile(r"filename\*\s*=\s*([\w-]+)'[^']*'([^;]+)", re.IGNORECASE)
+_DISPOSITION = re.compile(r'filename\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^;]+))', re.IGNORECASE)
+
+
+def filename_from(disposition: str | None) -> str | None:
+    """The filename of a Content-Disposition header (RFC 6266: ``filename*`` wins over ``filename``)."""
+    if not disposition:
+        return None
+    star = _DISPOSITION_STAR.search(disposition)
+    if star:
+        return unquote(star.group(2).strip(), encoding=star.group(1) or "utf-8", errors="replace")
+    plain = _DISPOSITION.search(disposition)
+    if plain:
+        return (plain.group(1) if plain.group(1) is not None else plain.group(2)).strip()
+    return None
+
+
+@router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic)
+async def put_video(
+    work_id: int, request: Request, user: CurrentUser, session: SessionDep, filename: str | None = None
+) -> WorkPublic:
+    """The whole file as the body (for scripts): same checks and limits as tus, not resumable."""
+    content_length = _content_length(request)
+    name = filename or filename_from(request.headers.get("content-disposition"))
+    upload = service.create_upload(session, user, work_id=work_id, length=content_length, filename=name)
+    session.commit()
+    await service.append(
+        upload.id, user.id or 0, 0, _body(request), content_length=content_length, whole_file=True
+    )
+    session.expire_all()
+    return work_public(session, get_own_work(session, user, work_id))

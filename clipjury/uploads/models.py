@@ -26,7 +26,9 @@ class Upload(SQLModel, table=True):
     work_id: int = Field(foreign_key="work.id", index=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     filename: str = Field(default="", max_length=255)
-    length: int
+    # The declared size; None only while a raw PUT without Content-Length is streaming (the limit
+    # then bounds it and the end of the body fixes it).
+    length: int | None = Field(default=None)
     offset: int = 0
     status: str = Field(default=UploadStatus.receiving.value, max_length=16, index=True)
     object_key: str = Field(max_length=512)

@@ -1,0 +1,138 @@
+// The upload widget of a work page: Uppy's Dashboard sending the file with tus to /api/v1/uploads.
+// Size and duration are checked here before a byte is sent, as advice only: the worker's verdict decides.
+import { Dashboard, Tus, Uppy } from 'uppy'
+import zh_CN from '@uppy/locales/lib/zh_CN.js'
+
+const MiB = 1024 * 1024
+
+function formatDuration(seconds) {
+  const s = Math.round(seconds)
+  const m = Math.floor(s / 60)
+  if (m > 0) return s % 60 === 0 ? `${m} 分钟` : `${m} 分 ${s % 60} 秒`
+  return `${s} 秒`
+}
+
+// Resolves to the duration in seconds, or null when this browser cannot read it (e.g. HEVC on some
+// desktops): then the file is allowed and the worker decides.
+function readDuration(blob) {
+  return new Promise((resolve) => {
+    const url = URL.createObjectURL(blob)
+    const video = document.createElement('video')
+    let settled = false
+    const done = (value) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      video.removeAttribute('src')
+      video.load()
+      URL.revokeObjectURL(url)
+      resolve(value)
+    }
+    const timer = setTimeout(() => done(null), 10000)
+    video.preload = 'metadata'
+    video.muted = true
+    video.addEventListener('loadedmetadata', () => {
+      const d = video.duration
+      done(Number.isFinite(d) && d > 0 ? d : null)
+    })
+    video.addEventListener('error', () => done(null))
+    video.src = url
+  })
+}
+
+function refreshStatus(root) {
+  const target = document.getElementById('work-live')
+  if (target && window.htmx) {
+    window.htmx.ajax('GET', root.dataset.statusUrl, { target, swap: 'outerHTML' })
+  }
+}
+
+function mount(root) {
+  const workId = root.dataset.workId
+  const maxSize = Number(root.dataset.maxSize)
+  const maxDuration = Number(root.dataset.maxDuration)
+  const advice = document.getElementById('upload-advice')
+  const say = (text, kind) => {
+    if (!advice) return
+    advice.textContent = text
+    advice.className = `notice notice-${kind}`
+    advice.hidden = !text
+  }
+
+  const uppy = new Uppy({
+    id: `work-${workId}`,
+    locale: zh_CN,
+    autoProceed: false,
+    restrictions: {
+      maxFileSize: maxSize,
+      maxNumberOfFiles: 1,
+      allowedFileTypes: ['.mp4', 'video/mp4'],
+    },
+    meta: { work_id: workId },
+  })
+  uppy.use(Dashboard, {
+    target: root,
+    inline: true,
+    width: '100%',
+    height: 360,
+    proudlyDisplayPoweredByUppy: false,
+    showProgressDetails: true,
+    hideRetryButton: false,
+    hidePauseResumeButton: false,
+    note: `仅限 MP4 格式，不超过 ${Math.round(maxSize / MiB)} MB，时长不超过 ${formatDuration(maxDuration)}`,
+  })
+  uppy.use(Tus, {
+    endpoint: root.dataset.endpoint,
+    // 8 MiB chunks: a dropped office connection loses at most one chunk, and resumes from there.
+    chunkSize: 8 * MiB,
+    retryDelays: [0, 1000, 3000, 5000, 10000],
+    allowedMetaFields: ['work_id', 'filename'],
+    removeFingerprintOnSuccess: true,
+  })
+
+  const checks = new Map()
+  uppy.on('file-added', (file) => {
+    say('', 'info')
+    uppy.setFileMeta(file.id, { filename: file.name })
+    checks.set(file.id, readDuration(file.data).then((duration) => {
+      if (duration !== null && duration > maxDuration + 0.5) {
+        const text = `视频时长约 ${formatDuration(duration)}，超过 ${formatDuration(maxDuration)}的上限，`
+          + '请剪辑后重新导出 MP4 再上传。'
+        uppy.removeFile(file.id)
+        say(text, 'error')
+        return false
+      }
+      if (duration !== null) {
+        uppy.setFileMeta(file.id, { browser_duration: duration.toFixed(1) })
+      }
+      return true
+    }))
+  })
+  uppy.on('file-removed', (file) => checks.delete(file.id))
+  uppy.on('restriction-failed', (_file, error) => say(error.message, 'error'))
+  // Hold the upload until the duration check of its file has answered.
+  uppy.addPreProcessor(async (fileIDs) => {
+    await Promise.all(fileIDs.map((id) => checks.get(id) ?? Promise.resolve(true)))
+  })
+  uppy.on('upload-error', (_file, error) => {
+    const body = error?.originalResponse?.getBody?.() ?? ''
+    let detail = ''
+    try { detail = JSON.parse(body).detail ?? '' } catch { detail = '' }
+    say(detail || '上传失败，请检查网络后点击重试；已上传的部分不会丢失。', 'error')
+  })
+  uppy.on('upload-success', () => {
+    say('上传完成，正在校验视频，请稍候……', 'info')
+    refreshStatus(root)
+  })
+  // Once the verdict is on the page, the "正在校验" advice has done its job.
+  document.body.addEventListener('htmx:afterSettle', () => {
+    const live = document.getElementById('work-live')
+    if (live && live.dataset.status !== 'processing' && advice && advice.classList.contains('notice-info')) {
+      say('', 'info')
+    }
+  })
+  window.clipjuryUppy = uppy
+}
+
+const root = document.getElementById('uploader')
+if (root) mount(root)

@@ -1,0 +1,261 @@
+"""The pages of the ingest slice: log in, 我的作品, a new work, a work's page (upload, verdict, 在线试看,
+submit, withdraw). Thin: every decision is a call into the domain services."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlmodel import Session, col, select
+
+from api.deps import SESSION_USER_KEY, CurrentUser, SessionDep, user_from_request
+from clipjury.accounts.models import Province, Unit, User
+from clipjury.accounts.service import BadCredentials, authenticate
+from clipjury.campaigns.models import Campaign
+from clipjury.campaigns.service import active_campaign
+from clipjury.errors import DomainError, Forbidden, Invalid
+from clipjury.timeutil import fmt_local
+from clipjury.works import service as works
+from clipjury.works.models import WorkStatus
+from review_ui import presenters
+from review_ui.web import (
+    PageRoute,
+    csrf_token,
+    flash,
+    render,
+    safe_next,
+    security_headers,
+    templates,
+)
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+FIELD_OF_CODE = {
+    "title_required": "title",
+    "title_too_long": "title",
+    "description_too_long": "description",
+    "unknown_province": "province",
+    "province_required": "province",
+    "province_mismatch": "province",
+}
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _user_context(user: User) -> dict[str, object]:
+    return {"current_user": user, "role_label": presenters.role_label(user)}
+
+
+@router.get("/")
+def home(request: Request, session: SessionDep) -> Response:
+    user = user_from_request(request, session)
+    return _see_other("/works" if user else "/login")
+
+
+# -- log in / out ----------------------------------------------------------------------------------
+
+@router.get("/login")
+def login_form(request: Request, session: SessionDep, next: str = "") -> Response:
+    if user_from_request(request, session) is not None:
+        return _see_other(safe_next(next))
+    return render(request, "login.html", {"next": safe_next(next, ""), "username": "", "error": ""})
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "",
+) -> Response:
+    try:
+        if not username.strip() or not password:
+            raise BadCredentials("请输入用户名和密码。", code="credentials_required")
+        user = authenticate(session, username, password)
+    except BadCredentials as exc:
+        return render(
+            request, "login.html",
+            {"next": safe_next(next, ""), "username": username[:64], "error": exc.message},
+            status_code=401,
+        )
+    # A fresh session on login: nothing set before authentication (a planted token) carries over.
+    request.session.clear()
+    request.session[SESSION_USER_KEY] = user.id
+    csrf_token(request)
+    return _see_other(safe_next(next))
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    request.session.clear()
+    flash(request, "您已安全退出。", "info")
+    return _see_other("/login")
+
+
+# -- my works --------------------------------------------------------------------------------------
+
+@router.get("/works")
+def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    if not presenters.can_create_works(user):
+        # Reviewers, admins and judges get their pages in later releases.
+        return render(request, "role_home.html", _user_context(user))
+    rows = presenters.work_rows(works.list_own_works(session, user))
+    return render(request, "works.html", {**_user_context(user), "rows": rows})
+
+
+def _provinces(session: Session) -> list[Province]:
+    return list(session.exec(select(Province).order_by(col(Province.id))))
+
+
+def _new_work_context(session: Session, user: User, campaign: Campaign) -> dict[str, object]:
+    """The rules and the opening line; a province choice only for a submitter outside any unit."""
+    home_province_id = user.province_id
+    if user.unit_id is not None:
+        unit = session.get(Unit, user.unit_id)
+        home_province_id = unit.province_id if unit else home_province_id
+    choose_province = user.unit_id is None
+    provinces = _provinces(session) if choose_province else []
+    home = session.get(Province, home_province_id) if home_province_id is not None else None
+    lines = {p.code: campaign.opening_line(p.name) for p in provinces}
+    if home is not None:
+        opening_line = campaign.opening_line(home.name)
+    elif provinces:
+        opening_line = lines[provinces[0].code]
+    else:
+        opening_line = campaign.opening_line("本省")
+    return {
+        **_user_context(user),
+        "rules": presenters.campaign_rules(campaign),
+        "closed_reason": presenters.upload_closed_reason(campaign),
+        "choose_province": choose_province,
+        "provinces": provinces,
+        "home_province": home,
+        "opening_line": opening_line,
+        "opening_lines_json": json.dumps(lines, ensure_ascii=False),
+    }
+
+
+@router.get("/works/new")
+def new_work_form(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    if not presenters.can_create_works(user):
+        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    campaign = active_campaign(session)
+    context = _new_work_context(session, user, campaign)
+    home = context["home_province"]
+    form = {"title": "", "description": "", "province": home.code if isinstance(home, Province) else "", "agree": False}
+    return render(request, "work_new.html", {**context, "form": form, "errors": {}})
+
+
+@router.post("/works/new")
+def create_work(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    title: Annotated[str, Form(max_length=10000)] = "",
+    description: Annotated[str, Form(max_length=10000)] = "",
+    province: Annotated[str, Form(max_length=64)] = "",
+    agree: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    if not presenters.can_create_works(user):
+        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    campaign = active_campaign(session)
+    errors: dict[str, str] = {}
+    work = None
+    if not agree:
+        errors["agree"] = "请阅读作品权利说明，并勾选“我已阅读并同意”。"
+    else:
+        try:
+            work = works.create_work(
+                session, user, title=title, description=description,
+                province_code=(province or None) if user.unit_id is None else None,
+            )
+        except DomainError as exc:
+            session.rollback()
+            errors[FIELD_OF_CODE.get(exc.code, "form")] = exc.message
+    if work is None:
+        form = {"title": title, "description": description, "province": province, "agree": bool(agree)}
+        context = _new_work_context(session, user, campaign)
+        return render(request, "work_new.html", {**context, "form": form, "errors": errors}, status_code=422)
+    flash(request, "作品已创建，请上传视频文件。")
+    return _see_other(f"/works/{work.id}")
+
+
+# -- one work --------------------------------------------------------------------------------------
+
+def _campaign_of(session: Session, work_campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, work_campaign_id)
+    if campaign is None:
+        raise Invalid("作品所属的征集活动不存在。", code="campaign_missing")
+    return campaign
+
+
+@router.get("/works/{work_id}")
+def work_page(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    work = works.get_visible_work(session, user, work_id)
+    campaign = _campaign_of(session, work.campaign_id)
+    live = presenters.live_state(session, user, work, campaign)
+    closed = presenters.upload_closed_reason(campaign)
+    can_upload = live.is_owner and work.status != WorkStatus.submitted and closed is None
+    return render(
+        request,
+        "work_detail.html",
+        {
+            **_user_context(user),
+            "work": work,
+            "created": fmt_local(work.created_at),
+            "rules": presenters.campaign_rules(campaign),
+            "live": live,
+            "can_upload": can_upload,
+            "upload_closed_reason": closed if live.is_owner and work.status != WorkStatus.submitted else None,
+        },
+    )
+
+
+@router.get("/works/{work_id}/status")
+def work_status(request: Request, work_id: int, user: CurrentUser, session: SessionDep, known: str = "") -> Response:
+    """The live part of a work page, for htmx. 204 while nothing changed, so a playing video is left alone."""
+    work = works.get_visible_work(session, user, work_id)
+    campaign = _campaign_of(session, work.campaign_id)
+    live = presenters.live_state(session, user, work, campaign)
+    if known and known == live.state_key:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    return templates.TemplateResponse(
+        request,
+        "partials/work_live.html",
+        {"live": live, "csrf_token": csrf_token(request)},
+        headers=security_headers(),
+    )
+
+
+@router.post("/works/{work_id}/submit")
+def submit_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    try:
+        works.submit(session, user, work_id)
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        session.rollback()
+        flash(request, exc.message, "error")
+    else:
+        flash(request, "作品已提交。截止前如需更换文件，可先撤回。")
+    return _see_other(f"/works/{work_id}")
+
+
+@router.post("/works/{work_id}/withdraw")
+def withdraw_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    try:
+        works.withdraw(session, user, work_id, reason="withdrawn in the web UI")
+    except DomainError as exc:
+        if exc.status_code == 404:
+            raise
+        session.rollback()
+        flash(request, exc.message, "error")
+    else:
+        flash(request, "作品已撤回，可以重新上传文件后再次提交。")
+    return _see_other(f"/works/{work_id}")
+

@@ -1,0 +1,27 @@
+// Small behaviours of the server-rendered pages (no inline scripts, so the CSP can forbid them).
+(function () {
+  'use strict'
+
+  // Forms that ask first, e.g. "提交后不能再更换文件，确认提交？". Delegated: htmx swaps these forms in.
+  document.addEventListener('submit', function (event) {
+    var form = event.target
+    if (!(form instanceof HTMLFormElement)) return
+    var question = form.getAttribute('data-confirm')
+    if (question && !window.confirm(question)) {
+      event.preventDefault()
+      return
+    }
+    // One click, one request: a second click while the page loads would only meet a conflict.
+    var buttons = form.querySelectorAll('button[type=submit]')
+    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true
+  })
+
+  // The opening line follows the chosen province ("我在{省}话保密，今天我要讲的是……").
+  document.addEventListener('change', function (event) {
+    var select = event.target
+    if (!(select instanceof HTMLSelectElement) || !select.hasAttribute('data-opening-lines')) return
+    var lines = JSON.parse(select.getAttribute('data-opening-lines') || '{}')
+    var target = document.getElementById('opening-line')
+    if (target && lines[select.value]) target.textContent = '“' + lines[select.value] + '”'
+  })
+})()

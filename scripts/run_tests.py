@@ -1,0 +1,148 @@
+"""``make test``: the suite on SQLite, then on PostgreSQL; fails if either fails or collects nothing.
+
+Each run gets its own Redis (a private redis-server on a free port), its own PostgreSQL database and its
+own bucket, so it neither needs nor disturbs a running ``make run`` or another test run on the machine.
+SeaweedFS on :8333 is shared: reused when one runs, else started here once for both databases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clipjury import devservices  # noqa: E402
+from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings  # noqa: E402
+
+PG_ADMIN_URL = os.environ.get("CLIPJURY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
+SEAWEED_DIR = Path(os.environ.get("CLIPJURY_TEST_SEAWEED_DIR", ROOT / ".cache" / "test-seaweedfs"))
+S3_ENDPOINT = f"http://127.0.0.1:{devservices.SEAWEED_S3_PORT}"
+NO_TESTS_COLLECTED = 5
+
+
+def say(message: str) -> None:
+    print(f"\n==> {message}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def check_postgres() -> str | None:
+    """None when PostgreSQL answers as the suite expects, else what is wrong, in words."""
+    url = urlparse(PG_ADMIN_URL)
+    host, port = url.hostname or "127.0.0.1", url.port or 5432
+    if not devservices.port_open(host, port, timeout=1):
+        return (
+            f"PostgreSQL is not listening on {host}:{port}.\n"
+            "The suite runs on SQLite and on PostgreSQL. Either install and start it, e.g.\n"
+            "    sudo apt-get install postgresql && sudo service postgresql start\n"
+            "  and let the local user `postgres` in without a password (trust on 127.0.0.1), or point\n"
+            "  CLIPJURY_TEST_PG_ADMIN=postgresql://USER@HOST:PORT/DB at one that may create databases,\n"
+            "or run the SQLite half only: make test-sqlite"
+        )
+    import psycopg
+
+    try:
+        psycopg.connect(PG_ADMIN_URL, connect_timeout=5).close()
+    except psycopg.Error as exc:
+        return f"PostgreSQL on {host}:{port} refused {PG_ADMIN_URL}: {exc}".strip()
+    return None
+
+
+def drop_database(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def drop_bucket(name: str) -> None:
+    from storage.s3 import ObjectStore
+
+    settings = Settings(_env_file=None, s3_endpoint_url=S3_ENDPOINT, s3_bucket=name)  # type: ignore[call-arg]
+    ObjectStore(settings).delete_bucket()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", action="append", choices=["sqlite", "postgres"],
+                        help="database to run on (repeatable; default: sqlite, then postgres)")
+    args, pytest_args = parser.parse_known_args()
+    databases: list[str] = args.db or ["sqlite", "postgres"]
+
+    if "postgres" in databases and (problem := check_postgres()):
+        print(f"\nmake test: cannot run the PostgreSQL half.\n{problem}\n", file=sys.stderr)
+        return 2
+
+    run_id = f"{os.getpid()}"
+    env = dict(os.environ)
+    env.setdefault("CLIPJURY_TEST_PG_DB", f"clipjury_test_{run_id}")
+    env.setdefault("CLIPJURY_TEST_S3_BUCKET", f"clipjury-test-{run_id}")
+    started: list[subprocess.Popen[bytes]] = []
+    results: list[tuple[str, int, float]] = []
+    try:
+        if "CLIPJURY_TEST_REDIS" not in env:
+            port = free_port()
+            run_dir = ROOT / ".cache" / "test-redis"
+            run_dir.mkdir(parents=True, exist_ok=True)
+            started.append(devservices.start_redis(port, run_dir, run_dir / "redis.log"))
+            env["CLIPJURY_TEST_REDIS"] = f"redis://127.0.0.1:{port}/15"
+            say(f"private Redis for this run on 127.0.0.1:{port}")
+        if devservices.port_open("127.0.0.1", devservices.SEAWEED_S3_PORT):
+            say(f"reusing the S3 server on {S3_ENDPOINT} (bucket {env['CLIPJURY_TEST_S3_BUCKET']})")
+        else:
+            SEAWEED_DIR.mkdir(parents=True, exist_ok=True)
+            say(f"starting SeaweedFS on {S3_ENDPOINT} for both runs (data in {SEAWEED_DIR})")
+            started.append(devservices.start_seaweedfs(
+                SEAWEED_DIR / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, SEAWEED_DIR / "weed.log"
+            ))
+
+        for db in databases:
+            say(f"pytest on {db}")
+            t0 = time.monotonic()
+            code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args],
+                                   cwd=ROOT, env={**env, "CLIPJURY_TEST_DB": db})
+            results.append((db, code, time.monotonic() - t0))
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    finally:
+        if "postgres" in databases and env["CLIPJURY_TEST_PG_DB"] != "clipjury_test":
+            try:
+                drop_database(env["CLIPJURY_TEST_PG_DB"])
+            except Exception as exc:  # cleanup must not hide the test result
+                print(f"could not drop {env['CLIPJURY_TEST_PG_DB']}: {exc}", file=sys.stderr)
+        if env["CLIPJURY_TEST_S3_BUCKET"] != "clipjury-test":
+            try:
+                drop_bucket(env["CLIPJURY_TEST_S3_BUCKET"])
+            except Exception as exc:
+                print(f"could not remove bucket {env['CLIPJURY_TEST_S3_BUCKET']}: {exc}", file=sys.stderr)
+        devservices.stop_all(started)
+
+    say("summary")
+    failed = False
+    for db, code, seconds in results:
+        if code == 0:
+            verdict = "passed"
+        elif code == NO_TESTS_COLLECTED:
+            verdict = "FAILED: no tests were collected"
+        else:
+            verdict = f"FAILED (pytest exit code {code})"
+        failed |= code != 0
+        print(f"    {db:<9} {verdict} in {seconds:.0f} s")
+    return 1 if failed or len(results) != len(databases) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

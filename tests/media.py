@@ -1,0 +1,268 @@
+"""Test media made at test time with the ffmpeg CLI (never committed), cached in ``.cache/test-media``.
+
+Each generator is keyed by its recipe, so changing a recipe makes a new file instead of reusing a stale
+one. These run the ffmpeg command line directly: the tests are not workers and must not share their code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import struct
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE = ROOT / ".cache" / "test-media"
+RECIPE_VERSION = "3"
+
+SMALL = "160x120"
+
+
+def _cached(name: str, recipe: str, make: Callable[[Path], None]) -> Path:
+    """The cached file for ``recipe``; ``make(tmp)`` writes it when missing (atomically)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha1(f"{RECIPE_VERSION}|{recipe}".encode()).hexdigest()[:12]
+    suffix = Path(name).suffix
+    path = CACHE / f"{Path(name).stem}-{key}{suffix}"
+    if not path.exists():
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+        make(tmp)
+        tmp.replace(path)
+    return path
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args], check=True)
+
+
+def _av_inputs(seconds: float, size: str = SMALL, rate: int = 25, audio: bool = True) -> list[str]:
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={seconds}"]
+    return args
+
+
+H264 = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+AAC = ["-c:a", "aac", "-b:a", "48k"]
+
+
+def _encode(name: str, recipe: list[str]) -> Path:
+    return _cached(name, " ".join(recipe), lambda out: ffmpeg(*recipe, str(out)))
+
+
+# -- valid files ----------------------------------------------------------------------------------
+
+def valid_mp4(seconds: float = 2) -> Path:
+    """160x120, h264 + aac, brand isom, moov at the end (ffmpeg's default)."""
+    return _encode("valid.mp4", [*_av_inputs(seconds), *H264, *AAC, "-shortest", "-f", "mp4"])
+
+
+def faststart_mp4(seconds: float = 2) -> Path:
+    return _encode("faststart.mp4", [*_av_inputs(seconds), *H264, *AAC, "-movflags", "+faststart", "-f", "mp4"])
+
+
+def fragmented_mp4(seconds: float = 2) -> Path:
+    """What phones' and screen recorders' streaming writers produce: an empty moov and moof fragments."""
+    return _encode(
+        "fragmented.mp4",
+        [*_av_inputs(seconds), *H264, *AAC, "-movflags", "frag_keyframe+empty_moov+default_base_moof", "-f", "mp4"],
+    )
+
+
+def long_mp4(seconds: float) -> Path:
+    """A long file made cheap: tiny frames at 1 fps, no audio."""
+    return _encode(
+        "long.mp4",
+        [*_av_inputs(seconds, size="64x48", rate=1, audio=False), *H264, "-g", "10", "-f", "mp4"],
+    )
+
+
+def hevc_mp4(seconds: float = 2) -> Path | None:
+    """HEVC plays in too few browsers: exercises the rendition path. ``None`` without libx265."""
+    if not has_encoder("libx265"):
+        return None
+    return _encode(
+        "hevc.mp4",
+        [*_av_inputs(seconds), "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error",
+         "-pix_fmt", "yuv420p", "-tag:v", "hvc1", *AAC, "-f", "mp4"],
+    )
+
+
+def slow_mp4(seconds: float = 60) -> Path:
+    """A larger file whose full decode takes a few seconds: for killing a worker mid-job."""
+    return _encode(
+        "slow.mp4",
+        [*_av_inputs(seconds, size="1280x720", rate=30), *H264, "-crf", "18", *AAC, "-f", "mp4"],
+    )
+
+
+def has_encoder(name: str) -> bool:
+    out = subprocess.run(["ffmpeg", "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    return any(line.split()[1:2] == [name] for line in out.splitlines() if line.strip())
+
+
+# -- other containers -----------------------------------------------------------------------------
+
+def quicktime_mov() -> Path:
+    return _encode("quicktime.mov", [*_av_inputs(2), *H264, *AAC, "-f", "mov"])
+
+
+def matroska() -> Path:
+    return _encode("matroska.mkv", [*_av_inputs(2), *H264, *AAC, "-f", "matroska"])
+
+
+def webm() -> Path:
+    return _encode(
+        "clip.webm",
+        [*_av_inputs(2), "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8", "-c:a", "libopus", "-f", "webm"],
+    )
+
+
+def avi() -> Path:
+    return _encode("clip.avi", [*_av_inputs(2), "-c:v", "mpeg4", "-c:a", "libmp3lame", "-f", "avi"])
+
+
+def mpegts() -> Path:
+    return _encode("clip.ts", [*_av_inputs(2), *H264, *AAC, "-f", "mpegts"])
+
+
+def threegp() -> Path:
+    """A 3GP file (brand 3gp*), to be uploaded under a ``.mp4`` name."""
+    return _encode("clip.3gp", [*_av_inputs(2, size="176x144"), *H264, "-c:a", "aac", "-ar", "22050", "-f", "3gp"])
+
+
+def audio_only_mp4() -> Path:
+    """An MP4 (brand isom) with only an AAC stream."""
+    return _encode("audio-only.mp4", ["-f", "lavfi", "-i", "sine=duration=2", *AAC, "-f", "mp4"])
+
+
+def m4a() -> Path:
+    """Brand ``M4A ``: the iTunes audio flavour of MP4."""
+    return _encode("audio.m4a", ["-f", "lavfi", "-i", "sine=duration=2", *AAC, "-f", "ipod"])
+
+
+# -- broken and hostile files ---------------------------------------------------------------------
+
+def truncated_mp4(fraction: float = 0.6, *, faststart: bool = False) -> Path:
+    """A file cut off at ``fraction`` of its size, as a dropped upload would leave it."""
+    source = faststart_mp4(4) if faststart else valid_mp4(4)
+
+    def make(out: Path) -> None:
+        data = source.read_bytes()
+        out.write_bytes(data[: int(len(data) * fraction)])
+
+    return _cached("truncated.mp4", f"truncated {source.name} {fraction}", make)
+
+
+def damaged_middle_mp4() -> Path:
+    """Index intact, but bytes in the middle of ``mdat`` overwritten: only a full decode notices."""
+    source = faststart_mp4(4)
+
+    def make(out: Path) -> None:
+        data = bytearray(source.read_bytes())
+        start, end = _box_payload(bytes(data), b"mdat")
+        middle = start + (end - start) // 2
+        rng = random.Random(7)
+        for offset in range(middle - 3000, middle + 3000):
+            data[offset] = rng.randrange(256)
+        out.write_bytes(bytes(data))
+
+    return _cached("damaged.mp4", f"damaged {source.name}", make)
+
+
+def understated_mp4(real_s: float = 130, claimed_s: float = 60) -> Path:
+    """A ``real_s`` file whose mvhd/tkhd/mdhd durations are edited to claim ``claimed_s``."""
+    source = long_mp4(real_s)
+
+    def make(out: Path) -> None:
+        out.write_bytes(patch_header_duration(source.read_bytes(), claimed_s))
+
+    return _cached("understated.mp4", f"understated {source.name} {claimed_s}", make)
+
+
+def hls_playlist(local_target: Path, remote_url: str) -> bytes:
+    """An HLS playlist (to be stored as ``.mp4``) pointing at a local file and at a URL."""
+    return (
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        f"#EXTINF:2.0,\n{remote_url}\n#EXTINF:2.0,\nfile://{local_target}\n"
+        f"#EXTINF:2.0,\n{local_target}\n#EXT-X-ENDLIST\n"
+    ).encode()
+
+
+def ffconcat_playlist(local_target: Path, remote_url: str) -> bytes:
+    return f"ffconcat version 1.0\nfile '{remote_url}'\nfile '{local_target}'\n".encode()
+
+
+def random_bytes(size: int = 64 * 1024) -> bytes:
+    return random.Random(42).randbytes(size)
+
+
+# -- ISO BMFF editing -----------------------------------------------------------------------------
+
+_CONTAINERS = {b"moov", b"trak", b"mdia"}
+
+
+def _iter_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int, int]]:
+    """(type, box start, payload start, box end) of the boxes in ``data[start:end]``."""
+    boxes = []
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - pos
+        boxes.append((kind, pos, pos + header, pos + size))
+        pos += size
+    return boxes
+
+
+def _box_payload(data: bytes, kind: bytes) -> tuple[int, int]:
+    for box_kind, _start, payload, end in _iter_boxes(data, 0, len(data)):
+        if box_kind == kind:
+            return payload, end
+    raise ValueError(f"no {kind!r} box")
+
+
+def patch_header_duration(data: bytes, claimed_s: float) -> bytes:
+    """Rewrite the movie, track and media header durations to claim ``claimed_s`` seconds."""
+    out = bytearray(data)
+    movie_timescale = 1000
+
+    def walk(start: int, end: int) -> None:
+        nonlocal movie_timescale
+        for kind, _box, payload, box_end in _iter_boxes(data, start, end):
+            if kind in _CONTAINERS:
+                walk(payload, box_end)
+            elif kind in (b"mvhd", b"mdhd"):
+                version = data[payload]
+                ts_off = payload + (20 if version == 1 else 12)
+                timescale = struct.unpack(">I", data[ts_off : ts_off + 4])[0]
+                if kind == b"mvhd":
+                    movie_timescale = timescale
+                _write_duration(out, ts_off + 4, version, round(claimed_s * timescale))
+            elif kind == b"tkhd":
+                version = data[payload]
+                dur_off = payload + (28 if version == 1 else 20)
+                _write_duration(out, dur_off, version, round(claimed_s * movie_timescale))
+
+    walk(0, len(data))
+    return bytes(out)
+
+
+def _write_duration(out: bytearray, offset: int, version: int, value: int) -> None:
+    if version == 1:
+        out[offset : offset + 8] = struct.pack(">Q", value)
+    else:
+        out[offset : offset + 4] = struct.pack(">I", value)
+
+
+def copy_to(path: Path, target: Path) -> Path:
+    shutil.copyfile(path, target)
+    return target

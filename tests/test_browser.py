@@ -1,0 +1,242 @@
+"""The web UI in real Chromium (Playwright): log in, create a work, upload through Uppy's Dashboard (tus),
+see the worker's verdict arrive without a reload, play the preview, submit; and a rejected file's reason.
+
+Runs against a live uvicorn server and a real worker subprocess. Screenshots of each step go to
+test-artifacts/screenshots/ (desktop 1280x800 and a 390x844 phone).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import media
+from tests.conftest import ROOT, LiveServer, start_server, start_worker
+
+pytestmark = pytest.mark.browser
+
+SHOTS = ROOT / "test-artifacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run",
+]
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+VERDICT_TIMEOUT_MS = 90_000
+
+
+@pytest.fixture()
+def stack(demo: dict[str, int]) -> Iterator[LiveServer]:
+    """The API + UI server and one worker, on the test database, Redis and object store."""
+    assert (ROOT / "review_ui/static/build/upload.js").is_file(), "run `sh scripts/build_assets.sh` first"
+    server = start_server()
+    worker = start_worker("browser-test")
+    try:
+        yield server
+    finally:
+        from clipjury import devservices
+
+        devservices.stop(worker)  # type: ignore[arg-type]
+        devservices.stop(server.proc)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def new_page(browser: Any, viewport: dict[str, int], errors: list[str]) -> Any:
+    context = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai")
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    return page
+
+
+def shot(page: Any, name: str) -> None:
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def log_in(page: Any, base: str, username: str = "demo-submitter") -> None:
+    page.goto(f"{base}/")
+    assert page.url.endswith("/login")
+    page.fill("#username", username)
+    page.fill("#password", "demo")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/works")
+
+
+def create_work(page: Any, base: str, title: str) -> str:
+    page.goto(f"{base}/works/new")
+    page.fill("#title", title)
+    page.fill("#description", "浏览器测试作品")
+    page.check("input[name=agree]")
+    page.click("form.form button[type=submit]")
+    page.wait_for_url(f"{base}/works/*")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    return str(page.url)
+
+
+def choose_file(page: Any, path: Path) -> None:
+    # Uppy's Dashboard has a hidden <input type=file> (and one for folders); set the file on it.
+    page.set_input_files("#uploader input.uppy-Dashboard-input:not([webkitdirectory])", str(path))
+
+
+def upload_button(page: Any) -> Any:
+    return page.locator("#uploader .uppy-StatusBar-actionBtn--upload")
+
+
+def wait_for_player(page: Any, condition: str) -> None:
+    """Wait on the preview <video>; on a timeout, say what the element and its URL answered."""
+    try:
+        page.wait_for_function(
+            f"() => {{ const v = document.getElementById('preview-player'); return v && ({condition}) }}",
+            timeout=30_000,
+        )
+    except Exception:
+        state = page.evaluate(
+            "() => { const v = document.getElementById('preview-player');"
+            " return v && {ready: v.readyState, network: v.networkState, error: v.error && v.error.code,"
+            " time: v.currentTime, paused: v.paused, src: v.currentSrc} }"
+        )
+        answer = page.request.get(state["src"]) if state and state.get("src") else None
+        pytest.fail(f"player never reached {condition}: {state}; GET src -> {answer and answer.status}")
+
+
+def test_upload_verdict_preview_submit(stack: LiveServer, browser: Any, tmp_path: Path) -> None:
+    base = stack.url
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base)
+    shot(page, "01-works-empty-desktop")
+
+    page.goto(f"{base}/works/new")
+    assert page.locator("text=我在河北省话保密，今天我要讲的是……").count() == 1
+    shot(page, "02-new-work-form-desktop")
+    work_url = create_work(page, base, "我在河北省话保密：浏览器测试")
+    assert page.locator("#work-status").inner_text() == "待上传"
+    shot(page, "03-work-draft-desktop")
+
+    # Advice before a byte is sent: a file over the duration limit is taken out with a Chinese reason.
+    too_long = media.long_mp4(130)
+    choose_file(page, too_long)
+    page.wait_for_selector("#upload-advice:not([hidden])")
+    assert "超过 2 分钟的上限" in page.inner_text("#upload-advice")
+    assert page.locator("#uploader .uppy-Dashboard-Item").count() == 0
+    shot(page, "04-too-long-refused-in-browser-desktop")
+
+    # Hold the tus PATCH so the progress bar and the pause button can be seen, then let it go.
+    held: list[Any] = []
+
+    def hold_patch(route: Any) -> None:
+        if route.request.method == "PATCH" and not held:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/uploads/**", hold_patch)
+    page.evaluate("window.__sameDocument = true")
+    choose_file(page, media.valid_mp4(2))
+    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+    upload_button(page).click()
+    page.wait_for_function("() => document.querySelector('#uploader .uppy-StatusBar.is-uploading') !== null")
+    page.wait_for_selector("#uploader button[title='暂停上传'], #uploader .uppy-StatusBar-actionCircleBtn")
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "Uppy never sent the tus PATCH"
+    shot(page, "05-uploading-progress-desktop")
+    held[0].continue_()
+    page.unroute("**/api/v1/uploads/**")
+
+    # The verdict arrives without a reload (htmx polls the status fragment).
+    page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    shot(page, "06-verdict-ready-desktop")
+
+    # 在线试看: the preview player loads and plays the video straight from the object store.
+    page.wait_for_selector("#preview-player", timeout=VERDICT_TIMEOUT_MS)
+    wait_for_player(page, "v.readyState >= 1")
+    duration = page.evaluate("document.getElementById('preview-player').duration")
+    assert 1.5 < duration < 2.5
+    page.evaluate("() => { const v = document.getElementById('preview-player'); v.muted = true; return v.play() }")
+    wait_for_player(page, "v.currentTime > 0.2")
+    page.evaluate("document.getElementById('preview-player').pause()")
+    assert "时长" in page.inner_text(".facts") and "160 × 120" in page.inner_text(".facts")
+    shot(page, "07-preview-playing-desktop")
+
+    # Confirm and submit.
+    dialogs: list[str] = []
+
+    def accept(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
+    page.click("#submit-work")
+    page.wait_for_selector("#work-status:text('已提交')")
+    assert dialogs == ["提交后不能再更换文件，确认提交？"]
+    assert page.locator("text=作品已提交").count() >= 1
+    assert page.locator("#uploader").count() == 0
+    shot(page, "08-submitted-desktop")
+
+    page.goto(f"{base}/works")
+    assert page.locator(".badge-submitted").count() == 1
+    shot(page, "09-works-list-desktop")
+
+    # The same pages on a phone.
+    phone = new_page(browser, PHONE, errors)
+    log_in(phone, base)
+    shot(phone, "10-works-list-phone")
+    phone.goto(work_url)
+    phone.wait_for_selector("#preview-player")
+    shot(phone, "11-work-submitted-phone")
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], f"the phone layout scrolls sideways ({width}px)"
+    phone.goto(f"{base}/works/new")
+    shot(phone, "12-new-work-form-phone")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+    assert not [e for e in errors if "Content Security Policy" in e or "pageerror" in e], errors
+
+
+def test_rejected_file_shows_its_reason(stack: LiveServer, browser: Any, tmp_path: Path) -> None:
+    base = stack.url
+    errors: list[str] = []
+    page = new_page(browser, PHONE, errors)
+    log_in(page, base)
+    create_work(page, base, "改了扩展名的 MKV")
+    renamed = tmp_path / "我的视频.mp4"  # a Matroska file under an MP4 name: the browser cannot tell
+    shutil.copyfile(media.matroska(), renamed)
+    page.evaluate("window.__sameDocument = true")
+    choose_file(page, renamed)
+    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+    upload_button(page).click()
+    # Either the verdict, or (failing fast) the upload's own error message.
+    page.wait_for_selector(
+        "#work-status:text('未通过校验'), #upload-advice.notice-error", timeout=VERDICT_TIMEOUT_MS
+    )
+    advice = page.locator("#upload-advice.notice-error")
+    assert advice.count() == 0, f"the upload failed: {advice.inner_text()}"
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded"
+    reason = page.locator(".verdict .reason")
+    assert reason.get_attribute("data-code") == "not_mp4"
+    assert "不是 MP4 格式" in reason.inner_text()
+    assert page.locator("#submit-work").count() == 0
+    page.wait_for_selector("#upload-advice", state="hidden")  # the "正在校验" advice went with the verdict
+    shot(page, "13-rejected-phone")
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert not [e for e in errors if "pageerror" in e], errors

@@ -1,0 +1,421 @@
+"""The Chinese web UI through Starlette's TestClient: login, CSRF, pages, forms, submit and withdraw."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1)
+
+
+def login(client: Any, username: str = "demo-submitter", password: str = "demo") -> Any:
+    token = csrf_of(client.get("/login").text)
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}, follow_redirects=False
+    )
+
+
+def page_token(client: Any, path: str = "/works") -> str:
+    return csrf_of(client.get(path).text)
+
+
+def create_work_via_form(client: Any, title: str = "保密在身边") -> int:
+    token = page_token(client, "/works/new")
+    response = client.post(
+        "/works/new",
+        data={"title": title, "description": "一段测试简介", "agree": "yes", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    match = re.fullmatch(r"/works/(\d+)", response.headers["location"])
+    assert match, response.headers["location"]
+    return int(match.group(1))
+
+
+def add_checked_version(work_id: int, *, ok: bool) -> int:
+    """A stored file that the worker has judged, through the same services the worker uses."""
+    from clipjury.accounts.models import User
+    from clipjury.db import session_scope
+    from clipjury.media.rules import RejectionCode, Verdict
+    from clipjury.timeutil import utcnow
+    from clipjury.works.models import Work
+    from clipjury.works.service import MeasuredMedia, add_version, apply_verdict
+
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None
+        owner = session.get(User, work.owner_id)
+        version = add_version(
+            session, work, actor=owner, object_key=f"test/ui/{work_id}/{utcnow().timestamp()}.mp4",
+            size_bytes=123_456, filename="片子.mp4", upload_id=None, upload_started_at=utcnow(),
+        )
+        version_id = version.id or 0
+    verdict = (
+        Verdict(ok=True)
+        if ok
+        else Verdict(ok=False, code=RejectionCode.not_mp4, message="文件不是 MP4 格式。仅接受 MP4 文件，改扩展名无效。")
+    )
+    measured = MeasuredMedia(
+        sha256="ab" * 32, duration_s=2.0, width=160, height=120, video_codec="h264",
+        audio_codec="aac", major_brand="isom", playback="original",
+    )
+    with session_scope() as session:
+        assert apply_verdict(session, version_id, verdict, measured if ok else MeasuredMedia())
+    return version_id
+
+
+def add_processing_version(work_id: int) -> int:
+    from clipjury.accounts.models import User
+    from clipjury.db import session_scope
+    from clipjury.timeutil import utcnow
+    from clipjury.works.models import Work
+    from clipjury.works.service import add_version
+
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None
+        version = add_version(
+            session, work, actor=session.get(User, work.owner_id), object_key=f"test/ui/{work_id}/p.mp4",
+            size_bytes=1000, filename="a.mp4", upload_id=None, upload_started_at=utcnow(),
+        )
+        return version.id or 0
+
+
+def test_root_redirects_and_login(client: Any, demo: dict[str, int]) -> None:
+    first = client.get("/", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/login"
+    page = client.get("/login")
+    assert page.status_code == 200
+    assert "登录" in page.text and 'lang="zh-CN"' in page.text and 'name="viewport"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+
+    bad = login(client, password="wrong")
+    assert bad.status_code == 401
+    assert "用户名或密码错误" in bad.text
+    assert 'value="demo-submitter"' in bad.text  # the username is kept, the password is not
+    assert client.get("/works", follow_redirects=False).status_code == 303
+
+    good = login(client)
+    assert good.status_code == 303 and good.headers["location"] == "/works"
+    works = client.get("/works")
+    assert works.status_code == 200 and "我的作品" in works.text and "演示投稿人" in works.text
+    assert client.get("/", follow_redirects=False).headers["location"] == "/works"
+    assert client.get("/login", follow_redirects=False).headers["location"] == "/works"
+
+    token = csrf_of(works.text)
+    out = client.post("/logout", data={"csrf_token": token}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["location"] == "/login"
+    assert "您已安全退出" in client.get("/login").text
+    assert client.get("/works", follow_redirects=False).status_code == 303
+
+
+def test_login_next_is_local_only(client: Any, demo: dict[str, int]) -> None:
+    redirect = client.get("/works/new", follow_redirects=False)
+    assert redirect.status_code == 303 and redirect.headers["location"] == "/login?next=/works/new"
+    token = csrf_of(client.get("/login?next=/works/new").text)
+    ok = client.post(
+        "/login", data={"username": "demo-submitter", "password": "demo", "csrf_token": token, "next": "/works/new"},
+        follow_redirects=False,
+    )
+    assert ok.headers["location"] == "/works/new"
+    client.cookies.clear()
+    token = csrf_of(client.get("/login").text)
+    evil = client.post(
+        "/login",
+        data={"username": "demo-submitter", "password": "demo", "csrf_token": token, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert evil.headers["location"] == "/works"
+
+
+def test_htmx_request_without_session_gets_hx_redirect(client: Any, demo: dict[str, int]) -> None:
+    response = client.get("/works/1/status", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert response.status_code == 200 and response.headers["hx-redirect"] == "/login"
+
+
+def test_csrf_is_required_on_every_post(client: Any, demo: dict[str, int]) -> None:
+    client.get("/login")  # a session exists, so the refusal is about the token, not a missing session
+    no_token = client.post("/login", data={"username": "demo-submitter", "password": "demo"}, follow_redirects=False)
+    assert no_token.status_code == 403
+    assert "页面已过期或来源不明" in no_token.text and "text/html" in no_token.headers["content-type"]
+    wrong = client.post(
+        "/login", data={"username": "demo-submitter", "password": "demo", "csrf_token": "forged"},
+        follow_redirects=False,
+    )
+    assert wrong.status_code == 403
+    assert client.get("/works", follow_redirects=False).status_code == 303  # still logged out
+
+    assert login(client).status_code == 303
+    work_id = create_work_via_form(client)
+    token = page_token(client)
+    refused = client.post(
+        "/works/new", data={"title": "无令牌", "agree": "yes"}, follow_redirects=False
+    )
+    assert refused.status_code == 403
+    assert "无令牌" not in client.get("/works").text
+    add_checked_version(work_id, ok=True)
+    forged = client.post(f"/works/{work_id}/submit", data={"csrf_token": token + "x"}, follow_redirects=False)
+    assert forged.status_code == 403
+    assert "可提交" in client.get(f"/works/{work_id}").text
+    # The token also travels in a header, the way htmx sends it (hx-headers on <body>).
+    by_header = client.post(f"/works/{work_id}/submit", headers={"X-CSRF-Token": token}, follow_redirects=False)
+    assert by_header.status_code == 303
+    assert "已提交" in client.get(f"/works/{work_id}").text
+    # Logging in again starts a fresh session, with a new token: the old one is void.
+    client.cookies.clear()
+    assert login(client).status_code == 303
+    stale = client.post(f"/works/{work_id}/withdraw", data={"csrf_token": token}, follow_redirects=False)
+    assert stale.status_code == 403
+
+
+def test_pages_render_for_the_submitter(client: Any, demo: dict[str, int]) -> None:
+    login(client)
+    empty = client.get("/works")
+    assert "您还没有作品" in empty.text and 'href="/works/new"' in empty.text
+
+    form = client.get("/works/new")
+    assert form.status_code == 200
+    text = form.text
+    for expected in ("仅限 MP4", "300 MB", "2 分钟（120 秒）", "我在河北省话保密，今天我要讲的是……",
+                     "主办方对征集作品拥有发表权和出版权", "我已阅读并同意", "北京时间"):
+        assert expected in text, expected
+    assert 'name="province"' not in text  # a unit's submitter does not choose a province
+    assert "所属省份：河北省" in text
+
+    work_id = create_work_via_form(client, title="我在河北省话保密")
+    detail = client.get(f"/works/{work_id}")
+    assert detail.status_code == 200
+    assert "作品已创建，请上传视频文件" in detail.text
+    assert 'class="badge badge-draft" id="work-status">待上传<' in detail.text
+    assert 'id="uploader"' in detail.text and 'data-endpoint="/api/v1/uploads"' in detail.text
+    assert f'data-work-id="{work_id}"' in detail.text and 'data-max-size="314572800"' in detail.text
+    assert 'data-max-duration="120.0"' in detail.text
+    assert "/static/vendor/uppy.min.css" in detail.text and "build/upload.js" in detail.text
+    assert "hx-trigger" not in detail.text  # nothing to poll for a draft
+    assert "在线试看" not in detail.text
+
+    listing = client.get("/works")
+    assert f'href="/works/{work_id}"' in listing.text and "badge-draft" in listing.text
+    assert re.search(r"创建于 \d{4}-\d\d-\d\d \d\d:\d\d", listing.text)
+
+
+def test_creation_dates_are_shown_in_beijing_time(client: Any, demo: dict[str, int]) -> None:
+    from datetime import UTC, datetime
+
+    from clipjury.db import session_scope
+    from clipjury.works.models import Work
+
+    login(client)
+    work_id = create_work_via_form(client)
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None
+        work.created_at = datetime(2024, 1, 31, 17, 30, tzinfo=UTC)  # 2024-02-01 01:30 in Beijing
+    assert "创建于 2024-02-01 01:30" in client.get("/works").text
+
+
+def test_vendor_files_are_an_allow_list(client: Any) -> None:
+    assert (ROOT / "node_modules").is_dir(), "run `sh scripts/build_assets.sh` first (npm ci + esbuild)"
+    htmx = client.get("/static/vendor/htmx.min.js")
+    assert htmx.status_code == 200 and "javascript" in htmx.headers["content-type"]
+    assert b"htmx" in htmx.content[:2000]
+    css = client.get("/static/vendor/uppy.min.css")
+    assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+    for path in ("/static/vendor/uppy.min.js", "/static/vendor/../../package.json", "/static/vendor/",
+                 "/static/vendor/%2e%2e%2fpackage.json", "/static/../node_modules/htmx.org/package.json"):
+        assert client.get(path).status_code == 404, path
+    assert client.get("/static/css/app.css").status_code == 200
+    assert client.get("/static/").status_code == 404  # no directory listing
+    assert (ROOT / "review_ui/static/build/upload.js").is_file(), "run `sh scripts/build_assets.sh`"
+    assert client.get("/static/build/upload.js").status_code == 200
+
+
+def test_someone_elses_work_is_a_404_page(client: Any, demo: dict[str, int]) -> None:
+    login(client, "demo-coordinator")
+    theirs = create_work_via_form(client, title="联络员的作品")
+    client.cookies.clear()
+    login(client)
+    for path in (f"/works/{theirs}", f"/works/{theirs}/status", "/works/999999", "/works/abc"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert "text/html" in response.headers["content-type"]
+        assert "找不到" in response.text and "联络员的作品" not in response.text
+    token = page_token(client)
+    submit = client.post(f"/works/{theirs}/submit", data={"csrf_token": token}, follow_redirects=False)
+    assert submit.status_code == 404 and "找不到该作品" in submit.text
+
+
+def test_new_work_validation_errors_are_shown(client: Any, demo: dict[str, int]) -> None:
+    login(client)
+    token = page_token(client, "/works/new")
+    no_consent = client.post("/works/new", data={"title": "保密故事", "csrf_token": token})
+    assert no_consent.status_code == 422
+    assert "我已阅读并同意" in no_consent.text and "请阅读作品权利说明" in no_consent.text
+    assert 'value="保密故事"' in no_consent.text  # what was typed is kept
+
+    no_title = client.post("/works/new", data={"title": "  ", "agree": "yes", "csrf_token": token})
+    assert no_title.status_code == 422 and "请填写作品标题" in no_title.text
+    assert 'aria-invalid="true"' in no_title.text
+
+    too_long = client.post("/works/new", data={"title": "长" * 101, "agree": "yes", "csrf_token": token})
+    assert too_long.status_code == 422 and "作品标题不能超过 100 个字" in too_long.text
+    assert "您还没有作品" in client.get("/works").text
+
+
+def test_province_choice_for_a_submitter_without_a_unit(client: Any, demo: dict[str, int], demo_hash: str) -> None:
+    from sqlmodel import select
+
+    from clipjury.accounts.models import Province, Role
+    from clipjury.accounts.service import create_user
+    from clipjury.db import session_scope
+    from clipjury.works.models import Work
+
+    with session_scope() as session:
+        session.add(Province(code="beijing", name="北京市"))
+        create_user(session, username="citizen", password_hash=demo_hash, role=Role.submitter, display_name="市民")
+    login(client, "citizen")
+    form = client.get("/works/new")
+    assert 'name="province"' in form.text and "北京市" in form.text and "data-opening-lines" in form.text
+    assert "我在北京市话保密" in form.text  # every province's opening line is ready for the choice
+    token = csrf_of(form.text)
+    unknown = client.post(
+        "/works/new", data={"title": "市民作品", "province": "atlantis", "agree": "yes", "csrf_token": token}
+    )
+    assert unknown.status_code == 422 and "所选省份不存在" in unknown.text
+    created = client.post(
+        "/works/new", data={"title": "市民作品", "province": "beijing", "agree": "yes", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    with session_scope() as session:
+        work = session.exec(select(Work).where(Work.title == "市民作品")).one()
+        province = session.get(Province, work.province_id)
+        assert province is not None and province.code == "beijing"
+
+
+def test_submit_and_withdraw_via_forms(client: Any, demo: dict[str, int]) -> None:
+    login(client)
+    work_id = create_work_via_form(client)
+    token = page_token(client)
+    early = client.post(f"/works/{work_id}/submit", data={"csrf_token": token}, follow_redirects=False)
+    assert early.status_code == 303
+    assert "请先上传一个通过校验的视频文件" in client.get(f"/works/{work_id}").text
+
+    add_checked_version(work_id, ok=True)
+    ready = client.get(f"/works/{work_id}")
+    assert 'id="work-status">可提交<' in ready.text
+    assert 'data-confirm="提交后不能再更换文件，确认提交？"' in ready.text
+    assert "在线试看" in ready.text and 'id="preview-player"' in ready.text and 'preload="metadata"' in ready.text
+    assert "X-Amz-Signature=" in ready.text  # a presigned URL: the browser streams from the store
+    for fact in ("2.0 秒", "160 × 120", "120.6 KB", "h264", "aac", "isom"):
+        assert fact in ready.text, fact
+    assert "hx-trigger" not in ready.text
+
+    submitted = client.post(f"/works/{work_id}/submit", data={"csrf_token": token}, follow_redirects=False)
+    assert submitted.status_code == 303 and submitted.headers["location"] == f"/works/{work_id}"
+    page = client.get(f"/works/{work_id}")
+    assert "作品已提交" in page.text and 'id="work-status">已提交<' in page.text
+    assert 'id="uploader"' not in page.text and "撤回提交" in page.text and "确认并提交作品" not in page.text
+    assert re.search(r"提交于 \d{4}-\d\d-\d\d \d\d:\d\d", client.get("/works").text)
+
+    again = client.post(f"/works/{work_id}/submit", data={"csrf_token": token}, follow_redirects=False)
+    assert again.status_code == 303
+    assert "作品已经提交过了" in client.get(f"/works/{work_id}").text
+
+    withdrawn = client.post(f"/works/{work_id}/withdraw", data={"csrf_token": token}, follow_redirects=False)
+    assert withdrawn.status_code == 303
+    page = client.get(f"/works/{work_id}")
+    assert "作品已撤回" in page.text and 'id="work-status">可提交<' in page.text and 'id="uploader"' in page.text
+
+    twice = client.post(f"/works/{work_id}/withdraw", data={"csrf_token": token}, follow_redirects=False)
+    assert twice.status_code == 303
+    assert "作品尚未提交，无需撤回" in client.get(f"/works/{work_id}").text
+
+
+def test_withdraw_after_the_deadline_is_refused(client: Any, demo: dict[str, int]) -> None:
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from clipjury.campaigns.models import Campaign
+    from clipjury.db import session_scope
+    from clipjury.timeutil import utcnow
+
+    login(client)
+    work_id = create_work_via_form(client)
+    add_checked_version(work_id, ok=True)
+    token = page_token(client)
+    submitted = client.post(f"/works/{work_id}/submit", data={"csrf_token": token}, follow_redirects=False)
+    assert submitted.status_code == 303
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign)).one()
+        campaign.submission_deadline = utcnow() - timedelta(hours=2)
+    page = client.get(f"/works/{work_id}")
+    assert "撤回提交" not in page.text and "提交已截止，作品不能再撤回" in page.text
+    refused = client.post(f"/works/{work_id}/withdraw", data={"csrf_token": token}, follow_redirects=False)
+    assert refused.status_code == 303
+    assert "提交已截止，不能再撤回作品" in client.get(f"/works/{work_id}").text
+    assert "新建作品" in client.get("/works").text
+    closed = client.get("/works/new")
+    assert "不能再上传新文件" in closed.text and 'name="title"' not in closed.text
+
+
+def test_processing_state_polls_until_the_verdict(client: Any, demo: dict[str, int]) -> None:
+    from clipjury.db import session_scope
+    from clipjury.media.rules import RejectionCode, Verdict
+    from clipjury.works.service import MeasuredMedia, apply_verdict
+
+    login(client)
+    work_id = create_work_via_form(client)
+    version_id = add_processing_version(work_id)
+    page = client.get(f"/works/{work_id}")
+    assert 'id="work-status">校验中<' in page.text and 'hx-trigger="every 2s"' in page.text
+    known = re.search(r'hx-get="(/works/\d+/status\?known=[0-9a-f]+)"', page.text)
+    assert known
+    unchanged = client.get(known.group(1))
+    assert unchanged.status_code == 204  # nothing changed: htmx leaves the page alone
+
+    message = "文件中没有视频画面（只有音频或为空轨道）。请上传包含画面的 MP4 视频。"
+    with session_scope() as session:
+        assert apply_verdict(
+            session, version_id, Verdict(ok=False, code=RejectionCode.no_video_stream, message=message),
+            MeasuredMedia(),
+        )
+    fragment = client.get(known.group(1))
+    assert fragment.status_code == 200 and fragment.text.lstrip().startswith('<section id="work-live"')
+    assert "hx-trigger" not in fragment.text  # final: the polling stops
+    assert 'id="work-status">未通过校验<' in fragment.text
+    assert message in fragment.text and 'data-code="no_video_stream"' in fragment.text
+
+
+def test_a_failed_reupload_keeps_the_valid_file(client: Any, demo: dict[str, int]) -> None:
+    login(client)
+    work_id = create_work_via_form(client)
+    add_checked_version(work_id, ok=True)
+    add_checked_version(work_id, ok=False)
+    page = client.get(f"/works/{work_id}").text
+    assert 'id="work-status">可提交<' in page
+    assert "最近一次上传未通过校验（此前的文件仍然有效）" in page and "改扩展名无效" in page
+    assert 'id="preview-player"' in page and "确认并提交作品" in page
+
+
+@pytest.mark.parametrize("username", ["demo-reviewer", "demo-admin", "demo-judge"])
+def test_other_roles_get_a_home_without_broken_links(client: Any, demo: dict[str, int], username: str) -> None:
+    login(client, username)
+    home = client.get("/works")
+    assert home.status_code == 200 and "后续版本" in home.text
+    assert 'href="/works/new"' not in home.text
+    links = set(re.findall(r'href="(/[^"]*)"', home.text))
+    for link in links:
+        assert client.get(link).status_code == 200, link
+    assert client.get("/works/new").status_code == 403

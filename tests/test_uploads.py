@@ -1,0 +1,539 @@
+"""Uploads: tus 1.0.0 and the raw PUT against real SQLite/PostgreSQL, Redis and SeaweedFS.
+
+The bytes sent are random (ingest does not look inside them); the validation job is only checked to
+be enqueued exactly once, the workers' tests run it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from clipjury.campaigns.models import Campaign
+from clipjury.db import session_scope
+from clipjury.jobs import VALIDATE, get_queue
+from clipjury.timeutil import utcnow
+from clipjury.uploads.models import Upload, UploadStatus
+from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, sanitize_filename, tail_key_for
+from clipjury.works.models import WorkVersion
+from storage import get_store
+from tests.conftest import devservices, start_server, token_for
+
+MIB = 1024 * 1024
+TUS = {"Tus-Resumable": "1.0.0"}
+OCTET = "application/offset+octet-stream"
+
+
+def payload(size: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def meta(**values: str) -> str:
+    return ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in values.items())
+
+
+def new_work(client: Any, auth: dict[str, str], title: str = "上传测试") -> int:
+    response = client.post("/api/v1/works", json={"title": title}, headers=auth)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def create(client: Any, auth: dict[str, str], work_id: int, length: int, filename: str = "作品.mp4") -> str:
+    response = client.post(
+        "/api/v1/uploads",
+        headers={**auth, **TUS, "Upload-Length": str(length), "Upload-Metadata": meta(work_id=str(work_id),
+                                                                                        filename=filename)},
+    )
+    assert response.status_code == 201, response.text
+    location = response.headers["location"]
+    assert location.startswith("http") and "/api/v1/uploads/" in location
+    return location.rsplit("/", 1)[-1]
+
+
+def patch(client: Any, auth: dict[str, str], upload_id: str, offset: int, data: Any, **headers: str) -> Any:
+    return client.patch(
+        f"/api/v1/uploads/{upload_id}", content=data,
+        headers={**auth, **TUS, "Content-Type": OCTET, "Upload-Offset": str(offset), **headers},
+    )
+
+
+def head(client: Any, auth: dict[str, str], upload_id: str) -> Any:
+    return client.head(f"/api/v1/uploads/{upload_id}", headers={**auth, **TUS})
+
+
+def stored_sha256(key: str) -> str:
+    digest = hashlib.sha256()
+    for chunk in get_store().iter_chunks(key):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def set_campaign(**values: Any) -> None:
+    with session_scope() as session:
+        session.execute(update(Campaign).values(**values))
+
+
+def multipart_keys(prefix: str) -> list[str]:
+    return [key for key, _ in get_store().list_multipart_uploads(prefix=prefix)]
+
+
+def stored_under(work_id: int) -> tuple[set[str], set[str]]:
+    """Objects and unfinished multipart uploads under a work's prefix. The test bucket is shared with
+    other tests (work ids repeat across tests), so tests compare before and after."""
+    prefix = f"originals/{work_id}/"
+    return set(get_store().list_keys(prefix)), set(multipart_keys(prefix))
+
+
+def assert_completed_once(upload_id: str, data: bytes) -> WorkVersion:
+    """One version for this upload, exactly one validation job for it, and the stored bytes are ours."""
+    with session_scope() as session:
+        upload = session.get(Upload, upload_id)
+        assert upload is not None and upload.status == UploadStatus.complete
+        versions = list(session.exec(select(WorkVersion).where(WorkVersion.upload_id == upload_id)))
+    assert len(versions) == 1
+    version = versions[0]
+    assert upload.version_id == version.id and version.size_bytes == len(data)
+    assert version.object_key == f"originals/{upload.work_id}/{upload_id}.mp4"
+    assert get_queue(VALIDATE).get_job_ids() == [f"validate-{version.id}"]
+    assert stored_sha256(version.object_key) == hashlib.sha256(data).hexdigest()
+    assert get_store().head(tail_key_for(upload_id)) is None
+    assert multipart_keys(version.object_key) == []
+    return version
+
+
+# -- protocol ------------------------------------------------------------------------------------
+
+def test_options_advertises_tus(client: Any, demo: dict[str, int]) -> None:
+    response = client.options("/api/v1/uploads")
+    assert response.status_code == 204
+    assert response.headers["tus-resumable"] == "1.0.0" and response.headers["tus-version"] == "1.0.0"
+    assert response.headers["tus-extension"] == "creation,creation-with-upload,termination,expiration"
+    assert response.headers["tus-max-size"] == str(300 * MIB)
+
+
+def test_missing_or_wrong_tus_resumable_is_412(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    for headers in ({}, {"Tus-Resumable": "0.2.2"}):
+        response = client.post("/api/v1/uploads", headers={**auth, **headers, "Upload-Length": "10",
+                                                            "Upload-Metadata": meta(work_id=str(work_id))})
+        assert response.status_code == 412
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "tus_version_unsupported"
+        assert response.headers["tus-version"] == "1.0.0" and response.headers["tus-resumable"] == "1.0.0"
+    upload_id = create(client, auth, work_id, 10)
+    assert client.head(f"/api/v1/uploads/{upload_id}", headers=auth).status_code == 412
+    assert patch(client, auth, upload_id, 0, b"x", **{"Tus-Resumable": "2.0"}).status_code == 412
+
+
+def test_creation_errors(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    base = {**auth, **TUS}
+    cases = [
+        ({"Upload-Metadata": meta(work_id=str(work_id))}, 400, "upload_length_required"),
+        ({"Upload-Defer-Length": "1", "Upload-Metadata": meta(work_id=str(work_id))}, 400, "defer_length_unsupported"),
+        ({"Upload-Length": "-5", "Upload-Metadata": meta(work_id=str(work_id))}, 400, "invalid_upload_length"),
+        ({"Upload-Length": "10"}, 400, "work_id_required"),
+        ({"Upload-Length": "10", "Upload-Metadata": "work_id %%%"}, 400, "invalid_metadata"),
+        ({"Upload-Length": "10", "Upload-Metadata": meta(work_id="999999")}, 404, "work_not_found"),
+    ]
+    for headers, status, code in cases:
+        response = client.post("/api/v1/uploads", headers={**base, **headers})
+        assert (response.status_code, response.json()["code"]) == (status, code), headers
+        assert response.headers["tus-resumable"] == "1.0.0"
+    unauthenticated = client.post("/api/v1/uploads", headers={**TUS, "Upload-Length": "10",
+                                                               "Upload-Metadata": meta(work_id=str(work_id))})
+    assert unauthenticated.status_code == 401
+
+
+def test_empty_file_is_refused_at_creation_and_by_put(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    response = client.post("/api/v1/uploads", headers={**auth, **TUS, "Upload-Length": "0",
+                                                        "Upload-Metadata": meta(work_id=str(work_id))})
+    assert response.status_code == 422 and response.json()["code"] == "empty"
+    put = client.put(f"/api/v1/works/{work_id}/video", content=b"", headers=auth)
+    assert put.status_code == 422 and put.json()["code"] == "empty"
+    with session_scope() as session:
+        assert session.exec(select(WorkVersion)).first() is None
+
+
+def test_declared_one_byte_over_the_limit_is_413_before_storing(client: Any, auth: dict[str, str]) -> None:
+    limit = 64 * 1024
+    set_campaign(max_size_bytes=limit)
+    work_id = new_work(client, auth)
+    before = stored_under(work_id)
+    response = client.post("/api/v1/uploads", headers={**auth, **TUS, "Upload-Length": str(limit + 1),
+                                                        "Upload-Metadata": meta(work_id=str(work_id))})
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+    put = client.put(f"/api/v1/works/{work_id}/video", content=payload(limit + 1), headers=auth)
+    assert put.status_code == 413 and put.json()["code"] == "too_large"
+    with session_scope() as session:
+        assert session.exec(select(Upload)).first() is None  # refused before anything was recorded
+    assert stored_under(work_id) == before
+    # Exactly the limit is fine.
+    data = payload(limit)
+    upload_id = create(client, auth, work_id, limit)
+    assert patch(client, auth, upload_id, 0, data).status_code == 204
+    assert_completed_once(upload_id, data)
+
+
+def test_undeclared_body_growing_past_the_limit_is_cut_off(client: Any, auth: dict[str, str]) -> None:
+    limit = 6 * MIB  # under one part: the cut happens before any part is stored
+    set_campaign(max_size_bytes=limit)
+    work_id = new_work(client, auth)
+    before = stored_under(work_id)
+    data = payload(limit + 1)
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: httpx sends it chunked
+        for start in range(0, len(data), 256 * 1024):
+            yield data[start:start + 256 * 1024]
+
+    response = client.put(f"/api/v1/works/{work_id}/video?filename=big.mp4", content=chunked(), headers=auth)
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+    assert stored_under(work_id) == before
+    with session_scope() as session:
+        upload = session.exec(select(Upload)).one()
+        assert upload.status == UploadStatus.terminated
+        assert session.exec(select(WorkVersion)).first() is None
+    # At the limit, undeclared, it is accepted.
+    exact = data[:limit]
+    response = client.put(f"/api/v1/works/{work_id}/video", content=iter([exact[: 3 * MIB], exact[3 * MIB:]]),
+                          headers=auth)
+    assert response.status_code == 202, response.text
+    assert response.json()["status"] == "processing"
+
+
+def test_undeclared_body_past_the_limit_over_several_parts(client: Any, auth: dict[str, str]) -> None:
+    limit = 17 * MIB  # two full 8 MiB parts are stored before the body crosses the limit
+    set_campaign(max_size_bytes=limit)
+    work_id = new_work(client, auth)
+    before = stored_under(work_id)
+    data = payload(limit + 1)
+    response = client.put(f"/api/v1/works/{work_id}/video", headers=auth,
+                          content=(data[i:i + MIB] for i in range(0, len(data), MIB)))
+    assert response.status_code == 413 and response.json()["code"] == "too_large"
+    assert stored_under(work_id) == before
+
+
+def test_lying_upload_length_is_refused_and_nothing_beyond_is_kept(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    upload_id = create(client, auth, work_id, 1000)
+    declared = patch(client, auth, upload_id, 0, payload(1001))
+    assert declared.status_code == 413 and declared.json()["code"] == "upload_length_exceeded"
+    undeclared = patch(client, auth, upload_id, 0, iter([payload(600), payload(401, seed=2)]))
+    assert undeclared.status_code == 413 and undeclared.json()["code"] == "upload_length_exceeded"
+    assert head(client, auth, upload_id).headers["upload-offset"] == "0"
+    assert get_store().head(tail_key_for(upload_id)) is None
+    data = payload(1000)
+    assert patch(client, auth, upload_id, 0, data).status_code == 204
+    assert_completed_once(upload_id, data)
+
+
+def test_wrong_offset_and_content_type(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    upload_id = create(client, auth, work_id, 100)
+    wrong = patch(client, auth, upload_id, 5, b"abc")
+    assert wrong.status_code == 409 and wrong.json()["code"] == "offset_mismatch"
+    assert wrong.headers["upload-offset"] == "0" and wrong.headers["tus-resumable"] == "1.0.0"
+    typed = patch(client, auth, upload_id, 0, b"abc", **{"Content-Type": "application/octet-stream"})
+    assert typed.status_code == 415 and typed.json()["code"] == "unsupported_media_type"
+    assert patch(client, auth, upload_id, 0, b"abc").status_code == 204
+    ahead = patch(client, auth, upload_id, 0, b"abc")
+    assert ahead.status_code == 409 and ahead.headers["upload-offset"] == "3"
+    missing = patch(client, auth, upload_id, 0, b"abc", **{"Upload-Offset": "x"})
+    assert missing.status_code == 400
+
+
+def test_someone_elses_upload_or_work_is_404(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    upload_id = create(client, auth, work_id, 100)
+    other = {"Authorization": f"Bearer {token_for(client, 'demo-coordinator')}"}
+    response = client.post("/api/v1/uploads", headers={**other, **TUS, "Upload-Length": "10",
+                                                        "Upload-Metadata": meta(work_id=str(work_id))})
+    assert response.status_code == 404 and response.json()["code"] == "work_not_found"
+    assert client.put(f"/api/v1/works/{work_id}/video", content=b"abc", headers=other).status_code == 404
+    for response in (
+        head(client, other, upload_id),
+        patch(client, other, upload_id, 0, b"abc"),
+        client.delete(f"/api/v1/uploads/{upload_id}", headers={**other, **TUS}),
+    ):
+        assert response.status_code == 404
+        if response.content:
+            assert response.json()["code"] == "upload_not_found"
+    assert head(client, auth, upload_id).headers["upload-offset"] == "0"
+    assert client.get("/api/v1/uploads/nope", headers={**auth, **TUS}).status_code == 405
+
+
+def test_busy_upload_answers_423(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    upload_id = create(client, auth, work_id, 100)
+    lock = UploadLock(upload_id)
+    assert lock.acquire()
+    try:
+        response = patch(client, auth, upload_id, 0, b"abc")
+        assert response.status_code == 423 and response.json()["code"] == "upload_busy"
+    finally:
+        lock.release()
+    assert patch(client, auth, upload_id, 0, b"abc").status_code == 204
+
+
+# -- resumability ----------------------------------------------------------------------------------
+
+def test_small_chunks_make_progress_and_complete_once(client: Any, auth: dict[str, str]) -> None:
+    """3 MiB chunks (< the 5 MiB S3 minimum part): the tail object carries them across requests."""
+    work_id = new_work(client, auth)
+    data = payload(19 * MIB + 123)
+    upload_id = create(client, auth, work_id, len(data))
+    offset, step = 0, 3 * MIB
+    while offset < len(data):
+        response = patch(client, auth, upload_id, offset, data[offset:offset + step])
+        assert response.status_code == 204, response.text
+        offset = int(response.headers["upload-offset"])
+        # An unfinished upload says when it expires; a complete one no longer does.
+        assert response.headers.get("upload-expires", "").endswith("GMT") == (offset < len(data))
+        probe = head(client, auth, upload_id)
+        assert probe.status_code == 200 and probe.headers["upload-offset"] == str(offset)
+        assert probe.headers["upload-length"] == str(len(data)) and probe.headers["cache-control"] == "no-store"
+    assert offset == len(data)
+    version = assert_completed_once(upload_id, data)
+    assert version.original_filename == "作品.mp4"
+    work = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert work["status"] == "processing"
+    # A retried final PATCH: 409 with the final offset, no second version, object or job.
+    retry = patch(client, auth, upload_id, offset - (len(data) % step), data[-(len(data) % step):])
+    assert retry.status_code == 409 and retry.json()["code"] == "offset_mismatch"
+    assert retry.headers["upload-offset"] == str(len(data))
+    final = patch(client, auth, upload_id, len(data), b"")
+    assert final.status_code == 409 and final.headers["upload-offset"] == str(len(data))
+    assert_completed_once(upload_id, data)
+
+
+def test_creation_with_upload_and_chunks_larger_than_a_part(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(21 * MIB + 7, seed=3)
+    first = data[: 11 * MIB]
+    response = client.post(
+        "/api/v1/uploads", content=first,
+        headers={**auth, **TUS, "Content-Type": OCTET, "Upload-Length": str(len(data)),
+                 "Upload-Metadata": meta(work_id=str(work_id), filename="a.mp4")},
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["upload-offset"] == str(len(first)) and "upload-expires" in response.headers
+    upload_id = response.headers["location"].rsplit("/", 1)[-1]
+    with session_scope() as session:
+        upload = session.get(Upload, upload_id)
+        assert upload is not None and len(upload.parts) == 1 and upload.tail_size == 3 * MIB
+    assert patch(client, auth, upload_id, len(first), data[len(first):]).status_code == 204
+    assert_completed_once(upload_id, data)
+
+
+def test_a_work_with_the_upload_completed_is_processing_and_a_new_upload_replaces(
+    client: Any, auth: dict[str, str]
+) -> None:
+    work_id = new_work(client, auth)
+    for seed in (1, 2):
+        data = payload(1000, seed=seed)
+        upload_id = create(client, auth, work_id, len(data))
+        assert patch(client, auth, upload_id, 0, data).status_code == 204
+    with session_scope() as session:
+        assert len(list(session.exec(select(WorkVersion).where(WorkVersion.work_id == work_id)))) == 2
+    assert len(get_queue(VALIDATE).get_job_ids()) == 2
+
+
+def test_termination_frees_storage(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(10 * MIB)
+    upload_id = create(client, auth, work_id, len(data) + 5)
+    assert patch(client, auth, upload_id, 0, data).status_code == 204
+    key = f"originals/{work_id}/{upload_id}.mp4"
+    assert multipart_keys(key) == [key] and get_store().head(tail_key_for(upload_id)) is not None
+    response = client.delete(f"/api/v1/uploads/{upload_id}", headers={**auth, **TUS})
+    assert response.status_code == 204 and response.headers["tus-resumable"] == "1.0.0"
+    assert multipart_keys(key) == [] and get_store().head(tail_key_for(upload_id)) is None
+    for answer in (head(client, auth, upload_id), patch(client, auth, upload_id, len(data), b"12345")):
+        assert answer.status_code == 410
+    assert patch(client, auth, upload_id, len(data), b"12345").json()["code"] == "upload_gone"
+
+
+def test_expired_uploads_are_cleaned_up(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(9 * MIB)
+    abandoned = create(client, auth, work_id, 20 * MIB)
+    assert patch(client, auth, abandoned, 0, data).status_code == 204
+    fresh = create(client, auth, work_id, 100)
+    key = f"originals/{work_id}/{abandoned}.mp4"
+    assert multipart_keys(key) == [key] and get_store().head(tail_key_for(abandoned)) is not None
+    with session_scope() as session:
+        session.execute(update(Upload).where(col(Upload.id) == abandoned)
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+    assert head(client, auth, abandoned).status_code == 410
+    gone = patch(client, auth, abandoned, 9 * MIB, b"more")
+    assert gone.status_code == 410 and gone.json()["code"] == "upload_gone"
+    with session_scope() as session:
+        assert cleanup_expired_uploads(session, utcnow()) == 1
+    assert multipart_keys(key) == [] and get_store().head(tail_key_for(abandoned)) is None
+    with session_scope() as session:
+        assert session.get(Upload, abandoned).status == UploadStatus.expired  # type: ignore[union-attr]
+        assert session.get(Upload, fresh).status == UploadStatus.receiving  # type: ignore[union-attr]
+        assert cleanup_expired_uploads(session, utcnow()) == 0
+    from clipjury.cli import main
+
+    assert main(["cleanup-uploads"]) == 0
+
+
+# -- the deadline ----------------------------------------------------------------------------------
+
+def test_after_the_deadline_and_within_the_grace(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    upload_id = create(client, auth, work_id, 30)
+    assert patch(client, auth, upload_id, 0, b"0123456789").status_code == 204
+    # The deadline passes while the upload is under way: it may continue within the grace period...
+    with session_scope() as session:
+        session.execute(update(Upload).values(created_at=utcnow() - timedelta(minutes=5)))
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=1), upload_grace_minutes=30)
+    refused = client.post("/api/v1/uploads", headers={**auth, **TUS, "Upload-Length": "10",
+                                                       "Upload-Metadata": meta(work_id=str(work_id))})
+    assert refused.status_code == 409 and refused.json()["code"] == "deadline_passed"
+    assert client.put(f"/api/v1/works/{work_id}/video", content=b"x", headers=auth).json()["code"] == (
+        "deadline_passed"
+    )
+    assert patch(client, auth, upload_id, 10, b"0123456789").status_code == 204
+    # ...but not after it.
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=31))
+    late = patch(client, auth, upload_id, 20, b"0123456789")
+    assert late.status_code == 409 and late.json()["code"] == "deadline_passed"
+
+
+# -- raw PUT and filenames ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("人人话保密.mp4", "人人话保密.mp4"),
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\win.ini", "win.ini"),
+        ("a\x00b\x1b[31m\nc.mp4", "a b [31m c.mp4"),
+        ("", "video.mp4"),
+        ("..", "video.mp4"),
+        ("长" * 300 + ".mp4", "长" * 251 + ".mp4"),
+    ],
+)
+def test_sanitize_filename(raw: str, shown: str) -> None:
+    assert sanitize_filename(raw) == shown
+
+
+def test_put_video_with_odd_filenames(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(2 * MIB + 5, seed=9)
+    response = client.put(f"/api/v1/works/{work_id}/video", params={"filename": "../../etc/passwd"}, content=data,
+                          headers=auth)
+    assert response.status_code == 202, response.text
+    assert response.json()["id"] == work_id and response.json()["status"] == "processing"
+    with session_scope() as session:
+        upload = session.exec(select(Upload)).one()
+    version = assert_completed_once(upload.id, data)
+    assert version.original_filename == "passwd" and ".." not in version.object_key
+    disposition = "attachment; filename=\"fallback.mp4\"; filename*=UTF-8''%E4%BA%BA%E4%BA%BA%2F%E8%AF%9D.mp4"
+    again = client.put(f"/api/v1/works/{work_id}/video", content=b"abc", headers={**auth,
+                                                                                   "Content-Disposition": disposition})
+    assert again.status_code == 202
+    with session_scope() as session:
+        names = {v.original_filename for v in session.exec(select(WorkVersion))}
+        keys = {v.object_key for v in session.exec(select(WorkVersion))}
+    assert names == {"passwd", "话.mp4"}
+    assert all(key.startswith(f"originals/{work_id}/") and key.endswith(".mp4") for key in keys)
+
+
+# -- several API processes -------------------------------------------------------------------------
+
+@pytest.fixture()
+def two_servers(demo: dict[str, int]) -> Iterator[tuple[str, str]]:
+    first, second = start_server(), start_server()
+    try:
+        yield first.url, second.url
+    finally:
+        devservices.stop(first.proc)  # type: ignore[arg-type]
+        devservices.stop(second.proc)  # type: ignore[arg-type]
+
+
+def test_started_on_one_process_finished_on_another(two_servers: tuple[str, str]) -> None:
+    url_a, url_b = two_servers
+    with httpx.Client(base_url=url_a, timeout=60) as a, httpx.Client(base_url=url_b, timeout=60) as b:
+        auth = {"Authorization": f"Bearer {token_for(a, 'demo-submitter')}"}
+        work_id = new_work(a, auth)
+        data = payload(12 * MIB + 3, seed=5)
+        upload_id = create(a, auth, work_id, len(data))
+        assert patch(a, auth, upload_id, 0, data[: 4 * MIB]).status_code == 204  # only a tail so far
+        assert head(b, auth, upload_id).headers["upload-offset"] == str(4 * MIB)
+        assert patch(b, auth, upload_id, 4 * MIB, data[4 * MIB: 9 * MIB]).status_code == 204  # a part + tail
+        assert patch(a, auth, upload_id, 9 * MIB, data[9 * MIB:]).status_code == 204
+    assert_completed_once(upload_id, data)
+
+
+def test_concurrent_final_patch_completes_once(two_servers: tuple[str, str]) -> None:
+    url_a, url_b = two_servers
+    with httpx.Client(base_url=url_a, timeout=60) as a, httpx.Client(base_url=url_b, timeout=60) as _b:
+        auth = {"Authorization": f"Bearer {token_for(a, 'demo-submitter')}"}
+        work_id = new_work(a, auth)
+        data = payload(10 * MIB, seed=6)
+        upload_id = create(a, auth, work_id, len(data))
+        assert patch(a, auth, upload_id, 0, data[: 2 * MIB]).status_code == 204
+        statuses: list[int] = []
+        barrier = threading.Barrier(4)
+
+        def send(url: str) -> None:
+            with httpx.Client(base_url=url, timeout=60) as own:
+                barrier.wait()
+                statuses.append(patch(own, auth, upload_id, 2 * MIB, data[2 * MIB:]).status_code)
+
+        threads = [threading.Thread(target=send, args=(url,)) for url in (url_a, url_b, url_a, url_b)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses.count(204) == 1, statuses
+    assert set(statuses) <= {204, 409, 423}, statuses
+    assert_completed_once(upload_id, data)
+
+
+def test_dropped_connection_keeps_what_arrived(two_servers: tuple[str, str]) -> None:
+    url_a, url_b = two_servers
+    with httpx.Client(base_url=url_a, timeout=60) as a:
+        auth = {"Authorization": f"Bearer {token_for(a, 'demo-submitter')}"}
+        work_id = new_work(a, auth)
+        data = payload(12 * MIB, seed=7)
+        upload_id = create(a, auth, work_id, len(data))
+    sent = 10 * MIB + 12345  # one full part and a tail, then the connection drops
+    host, port = url_a.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        request = (
+            f"PATCH /api/v1/uploads/{upload_id} HTTP/1.1\r\nHost: {host}\r\n"
+            f"Authorization: {auth['Authorization']}\r\nTus-Resumable: 1.0.0\r\n"
+            f"Content-Type: {OCTET}\r\nUpload-Offset: 0\r\nContent-Length: {len(data)}\r\n\r\n"
+        )
+        sock.sendall(request.encode() + data[:sent])
+        sock.shutdown(socket.SHUT_WR)
+        sock.settimeout(30)
+        while sock.recv(65536):  # the server notices the disconnect and stores what arrived
+            pass
+    with httpx.Client(base_url=url_b, timeout=60) as b:
+        offset = 0
+        for _ in range(50):  # the tail is stored right after the disconnect is seen
+            offset = int(head(b, auth, upload_id).headers["upload-offset"])
+            if offset == sent:
+                break
+            threading.Event().wait(0.1)
+        assert offset == sent
+        response = patch(b, auth, upload_id, offset, data[offset:])
+        assert response.status_code == 204, response.text
+    assert_completed_once(upload_id, data)

@@ -1,0 +1,432 @@
+"""Validation verdicts on real files made by ffmpeg, the work lifecycle around them, playback, revalidate."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from tests import media
+from tests.conftest import run_jobs
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+def new_work(client: Any, auth: dict[str, str], title: str = "我在河北省话保密") -> int:
+    response = client.post("/api/v1/works", json={"title": title}, headers=auth)
+    assert response.status_code == 201, response.text
+    return int(response.json()["id"])
+
+
+def add_file(work_id: int, data: bytes | Path, *, filename: str = "clip.mp4", started_ago_s: float = 0) -> int:
+    """Store bytes as the tus code would, then make them a version (which enqueues validation)."""
+    from clipjury.db import session_scope
+    from clipjury.timeutil import utcnow
+    from clipjury.works.models import Work
+    from clipjury.works.service import add_version
+    from storage import get_store
+
+    key = f"originals/{work_id}/{uuid.uuid4().hex}.mp4"
+    if isinstance(data, Path):
+        get_store().upload_file(key, data, content_type="video/mp4")
+        size = data.stat().st_size
+    else:
+        get_store().put_bytes(key, data, content_type="video/mp4")
+        size = len(data)
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None
+        version = add_version(
+            session, work, actor=None, object_key=key, size_bytes=size, filename=filename, upload_id=None,
+            upload_started_at=utcnow() - timedelta(seconds=started_ago_s),
+        )
+        return version.id or 0
+
+
+def version_row(version_id: int) -> Any:
+    from clipjury.db import session_scope
+    from clipjury.works.models import WorkVersion
+
+    with session_scope() as session:
+        version = session.get(WorkVersion, version_id)
+        assert version is not None
+        return version
+
+
+def set_campaign(**values: Any) -> None:
+    from clipjury.campaigns.models import Campaign
+    from clipjury.db import session_scope
+
+    with session_scope() as session:
+        session.execute(update(Campaign).values(**values))
+
+
+def ftyp_box(brand: bytes = b"isom") -> bytes:
+    return (24).to_bytes(4, "big") + b"ftyp" + brand + b"\0\0\2\0" + b"isomiso2"
+
+
+class Trap:
+    """A loopback HTTP server and a FIFO that record whether anything tried to read them."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.requests: list[str] = []
+        trap = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                trap.requests.append(self.path)
+                self.send_response(404)
+                self.end_headers()
+
+            def log_message(self, *_args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/segment.ts"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # Opening a FIFO for writing blocks until a reader opens it: a reader is exactly what we detect.
+        self.fifo = tmp / "local-secret.ts"
+        os.mkfifo(self.fifo)
+        self.opened = threading.Event()
+        self._done = False
+        threading.Thread(target=self._wait_for_reader, daemon=True).start()
+
+    def _wait_for_reader(self) -> None:
+        with open(self.fifo, "wb"):
+            if not self._done:
+                self.opened.set()
+
+    def close(self) -> None:
+        self._done = True
+        fd = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)  # release the waiting writer
+        time.sleep(0.05)
+        os.close(fd)
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture()
+def trap(tmp_path: Path) -> Iterator[Trap]:
+    t = Trap(tmp_path)
+    yield t
+    t.close()
+
+
+# -- verdicts -------------------------------------------------------------------------------------
+
+def test_each_bad_file_gets_its_code(client, auth, trap: Trap) -> None:  # type: ignore[no-untyped-def]
+    cases: dict[str, tuple[bytes | Path, str]] = {
+        "empty": (b"", "empty"),
+        "random": (media.random_bytes(), "not_mp4"),
+        "quicktime": (media.quicktime_mov(), "not_mp4"),
+        "matroska": (media.matroska(), "not_mp4"),
+        "webm": (media.webm(), "not_mp4"),
+        "avi": (media.avi(), "not_mp4"),
+        "mpegts": (media.mpegts(), "not_mp4"),
+        "3gp": (media.threegp(), "not_mp4"),
+        "hls": (media.hls_playlist(trap.fifo, trap.url), "not_mp4"),
+        "ffconcat": (media.ffconcat_playlist(trap.fifo, trap.url), "not_mp4"),
+        # Past the ftyp sniff, the forced MP4 demuxer still must not follow a playlist.
+        "hls_behind_ftyp": (ftyp_box() + media.hls_playlist(trap.fifo, trap.url), "corrupt"),
+        "audio_only": (media.audio_only_mp4(), "no_video_stream"),
+        "m4a": (media.m4a(), "no_video_stream"),
+        "121s": (media.long_mp4(121), "too_long"),
+        "truncated": (media.truncated_mp4(0.6), "corrupt"),
+        "truncated_faststart": (media.truncated_mp4(0.6, faststart=True), "corrupt"),
+        "damaged_middle": (media.damaged_middle_mp4(), "corrupt"),
+    }
+    works = {name: new_work(client, auth, name) for name in cases}
+    versions = {name: add_file(works[name], data) for name, (data, _code) in cases.items()}
+    run_jobs()
+
+    got = {}
+    for name, work_id in works.items():
+        body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+        assert body["status"] == "rejected", (name, body)
+        got[name] = body["rejection"]["code"]
+        assert CJK.search(body["rejection"]["message"]), (name, body["rejection"])
+        assert version_row(versions[name]).rules_version
+    assert got == {name: code for name, (_data, code) in cases.items()}
+    assert trap.requests == [], "ffmpeg fetched a URL from a playlist"
+    assert not trap.opened.is_set(), "ffmpeg opened a local file named in a playlist"
+    assert "MP4" in client.get(f"/api/v1/works/{works['quicktime']}", headers=auth).json()["rejection"]["message"]
+
+
+def test_playlists_are_not_followed_even_when_forced_into_ffmpeg(tmp_path: Path, trap: Trap) -> None:
+    """The hardening itself, with the ftyp sniff bypassed: no URL fetched, no local file opened."""
+    from workers.media import measure
+
+    for name, data in {
+        "hls.mp4": media.hls_playlist(trap.fifo, trap.url),
+        "concat.mp4": media.ffconcat_playlist(trap.fifo, trap.url),
+        "ftyp-hls.mp4": ftyp_box() + media.hls_playlist(trap.fifo, trap.url),
+    }.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        report = measure(path, major_brand="isom")
+        assert not report.probe_ok and not report.decode_ok, name
+    assert trap.requests == []
+    assert not trap.opened.is_set()
+
+
+def test_too_large_by_campaign_limit(client, auth) -> None:  # type: ignore[no-untyped-def]
+    data = media.valid_mp4().read_bytes()
+    set_campaign(max_size_bytes=len(data) - 1)
+    work_id = new_work(client, auth)
+    version_id = add_file(work_id, data)
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["rejection"]["code"] == "too_large" and CJK.search(body["rejection"]["message"])
+    row = version_row(version_id)
+    assert row.sha256 == hashlib.sha256(data).hexdigest()
+    assert row.ffmpeg_version is None  # decided without running ffmpeg
+
+
+@pytest.mark.parametrize("maker", [media.valid_mp4, media.fragmented_mp4], ids=["moov-at-end", "fragmented"])
+def test_valid_files_are_ready_with_measurements(client, auth, maker) -> None:  # type: ignore[no-untyped-def]
+    path: Path = maker()
+    work_id = new_work(client, auth)
+    version_id = add_file(work_id, path)
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "ready" and body["rejection"] is None, body
+    m = body["media"]
+    assert m["width"] == 160 and m["height"] == 120
+    assert m["video_codec"] == "h264" and m["audio_codec"] == "aac"
+    assert m["major_brand"] in ("isom", "iso5", "iso6")
+    assert 1.9 <= m["duration_s"] <= 2.2
+    assert m["size_bytes"] == path.stat().st_size
+    row = version_row(version_id)
+    assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert row.ffmpeg_version and row.ffmpeg_version[0].isdigit()
+    assert row.rules_version and row.rules_version.startswith("r")
+    assert row.playback == "original" and row.attempts == 1 and row.validated_at is not None
+
+
+def test_header_understating_the_duration_is_too_long(client, auth) -> None:  # type: ignore[no-untyped-def]
+    work_id = new_work(client, auth)
+    version_id = add_file(work_id, media.understated_mp4(130, 60))
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["rejection"]["code"] == "too_long"
+    assert "130" in body["rejection"]["message"]
+    row = version_row(version_id)
+    assert row.header_duration_s == pytest.approx(60, abs=0.5)
+    assert row.duration_s == pytest.approx(130, abs=1)
+    assert any(w.startswith("header_duration_mismatch") for w in row.warnings), row.warnings
+
+
+# -- lifecycle ------------------------------------------------------------------------------------
+
+def test_reupload_keeps_the_good_file_until_a_new_one_is_ready(client, auth) -> None:  # type: ignore[no-untyped-def]
+    from clipjury.db import session_scope
+    from clipjury.works.models import Work
+
+    work_id = new_work(client, auth)
+    first = add_file(work_id, media.valid_mp4())
+    run_jobs()
+    bad = add_file(work_id, media.truncated_mp4(0.6))
+    assert client.get(f"/api/v1/works/{work_id}", headers=auth).json()["status"] == "processing"
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "ready", body
+    assert body["rejection"]["code"] == "corrupt"
+    assert body["media"]["width"] == 160  # the earlier good file still shows and is submittable
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None and work.current_version_id == first and work.latest_version_id == bad
+
+    better = add_file(work_id, media.fragmented_mp4())
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "ready" and body["rejection"] is None
+    assert body["media"]["major_brand"] == "iso5"
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None and work.current_version_id == better
+    submitted = client.post(f"/api/v1/works/{work_id}/submit", headers=auth)
+    assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
+
+
+def test_submit_twice_at_once_one_wins(client, auth) -> None:  # type: ignore[no-untyped-def]
+    work_id = new_work(client, auth)
+    add_file(work_id, media.valid_mp4())
+    run_jobs()
+    barrier = threading.Barrier(2)
+    results: list[Any] = []
+
+    def submit() -> None:
+        barrier.wait()
+        results.append(client.post(f"/api/v1/works/{work_id}/submit", headers=auth))
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [200, 409], [r.text for r in results]
+    loser = next(r for r in results if r.status_code == 409)
+    assert loser.json()["code"] == "already_submitted"
+    assert loser.headers["content-type"].startswith("application/problem+json")
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "submitted" and body["submitted_at"]
+
+    from clipjury.audit.models import AuditEvent
+    from clipjury.db import session_scope
+
+    with session_scope() as session:
+        submits = session.exec(
+            select(AuditEvent).where(AuditEvent.work_id == work_id, AuditEvent.action == "submit")
+        ).all()
+        assert len(submits) == 1
+
+    withdrawn = client.post(f"/api/v1/works/{work_id}/withdraw", headers=auth, json={"reason": "换一个版本"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["status"] == "ready" and withdrawn.json()["submitted_at"] is None
+    again = client.post(f"/api/v1/works/{work_id}/withdraw", headers=auth)
+    assert again.status_code == 409 and again.json()["code"] == "not_submitted"
+
+
+def test_deadline_and_grace(client, auth) -> None:  # type: ignore[no-untyped-def]
+    from clipjury.timeutil import utcnow
+
+    early = new_work(client, auth, "截止前开始上传")
+    late = new_work(client, auth, "截止后开始上传")
+    add_file(early, media.valid_mp4(), started_ago_s=600)  # started 10 minutes ago
+    add_file(late, media.valid_mp4(), started_ago_s=60)  # started 1 minute ago
+    run_jobs()
+    # The deadline passed 5 minutes ago; the grace period (30 min) still runs.
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=5), upload_grace_minutes=30)
+    refused = client.post(f"/api/v1/works/{late}/submit", headers=auth)
+    assert refused.status_code == 409 and refused.json()["code"] == "deadline_passed"
+    assert CJK.search(refused.json()["detail"])
+    accepted = client.post(f"/api/v1/works/{early}/submit", headers=auth)
+    assert accepted.status_code == 200, accepted.text
+    # Past the grace too: even an early upload is refused, and withdrawing is closed.
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=40))
+    assert client.post(f"/api/v1/works/{early}/withdraw", headers=auth).json()["code"] == "deadline_passed"
+
+
+# -- playback -------------------------------------------------------------------------------------
+
+def test_poster_and_presigned_playback(client, auth) -> None:  # type: ignore[no-untyped-def]
+    from clipjury.settings import get_settings
+    from storage import get_store
+
+    work_id = new_work(client, auth)
+    version_id = add_file(work_id, media.faststart_mp4())
+    run_jobs()
+    row = version_row(version_id)
+    assert row.poster_key == f"works/{work_id}/v{version_id}/poster.jpg"
+    poster = get_store().head(row.poster_key)
+    assert poster is not None and poster.size > 500
+    assert row.playback == "original" and row.rendition_key is None
+
+    play = client.get(f"/api/v1/works/{work_id}/playback", headers=auth).json()
+    assert play["source"] == "original" and not play["preparing"]
+    assert f"X-Amz-Expires={get_settings().s3_presign_expiry_s}" in play["video_url"]
+    ranged = httpx.get(play["video_url"], headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+    assert ranged.content[4:8] == b"ftyp"
+    image = httpx.get(play["poster_url"])
+    assert image.status_code == 200 and image.content[:2] == b"\xff\xd8"
+    tampered = play["video_url"].replace(f"{work_id}/", f"{work_id + 1}/")
+    assert httpx.get(tampered).status_code == 403
+
+    short = get_store().presigned_get(row.object_key, expires_s=1)
+    assert httpx.get(short, headers={"Range": "bytes=0-9"}).status_code == 206
+    time.sleep(2.2)
+    assert httpx.get(short, headers={"Range": "bytes=0-9"}).status_code == 403
+
+    # Running the job again changes nothing.
+    from workers.tasks import prepare_playback
+
+    assert prepare_playback(version_id) == "noop"
+
+
+def test_hevc_gets_an_h264_rendition(client, auth) -> None:  # type: ignore[no-untyped-def]
+    path = media.hevc_mp4()
+    if path is None:
+        pytest.skip("this ffmpeg has no libx265")
+    work_id = new_work(client, auth)
+    version_id = add_file(work_id, path)
+    run_jobs()
+    row = version_row(version_id)
+    assert row.status == "ready" and row.video_codec == "hevc"
+    assert row.playback == "rendition" and row.rendition_status == "ready"
+    assert row.rendition_key == f"works/{work_id}/v{version_id}/web.mp4"
+    play = client.get(f"/api/v1/works/{work_id}/playback", headers=auth).json()
+    assert play["source"] == "rendition"
+    data = httpx.get(play["video_url"]).content
+    rendition = Path(str(media.CACHE / f"rendition-{uuid.uuid4().hex}.mp4"))
+    try:
+        rendition.write_bytes(data)
+        from workers.media import browser_playable, measure
+
+        report = measure(rendition)
+        assert report.decode_ok and browser_playable(report, ["isom"])
+        assert report.video and report.video.codec_name == "h264" and report.video.pix_fmt == "yuv420p"
+        assert report.audio and report.audio.codec_name == "aac"
+        assert data.find(b"moov") < data.find(b"mdat")  # faststart
+    finally:
+        rendition.unlink(missing_ok=True)
+
+
+# -- revalidate -----------------------------------------------------------------------------------
+
+def test_revalidate_dry_run_then_apply(client, auth, capsys) -> None:  # type: ignore[no-untyped-def]
+    from clipjury.audit.models import AuditEvent
+    from clipjury.cli import main
+    from clipjury.db import session_scope
+    from clipjury.works.models import WorkVersion
+
+    work_id = new_work(client, auth)
+    version_id = add_file(work_id, media.valid_mp4(4))
+    other = new_work(client, auth, "另一个作品")
+    add_file(other, media.valid_mp4())
+    run_jobs()
+    set_campaign(max_duration_s=3.0)
+
+    def snapshot() -> list[tuple[Any, ...]]:
+        with session_scope() as session:
+            return [
+                (v.id, v.status, v.rejection_code, v.rules_version, v.validated_at)
+                for v in session.exec(select(WorkVersion).order_by(col(WorkVersion.id)))
+            ]
+
+    before = snapshot()
+    assert main(["revalidate"]) == 0
+    out = capsys.readouterr().out
+    assert f"would move version {version_id} (work {work_id}): ready -> rejected/too_long" in out
+    assert "2 version(s): 1 moved" in out
+    assert snapshot() == before
+    assert client.get(f"/api/v1/works/{work_id}", headers=auth).json()["status"] == "ready"
+
+    assert main(["revalidate", "--work", str(work_id), "--apply"]) == 0
+    assert "applied version" in capsys.readouterr().out
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "rejected" and body["rejection"]["code"] == "too_long"
+    assert client.get(f"/api/v1/works/{other}", headers=auth).json()["status"] == "ready"
+    with session_scope() as session:
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.work_id == work_id, AuditEvent.action == "revalidate")
+        ).all()
+        assert len(events) == 1 and events[0].to_status == "rejected"
+    assert main(["revalidate"]) == 0
+    assert "0 moved" in capsys.readouterr().out

@@ -1,0 +1,435 @@
+"""The rq jobs: validate a stored version, prepare its playback, and sweep for stuck work.
+
+Jobs take IDs, reload, and no-op when the version is gone or already decided, so running one twice is
+harmless. Transient failures (store, Redis, database, ffmpeg unable to run) raise, so rq retries;
+a bad file always ends in a recorded verdict. A worker that dies mid-job (SIGKILL, OOM) leaves a stale
+``heartbeat_at`` that ``sweep`` notices; after ``job_max_attempts`` crashes the file is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
+from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session, col, select
+
+from clipjury.campaigns.models import Campaign
+from clipjury.campaigns.service import limits_of
+from clipjury.db import session_scope
+from clipjury.jobs import (
+    MEDIA,
+    VALIDATE,
+    PendingJob,
+    enqueue_now,
+    get_redis,
+    media_job_id,
+    validation_job_id,
+)
+from clipjury.media.rules import (
+    Limits,
+    RejectionCode,
+    Verdict,
+    decide,
+    needs_probe,
+    rejection_message,
+    sniff_major_brand,
+)
+from clipjury.settings import get_settings
+from clipjury.timeutil import as_utc, utcnow
+from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
+from clipjury.works.service import MeasuredMedia, apply_verdict
+from storage import get_store
+from storage.s3 import ObjectNotFound, StorageError
+from workers import media
+
+log = logging.getLogger(__name__)
+
+DOWNLOAD_CHUNK = 8 * 1024 * 1024
+# Failures that say nothing about the file: rq retries them and they do not count as attempts.
+TRANSIENT = (StorageError, RedisError, OperationalError, media.MediaToolError, OSError)
+WORKER_GAVE_UP = "worker_gave_up"
+
+
+# -- keys -----------------------------------------------------------------------------------------
+
+def poster_key(version: WorkVersion) -> str:
+    return f"works/{version.work_id}/v{version.id}/poster.jpg"
+
+
+def rendition_key(version: WorkVersion) -> str:
+    return f"works/{version.work_id}/v{version.id}/web.mp4"
+
+
+# -- helpers --------------------------------------------------------------------------------------
+
+class Heartbeat:
+    """Stamps ``heartbeat_at`` from a thread while the job works, so the sweep can tell alive from dead."""
+
+    def __init__(self, version_id: int, interval_s: float) -> None:
+        self.version_id = version_id
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{version_id}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.interval_s + 5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                with session_scope() as session:
+                    session.execute(
+                        update(WorkVersion)
+                        .where(col(WorkVersion.id) == self.version_id)
+                        .where(col(WorkVersion.status) == VersionStatus.processing)
+                        .values(heartbeat_at=utcnow())
+                    )
+            except Exception:  # a missed beat is not fatal; a run of them makes the sweep re-run the job
+                log.warning("heartbeat for version %s failed", self.version_id, exc_info=True)
+
+
+@dataclass
+class Downloaded:
+    path: Path | None
+    size_bytes: int
+    sha256: str
+
+
+def _download(key: str, target: Path | None) -> Downloaded:
+    """Stream the object, hashing as it comes; write it to ``target`` unless that is ``None``."""
+    digest = hashlib.sha256()
+    size = 0
+    fh = target.open("wb") if target is not None else None
+    try:
+        for chunk in get_store().iter_chunks(key, DOWNLOAD_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            if fh is not None:
+                fh.write(chunk)
+    finally:
+        if fh is not None:
+            fh.close()
+    return Downloaded(target, size, digest.hexdigest())
+
+
+@contextmanager
+def _workdir() -> Iterator[Path]:
+    settings = get_settings()
+    base = settings.data_dir / "work"
+    base.mkdir(parents=True, exist_ok=True)
+    path = Path(tempfile.mkdtemp(prefix="job-", dir=base))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _limits_for(session: Session, version: WorkVersion) -> Limits:
+    work = session.get(Work, version.work_id)
+    campaign = session.get(Campaign, work.campaign_id) if work else None
+    if campaign is None:
+        raise LookupError(f"no campaign for version {version.id}")
+    return limits_of(campaign)
+
+
+def _claim(version_id: int) -> tuple[WorkVersion, Limits] | None:
+    """Count the attempt and stamp the first heartbeat, committed at once so a crash leaves a trace."""
+    with session_scope() as session:
+        version = session.get(WorkVersion, version_id)
+        if version is None or version.status != VersionStatus.processing:
+            return None
+        result = session.execute(
+            update(WorkVersion)
+            .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.processing)
+            .values(attempts=col(WorkVersion.attempts) + 1, heartbeat_at=utcnow())
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return None
+        session.refresh(version)
+        return version, _limits_for(session, version)
+
+
+def _unclaim(version_id: int) -> None:
+    """A transient failure is not the file's fault: give the attempt back (best effort)."""
+    try:
+        with session_scope() as session:
+            session.execute(
+                update(WorkVersion)
+                .where(col(WorkVersion.id) == version_id, col(WorkVersion.attempts) > 0)
+                .values(attempts=col(WorkVersion.attempts) - 1)
+            )
+    except Exception:
+        log.warning("could not give back the attempt of version %s", version_id, exc_info=True)
+
+
+# -- measuring and deciding -----------------------------------------------------------------------
+
+@dataclass
+class Outcome:
+    verdict: Verdict
+    measured: MeasuredMedia
+
+
+def evaluate(key: str, limits: Limits, workdir: Path) -> Outcome:
+    """Measure the stored object and decide. Shared by the validation job and ``clipjury revalidate``."""
+    store = get_store()
+    info = store.head(key)
+    if info is None:
+        raise ObjectNotFound(key=key)
+    head = store.get_bytes(key, 0, media.SNIFF_BYTES - 1) if info.size else b""
+    brand = sniff_major_brand(head)
+    cheap = needs_probe(info.size, brand, limits)
+    if cheap is not None:
+        # No ffmpeg and no disk for these: hash the object as it streams past.
+        got = _download(key, None)
+        cheap = needs_probe(got.size_bytes, brand, limits) or cheap
+        return Outcome(
+            cheap,
+            MeasuredMedia(sha256=got.sha256, major_brand=brand, rules_version=limits.version,
+                          probe={"size_bytes": got.size_bytes, "major_brand": brand}),
+        )
+
+    got = _download(key, workdir / "original.mp4")
+    assert got.path is not None
+    report = media.measure(got.path, size_bytes=got.size_bytes, major_brand=media.sniff(got.path))
+    verdict = decide(report.measurements(), limits)
+    verdict.warnings.extend(f"{step}_timeout" for step in report.timed_out)
+    if got.size_bytes != info.size:
+        verdict.warnings.append(f"size_changed: head said {info.size}, read {got.size_bytes}")
+    video, audio = report.video, report.audio
+    playback = None
+    if verdict.ok:
+        playable = media.browser_playable(report, limits.allowed_brands)
+        playback = Playback.original if playable else Playback.rendition
+    return Outcome(
+        verdict,
+        MeasuredMedia(
+            sha256=got.sha256,
+            duration_s=report.duration_s,
+            header_duration_s=report.header_duration_s,
+            width=video.width if video else None,
+            height=video.height if video else None,
+            video_codec=(video.codec_name or None) if video else None,
+            audio_codec=(audio.codec_name or None) if audio else None,
+            major_brand=report.major_brand,
+            probe=report.summary(),
+            ffmpeg_version=report.ffmpeg_version,
+            rules_version=limits.version,
+            playback=playback,
+        ),
+    )
+
+
+# -- jobs -----------------------------------------------------------------------------------------
+
+def validate_version(version_id: int) -> str:
+    """Measure a stored version and record its verdict. Returns what happened (for rq's result)."""
+    claimed = _claim(version_id)
+    if claimed is None:
+        return "noop"
+    version, limits = claimed
+    settings = get_settings()
+    try:
+        with Heartbeat(version_id, settings.job_heartbeat_s), _workdir() as workdir:
+            outcome = evaluate(version.object_key, limits, workdir)
+    except ObjectNotFound:
+        # The stored file is gone: not transient, so the attempt counts and the sweep gives up in time.
+        raise
+    except TRANSIENT:
+        _unclaim(version_id)
+        raise
+    with session_scope() as session:
+        recorded = apply_verdict(session, version_id, outcome.verdict, outcome.measured)
+    if not recorded:
+        return "noop"
+    return "ready" if outcome.verdict.ok else f"rejected:{outcome.verdict.code}"
+
+
+def prepare_playback(version_id: int) -> str:
+    """A poster for every valid version, and an H.264/AAC rendition when the original is not playable."""
+    with session_scope() as session:
+        version = session.get(WorkVersion, version_id)
+        if version is None or version.status != VersionStatus.ready:
+            return "noop"
+        needs_rendition = version.playback != Playback.original
+        done_poster = version.poster_key is not None
+        done_rendition = not needs_rendition or version.rendition_status in ("ready", "failed")
+        if done_poster and done_rendition:
+            return "noop"
+        if needs_rendition and not done_rendition:
+            version.rendition_status = "processing"
+    store = get_store()
+    with _workdir() as workdir:
+        source = workdir / "original.mp4"
+        store.download_file(version.object_key, source)
+        values: dict[str, Any] = {}
+        if not done_poster:
+            poster = workdir / "poster.jpg"
+            at = min(1.0, (version.duration_s or 0.0) / 2)
+            media.make_poster(source, poster, at_s=at)
+            store.upload_file(poster_key(version), poster, content_type="image/jpeg")
+            values["poster_key"] = poster_key(version)
+        if needs_rendition and not done_rendition:
+            values["playback"] = Playback.rendition
+            web = workdir / "web.mp4"
+            try:
+                media.make_rendition(source, web, has_audio=version.audio_codec is not None)
+            except media.MediaToolError:
+                # A file that validated but will not transcode: retrying gives the same answer.
+                log.exception("rendition of version %s failed", version_id)
+                values["rendition_status"] = "failed"
+            else:
+                store.upload_file(rendition_key(version), web, content_type="video/mp4")
+                values.update(rendition_key=rendition_key(version), rendition_status="ready")
+    with session_scope() as session:
+        session.execute(update(WorkVersion).where(col(WorkVersion.id) == version_id).values(**values))
+    return "done"
+
+
+# -- sweep ----------------------------------------------------------------------------------------
+
+WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
+# A job missing from Redis right after the version was committed may still be on its way there.
+ENQUEUE_GRACE_S = 10
+
+
+def _job_status(job_id: str) -> JobStatus | None:
+    try:
+        return Job.fetch(job_id, connection=get_redis()).get_status()
+    except NoSuchJobError:
+        return None
+
+
+def _resend(queue: str, func: str, job_id: str, version_id: int) -> None:
+    redis = get_redis()
+    try:
+        Job.fetch(job_id, connection=redis).delete()  # drop the dead run from rq's registries first
+    except NoSuchJobError:
+        pass
+    enqueue_now(PendingJob(queue, func, job_id, (version_id,), 2))
+
+
+@dataclass
+class SweepReport:
+    resent: list[int]
+    gave_up: list[int]
+    media_resent: list[int]
+    uploads_cleaned: Any = None
+    skipped: bool = False
+
+
+def _last_sign_of_life(version: WorkVersion) -> datetime:
+    moments = [as_utc(version.created_at)]
+    if version.heartbeat_at is not None:
+        moments.append(as_utc(version.heartbeat_at))
+    return max(moments)
+
+
+def sweep(now: datetime | None = None) -> SweepReport:
+    """Re-send validations whose worker died or whose job never reached Redis; give up on files that
+    keep killing workers; re-send lost playback jobs; clean expired uploads. One worker at a time."""
+    settings = get_settings()
+    lock = get_redis().lock(
+        f"{settings.queue_prefix}-sweep-lock", timeout=max(settings.worker_maintenance_interval_s, 60)
+    )
+    if not lock.acquire(blocking=False):
+        return SweepReport([], [], [], skipped=True)
+    try:
+        return _sweep(now or utcnow())
+    finally:
+        try:
+            lock.release()
+        except RedisError:
+            pass  # expired while we worked: harmless, the next sweep takes it again
+
+
+def _sweep(now: datetime) -> SweepReport:
+    settings = get_settings()
+    stale = timedelta(seconds=settings.job_stale_after_s)
+    report = SweepReport([], [], [])
+    with session_scope() as session:
+        processing = list(session.exec(select(WorkVersion).where(WorkVersion.status == VersionStatus.processing)))
+    for version in processing:
+        version_id = version.id or 0
+        status = _job_status(validation_job_id(version_id))
+        silent_for = now - _last_sign_of_life(version)
+        if status in WAITING:
+            continue
+        if status == JobStatus.STARTED and silent_for <= stale:
+            continue
+        if status != JobStatus.STARTED and silent_for <= min(stale, timedelta(seconds=ENQUEUE_GRACE_S)):
+            continue
+        if version.attempts >= settings.job_max_attempts:
+            _give_up(version_id, version.attempts)
+            report.gave_up.append(version_id)
+            continue
+        log.warning("re-sending validation of version %s (job %s, silent %s)", version_id, status, silent_for)
+        _resend(VALIDATE, "workers.tasks.validate_version", validation_job_id(version_id), version_id)
+        report.resent.append(version_id)
+
+    with session_scope() as session:
+        waiting_media = list(
+            session.exec(
+                select(WorkVersion).where(
+                    WorkVersion.status == VersionStatus.ready,
+                    col(WorkVersion.poster_key).is_(None) | (col(WorkVersion.rendition_status) == "processing"),
+                    col(WorkVersion.validated_at) < now - stale,
+                )
+            )
+        )
+    for version in waiting_media:
+        version_id = version.id or 0
+        status = _job_status(media_job_id(version_id))
+        if status in WAITING or status == JobStatus.STARTED:
+            continue
+        _resend(MEDIA, "workers.tasks.prepare_playback", media_job_id(version_id), version_id)
+        report.media_resent.append(version_id)
+
+    report.uploads_cleaned = _cleanup_uploads(now)
+    return report
+
+
+def _give_up(version_id: int, attempts: int) -> None:
+    with session_scope() as session:
+        version = session.get(WorkVersion, version_id)
+        if version is None:
+            return
+        limits = _limits_for(session, version)
+        verdict = Verdict(
+            ok=False,
+            code=RejectionCode.corrupt,
+            message=rejection_message(
+                RejectionCode.corrupt, max_size_bytes=limits.max_size_bytes, max_duration_s=limits.max_duration_s
+            ),
+            warnings=[WORKER_GAVE_UP, f"attempts: {attempts}"],
+        )
+        apply_verdict(session, version_id, verdict, MeasuredMedia(rules_version=limits.version))
+    log.error("gave up on version %s after %s attempts", version_id, attempts)
+
+
+def _cleanup_uploads(now: datetime) -> Any:
+    try:
+        from clipjury.uploads.service import cleanup_expired_uploads  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    with session_scope() as session:
+        return cleanup_expired_uploads(session, now)
