@@ -10,7 +10,7 @@ from sqlmodel import Session
 
 from clipjury.accounts.models import User
 from clipjury.accounts.security import decode_access_token
-from clipjury.db import get_engine
+from clipjury.db import session_scope
 from clipjury.errors import Unauthorized
 
 SESSION_USER_KEY = "uid"
@@ -18,13 +18,8 @@ SESSION_USER_KEY = "uid"
 
 def get_session() -> Iterator[Session]:
     """One unit of work per request: services flush, this boundary commits (or rolls back)."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with session_scope() as session:
+        yield session
 
 
 # scope="function": commit before the response is sent, so a client never reads state older than
