@@ -4,6 +4,7 @@ submit, withdraw). Thin: every decision is a call into the domain services."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
@@ -232,30 +233,35 @@ def work_status(request: Request, work_id: int, user: CurrentUser, session: Sess
     )
 
 
-@router.post("/works/{work_id}/submit")
-def submit_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
+def _work_action(
+    request: Request, session: SessionDep, work_id: int, action: Callable[[], object], done: str
+) -> Response:
+    """Run a state change from a form and come back to the work with its outcome as a flash message.
+    Someone else's work stays a 404 page; any other refusal is shown on the work page."""
     try:
-        works.submit(session, user, work_id)
+        action()
     except DomainError as exc:
         if exc.status_code == 404:
             raise
         session.rollback()
         flash(request, exc.message, "error")
     else:
-        flash(request, "作品已提交。截止前如需更换文件，可先撤回。")
+        flash(request, done)
     return _see_other(f"/works/{work_id}")
+
+
+@router.post("/works/{work_id}/submit")
+def submit_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    return _work_action(
+        request, session, work_id, lambda: works.submit(session, user, work_id),
+        "作品已提交。截止前如需更换文件，可先撤回。",
+    )
 
 
 @router.post("/works/{work_id}/withdraw")
 def withdraw_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    try:
-        works.withdraw(session, user, work_id, reason="withdrawn in the web UI")
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
-        flash(request, exc.message, "error")
-    else:
-        flash(request, "作品已撤回，可以重新上传文件后再次提交。")
-    return _see_other(f"/works/{work_id}")
+    return _work_action(
+        request, session, work_id, lambda: works.withdraw(session, user, work_id, reason="withdrawn in the web UI"),
+        "作品已撤回，可以重新上传文件后再次提交。",
+    )
 
