@@ -7,13 +7,11 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from clipjury.audit.service import record
 from clipjury.db import session_scope
-from clipjury.timeutil import utcnow
-from clipjury.works.models import VersionStatus, Work, WorkStatus, WorkVersion
+from clipjury.works.models import VersionStatus, WorkVersion
+from clipjury.works.service import reapply_verdict
 
 COMPARED = ("status", "rejection_code", "duration_s", "width", "height", "video_codec", "audio_codec",
             "major_brand", "sha256")
@@ -81,36 +79,10 @@ def revalidate_version(session: Session, version: WorkVersion) -> Move:
 
 
 def apply_move(session: Session, move: Move) -> None:
-    """Record a re-run verdict and keep the work's current (submittable) version consistent."""
-    session.execute(
-        update(WorkVersion).where(col(WorkVersion.id) == move.version_id).values(validated_at=utcnow(), **move.values)
-    )
-    work = session.exec(select(Work).where(Work.id == move.work_id).with_for_update()).one()
-    before = work.status
-    after = before
-    values: dict[str, Any] = {}
-    if before != WorkStatus.submitted:
-        # The newest valid version is the submittable one, as after an upload.
-        ready_ids = session.exec(
-            select(WorkVersion.id).where(WorkVersion.work_id == work.id, WorkVersion.status == VersionStatus.ready)
-        ).all()
-        current = max((i for i in ready_ids if i is not None), default=None)
-        values["current_version_id"] = current
-        if work.pending_version_id is not None:
-            after = WorkStatus.processing
-        elif current is not None:
-            after = WorkStatus.ready
-        elif work.latest_version_id is not None:
-            after = WorkStatus.rejected
-        else:
-            after = WorkStatus.draft
-    session.execute(
-        update(Work).where(col(Work.id) == work.id, col(Work.status) == before)
-        .values(status=after, updated_at=utcnow(), **values)
-    )
-    record(
-        session, actor=None, action="revalidate", work_id=work.id, province_id=work.province_id,
-        from_status=before, to_status=after, reason=move.new.get("rejection_code") or "ready",
+    """Record a re-run verdict; the works service keeps the work's submittable version consistent."""
+    reapply_verdict(
+        session, move.version_id, move.values,
+        reason=move.new.get("rejection_code") or "ready",
         data={"version_id": move.version_id, "old": _jsonable(move.old), "new": _jsonable(move.new),
               "warnings": move.values.get("warnings", [])},
     )

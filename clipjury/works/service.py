@@ -279,6 +279,36 @@ def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured:
     return True
 
 
+def reapply_verdict(
+    session: Session, version_id: int, values: dict[str, Any], *, reason: str, data: dict[str, Any]
+) -> Work:
+    """Record a re-run verdict on an already decided version (``clipjury revalidate --apply``).
+
+    The work's submittable version and status follow it, as after an upload; a submitted work keeps both
+    (the submitted version is what later rounds see) and only the audit log tells of the move.
+    """
+    session.execute(
+        update(WorkVersion).where(col(WorkVersion.id) == version_id).values(validated_at=utcnow(), **values)
+    )
+    version = session.get(WorkVersion, version_id)
+    assert version is not None
+    session.refresh(version)
+    work = session.exec(select(Work).where(Work.id == version.work_id).with_for_update()).one()
+    before = work.status
+    if before != WorkStatus.submitted:
+        ready_ids = session.exec(
+            select(WorkVersion.id).where(WorkVersion.work_id == work.id, WorkVersion.status == VersionStatus.ready)
+        ).all()
+        current = max((i for i in ready_ids if i is not None), default=None)
+        work.current_version_id = current
+        _set_status(session, work, before, _derived_status(session, work), current_version_id=current)
+    record(
+        session, actor=None, action="revalidate", work_id=work.id, province_id=work.province_id,
+        from_status=before, to_status=work.status, reason=reason, data=data,
+    )
+    return work
+
+
 def submit(session: Session, user: User, work_id: int, now: datetime | None = None) -> Work:
     now = now or utcnow()
     work = get_own_work(session, user, work_id)
