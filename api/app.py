@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI
 
 from api import problems
-from api.routes import auth, health, uploads, works
+from api.routes import auth, health, notifications, review, uploads, works
 from clipjury.settings import get_settings
 
 
@@ -20,6 +20,8 @@ def create_app() -> FastAPI:
     app.include_router(auth.router)
     app.include_router(works.router)
     app.include_router(uploads.router)
+    app.include_router(review.router)
+    app.include_router(notifications.router)
 
     from review_ui.app import create_ui
 

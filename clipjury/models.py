@@ -3,9 +3,13 @@
 from clipjury.accounts.models import Province, Unit, User
 from clipjury.audit.models import AuditEvent
 from clipjury.campaigns.models import Campaign, UnitQuota
+from clipjury.notifications.models import Notification
+from clipjury.reports.models import ActivityEntry
+from clipjury.reviews.models import ReviewDecision
 from clipjury.uploads.models import Upload
 from clipjury.works.models import Work, WorkVersion
 
 __all__ = [
-    "AuditEvent", "Campaign", "Province", "Unit", "UnitQuota", "Upload", "User", "Work", "WorkVersion",
+    "ActivityEntry", "AuditEvent", "Campaign", "Notification", "Province", "ReviewDecision", "Unit",
+    "UnitQuota", "Upload", "User", "Work", "WorkVersion",
 ]

@@ -28,6 +28,8 @@ HEBEI_PROVINCIAL_UNITS = [
     "河北日报报业集团", "省广播电视台", "省出版传媒集团", "省广电信息网络集团", "长城新媒体集团",
 ]
 
+SHANXI_UNIT = "太原市"
+
 RIGHTS_NOTICE = (
     "有关作品要坚持正确政治方向，不得违反国家法律法规、社会公德，内容准确无误，不得存在侵权情况，"
     "一经发现版权纠纷，主办方有权取消侵权作品参选资格，同时保留对可能产生的损害进行追偿的权利。"
@@ -94,11 +96,16 @@ def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign
             showcase_starts_at=_local(deadline + timedelta(days=11), time(0, 0)),
             showcase_ends_at=_local(deadline + timedelta(days=20), time(23, 59, 59)),
             report_due_at=_local(deadline + timedelta(days=49), time(0, 0)),
+            forward_deadline=_local(deadline + timedelta(days=5), time(23, 59, 59)),
             rights_notice=RIGHTS_NOTICE,
         )
         session.add(campaign)
         session.flush()
-    for unit in units.values():
+    # A second province, so scopes can be seen (and tested) to hold.
+    shanxi = _get_or_create_province(session, "shanxi", "山西省")
+    taiyuan = _get_or_create_unit(session, shanxi, SHANXI_UNIT, UnitKind.city, 1)
+    units_with_quota = [*units.values(), taiyuan]
+    for unit in units_with_quota:
         required = int(campaign.quota_by_kind.get(unit.kind, 0))
         quota = session.exec(
             select(UnitQuota).where(UnitQuota.campaign_id == campaign.id, UnitQuota.unit_id == unit.id)
@@ -112,8 +119,11 @@ def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign
         ("demo-submitter", "演示投稿人（石家庄市）", Role.submitter, hebei, shijiazhuang),
         ("demo-coordinator", "演示联络员（石家庄市）", Role.unit_coordinator, hebei, shijiazhuang),
         ("demo-reviewer", "演示评审员（河北省）", Role.reviewer, hebei, None),
+        ("demo-province-admin", "演示省级管理员（河北省）", Role.provincial_admin, hebei, None),
         ("demo-admin", "演示全国管理员", Role.national_admin, None, None),
         ("demo-judge", "演示评审专家", Role.judge, None, None),
+        ("demo2-submitter", "演示投稿人（太原市）", Role.submitter, shanxi, taiyuan),
+        ("demo2-reviewer", "演示评审员（山西省）", Role.reviewer, shanxi, None),
     ]
     for username, display, role, home_province, home_unit in accounts:
         if session.exec(select(User).where(User.username == username)).first() is None:

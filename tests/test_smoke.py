@@ -17,8 +17,8 @@ def test_seed_is_idempotent(demo: dict[str, int], demo_hash: str) -> None:
         seed_demo(session, password_hash=demo_hash)
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(Campaign)).one() == 1
-        assert session.exec(select(func.count()).select_from(Unit)).one() == 24
-        assert session.exec(select(func.count()).select_from(User)).one() == 5
+        assert session.exec(select(func.count()).select_from(Unit)).one() == 25
+        assert session.exec(select(func.count()).select_from(User)).one() == 8
         quotas = {q.required for q in session.exec(select(UnitQuota))}
         assert quotas == {10, 2, 1}
 

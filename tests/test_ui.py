@@ -324,7 +324,7 @@ def test_submit_and_withdraw_via_forms(client: Any, demo: dict[str, int]) -> Non
     submitted = client.post(f"/works/{work_id}/submit", data={"csrf_token": token}, follow_redirects=False)
     assert submitted.status_code == 303 and submitted.headers["location"] == f"/works/{work_id}"
     page = client.get(f"/works/{work_id}")
-    assert "作品已提交" in page.text and 'id="work-status">已提交<' in page.text
+    assert "作品已提交" in page.text and 'id="work-status">已提交，待初评<' in page.text
     assert 'id="uploader"' not in page.text and "撤回提交" in page.text and "确认并提交作品" not in page.text
     assert re.search(r"提交于 \d{4}-\d\d-\d\d \d\d:\d\d", client.get("/works").text)
 

@@ -199,4 +199,4 @@ async def put_video(
         upload.id, user.id or 0, 0, _body(request), content_length=content_length, whole_file=True
     )
     session.expire_all()
-    return work_public(session, get_own_work(session, user, work_id))
+    return work_public(session, get_own_work(session, user, work_id), user)

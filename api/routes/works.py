@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
 from clipjury.audit.service import events_of_work
+from clipjury.reviews.events import visible_events
 from clipjury.works import playback, service
-from clipjury.works.schemas import WorkCreate, WorkPublic, work_public
+from clipjury.works.schemas import WorkCreate, WorkPublic, work_public, works_public
 
 router = APIRouter(prefix="/api/v1/works", tags=["works"])
 
@@ -33,27 +34,27 @@ def create_work(body: WorkCreate, user: CurrentUser, session: SessionDep) -> Wor
     work = service.create_work(
         session, user, title=body.title, description=body.description, province_code=body.province
     )
-    return work_public(session, work)
+    return work_public(session, work, user)
 
 
 @router.get("", response_model=list[WorkPublic])
 def list_my_works(user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
-    return [work_public(session, w) for w in service.list_own_works(session, user)]
+    return works_public(session, service.list_own_works(session, user), user)
 
 
 @router.get("/{work_id}", response_model=WorkPublic)
 def get_work(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
-    return work_public(session, service.get_visible_work(session, user, work_id))
+    return work_public(session, service.get_visible_work(session, user, work_id), user)
 
 
 @router.post("/{work_id}/submit", response_model=WorkPublic)
 def submit_work(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
-    return work_public(session, service.submit(session, user, work_id))
+    return work_public(session, service.submit(session, user, work_id), user)
 
 
 @router.post("/{work_id}/withdraw", response_model=WorkPublic)
 def withdraw_work(work_id: int, user: CurrentUser, session: SessionDep, body: WithdrawBody | None = None) -> WorkPublic:
-    return work_public(session, service.withdraw(session, user, work_id, reason=body.reason if body else ""))
+    return work_public(session, service.withdraw(session, user, work_id, reason=body.reason if body else ""), user)
 
 
 @router.get("/{work_id}/playback", response_model=playback.Playback)
@@ -67,7 +68,7 @@ def get_work_events(work_id: int, user: CurrentUser, session: SessionDep) -> lis
     """The work's audit trail: who changed what, when, from which state to which, and why."""
     work = service.get_visible_work(session, user, work_id)
     return [
-        WorkEvent(at=e.at, by=e.actor_name, action=e.action, from_status=e.from_status, to_status=e.to_status,
+        WorkEvent(at=e.at, by=e.by, action=e.action, from_status=e.from_status, to_status=e.to_status,
                   reason=e.reason)
-        for e in events_of_work(session, work.id or 0)
+        for e in visible_events(session, user, work, events_of_work(session, work.id or 0))
     ]

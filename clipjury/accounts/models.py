@@ -74,6 +74,9 @@ class User(SQLModel, table=True):
     role: str = Field(max_length=32, index=True)
     province_id: int | None = Field(default=None, foreign_key="province.id", index=True)
     unit_id: int | None = Field(default=None, foreign_key="unit.id", index=True)
+    # Only for the notification adapters that need them (e-mail, SMS); nothing else is collected.
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=32)
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

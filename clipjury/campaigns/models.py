@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
-from clipjury.timeutil import utcnow
+from clipjury.timeutil import as_utc, utcnow
 
 # "文件大小不超过300M": read as 300 MiB.
 DEFAULT_MAX_SIZE_BYTES = 300 * 1024 * 1024
@@ -25,6 +25,28 @@ DEFAULT_ALLOWED_BRANDS = [
 DEFAULT_QUOTA_BY_KIND: dict[str, int] = {
     "city": 10, "new_area": 10, "county_city": 2, "provincial_unit": 1, "other": 0,
 }
+# The notice fixes no date for forwarding to the national re-review; the showcase opens 11 days after
+# the submission deadline (4月13日 → 4月24日), so the provinces get five days by default.
+DEFAULT_FORWARD_DAYS_AFTER_DEADLINE = 5
+# A reviewer's claim lapses after this long, so a work never waits on someone who went away.
+DEFAULT_CLAIM_TTL_HOURS = 48
+# The preliminary review's checklist, from 附件3 (the opening line is filled in per province).
+DEFAULT_REVIEW_CHECKLIST = [
+    "开头语为“{opening_line}”",
+    "时长不超过 2 分钟",
+    "不涉及国家秘密、工作秘密和内部敏感信息",
+    "坚持正确政治方向",
+    "不违反国家法律法规、社会公德，内容准确无误",
+    "不存在侵权情况（无版权纠纷）",
+    "声音、画面清晰可用",
+]
+# 正文 §三 and 附件1–3: the activities provinces report on by June 1 (the last one is this contest;
+# its counts come from the platform itself).
+DEFAULT_REPORT_ACTIVITIES = [
+    {"key": "day_415", "name": "“4·15”全民国家安全教育日保密宣传活动"},
+    {"key": "grassroots", "name": "“保密宣传教育下基层”活动"},
+    {"key": "microvideo", "name": "“人人话保密”微视频征集评选活动"},
+]
 
 
 class Campaign(SQLModel, table=True):
@@ -40,6 +62,18 @@ class Campaign(SQLModel, table=True):
     showcase_starts_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     showcase_ends_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     report_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Provincial admins forward passed works to the national re-review until then (None: the
+    # submission deadline + DEFAULT_FORWARD_DAYS_AFTER_DEADLINE).
+    forward_deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claim_ttl_hours: int = DEFAULT_CLAIM_TTL_HOURS
+    # Until the national office publishes its re-review, only it sees recommended/not_recommended.
+    national_results_published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_checklist: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_REVIEW_CHECKLIST), sa_column=Column(JSON, nullable=False)
+    )
+    report_activities: list[dict[str, str]] = Field(
+        default_factory=lambda: [dict(a) for a in DEFAULT_REPORT_ACTIVITIES], sa_column=Column(JSON, nullable=False)
+    )
 
     max_size_bytes: int = DEFAULT_MAX_SIZE_BYTES
     max_duration_s: float = DEFAULT_MAX_DURATION_S
@@ -56,6 +90,15 @@ class Campaign(SQLModel, table=True):
 
     def opening_line(self, province_name: str) -> str:
         return self.opening_line_template.format(province=province_name)
+
+    def effective_forward_deadline(self) -> datetime:
+        if self.forward_deadline is not None:
+            return as_utc(self.forward_deadline)
+        return as_utc(self.submission_deadline) + timedelta(days=DEFAULT_FORWARD_DAYS_AFTER_DEADLINE)
+
+    def checklist_for(self, province_name: str) -> list[str]:
+        line = self.opening_line(province_name)
+        return [item.replace("{opening_line}", line) for item in self.review_checklist]
 
 
 class UnitQuota(SQLModel, table=True):

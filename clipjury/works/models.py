@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
@@ -25,6 +25,14 @@ class WorkStatus(StrEnum):
     ready = "ready"
     rejected = "rejected"
     submitted = "submitted"
+    # The review rounds (clipjury.reviews): 初评 by the province, 复评 by the national office.
+    returned = "returned"
+    passed = "passed"
+    failed = "failed"
+    forwarded = "forwarded"
+    recommended = "recommended"
+    not_recommended = "not_recommended"
+    disqualified = "disqualified"
 
 
 WORK_STATUS_LABELS: dict[str, str] = {
@@ -32,8 +40,26 @@ WORK_STATUS_LABELS: dict[str, str] = {
     "processing": "校验中",
     "ready": "可提交",
     "rejected": "未通过校验",
-    "submitted": "已提交",
+    "submitted": "已提交，待初评",
+    "returned": "退回修改",
+    "passed": "初评通过",
+    "failed": "初评未通过",
+    "forwarded": "已报送全国复评",
+    "recommended": "复评推荐展播",
+    "not_recommended": "复评未推荐",
+    "disqualified": "已取消参选资格",
 }
+
+# The submitter may still change these works (upload a new file, submit).
+EDITABLE_STATUSES = frozenset({"draft", "processing", "ready", "rejected", "returned"})
+# Works that entered the review and have not been returned: they count as submitted for the quotas.
+IN_REVIEW_STATUSES = frozenset(
+    {"submitted", "passed", "failed", "forwarded", "recommended", "not_recommended"}
+)
+PASSED_STATUSES = frozenset({"passed", "forwarded", "recommended", "not_recommended"})
+FORWARDED_STATUSES = frozenset({"forwarded", "recommended", "not_recommended"})
+# The national re-review's outcome, hidden outside the national office until it publishes it.
+NATIONAL_DECISION_STATUSES = frozenset({"recommended", "not_recommended"})
 
 
 class VersionStatus(StrEnum):
@@ -48,6 +74,9 @@ class Playback(StrEnum):
 
 
 class Work(SQLModel, table=True):
+    # The review queue: a province's works in one status, in the order they were submitted.
+    __table_args__ = (Index("ix_work_review_queue", "province_id", "status", "submitted_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     owner_id: int = Field(foreign_key="app_user.id", index=True)
@@ -62,6 +91,15 @@ class Work(SQLModel, table=True):
     latest_version_id: int | None = Field(default=None)
     submitted_version_id: int | None = Field(default=None)
     submitted_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+    # The review: who holds the work in the preliminary review (claims are compare-and-set), the
+    # provincial admin's optional ranking when forwarding, and a counter every review decision bumps so
+    # a page rendered before another decision cannot submit a decision on a stale view.
+    claimed_by_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    claimed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    forward_rank: int | None = None
+    forwarded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    review_rev: int = 0
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

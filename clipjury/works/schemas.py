@@ -6,9 +6,12 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
-from clipjury.works.models import Work
+from clipjury.accounts.models import Province, Unit, User
+from clipjury.campaigns.models import Campaign
+from clipjury.reviews.service import decision_by, decisions_of, is_staff, shown_status, visible_decisions
+from clipjury.works.models import Work, WorkVersion
 from clipjury.works.service import latest_rejection, media_of, shown_version
 
 
@@ -34,29 +37,86 @@ class Media(BaseModel):
     major_brand: str | None
 
 
+class Decision(BaseModel):
+    action: str
+    by: str
+    at: datetime
+    reason: str
+
+
 class WorkPublic(BaseModel):
     id: int
     title: str
     description: str
     status: str
+    province: str | None
+    unit: str | None
+    claimed_by: str | None
+    decisions: list[Decision]
     rejection: Rejection | None
     media: Media | None
     submitted_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # Send it back as ``expected_rev`` with a decision to refuse deciding on a stale view (409 stale_state).
+    review_rev: int
 
 
-def work_public(session: Session, work: Work) -> WorkPublic:
-    rejection: dict[str, Any] | None = latest_rejection(session, work)
-    media = media_of(shown_version(session, work))
-    return WorkPublic(
-        id=work.id or 0,
-        title=work.title,
-        description=work.description,
-        status=work.status,
-        rejection=Rejection(**rejection) if rejection else None,
-        media=Media(**media) if media else None,
-        submitted_at=work.submitted_at,
-        created_at=work.created_at,
-        updated_at=work.updated_at,
-    )
+def works_public(session: Session, works: list[Work], viewer: User | None) -> list[WorkPublic]:
+    """The public shape of many works in a fixed number of queries, whatever their number.
+
+    Everything the per-work helpers read with ``session.get`` is loaded first in one query per table,
+    so their lookups are answered from the session's identity map.
+    """
+    if not works:
+        return []
+    ids = [w.id or 0 for w in works]
+    version_ids = {
+        v for w in works for v in (w.submitted_version_id, w.current_version_id, w.latest_version_id) if v
+    }
+    _preload(session, WorkVersion, version_ids)
+    _preload(session, Province, {w.province_id for w in works})
+    _preload(session, Unit, {w.unit_id for w in works if w.unit_id})
+    _preload(session, User, {w.claimed_by_id for w in works if w.claimed_by_id})
+    _preload(session, Campaign, {w.campaign_id for w in works})
+    decisions = decisions_of(session, ids)
+    out = []
+    for work in works:
+        campaign = session.get(Campaign, work.campaign_id)
+        assert campaign is not None
+        province = session.get(Province, work.province_id)
+        unit = session.get(Unit, work.unit_id) if work.unit_id else None
+        holder = session.get(User, work.claimed_by_id) if work.claimed_by_id else None
+        rejection: dict[str, Any] | None = latest_rejection(session, work)
+        media = media_of(shown_version(session, work))
+        out.append(WorkPublic(
+            id=work.id or 0,
+            title=work.title,
+            description=work.description,
+            status=shown_status(work, viewer, campaign),
+            province=province.name if province else None,
+            unit=unit.name if unit else None,
+            # Who holds a work is the organisers' business; the submitter sees the review's progress.
+            claimed_by=holder.username if holder and is_staff(viewer) else None,
+            decisions=[
+                Decision(action=d.action, by=decision_by(d, viewer), at=d.at, reason=d.reason)
+                for d in visible_decisions(decisions[work.id or 0], viewer, campaign)
+            ],
+            rejection=Rejection(**rejection) if rejection else None,
+            media=Media(**media) if media else None,
+            submitted_at=work.submitted_at,
+            created_at=work.created_at,
+            updated_at=work.updated_at,
+            review_rev=work.review_rev,
+        ))
+    return out
+
+
+def work_public(session: Session, work: Work, viewer: User | None) -> WorkPublic:
+    return works_public(session, [work], viewer)[0]
+
+
+def _preload(session: Session, model: Any, ids: set[int]) -> None:
+    missing = [i for i in ids if session.identity_map.get(session.identity_key(model, i)) is None]
+    if missing:
+        list(session.exec(select(model).where(col(model.id).in_(missing))))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province, Role, Unit, User
@@ -25,7 +25,14 @@ from clipjury.errors import Conflict, Invalid, NotFound
 from clipjury.jobs import defer_media, defer_validation
 from clipjury.media.rules import Verdict
 from clipjury.timeutil import as_utc, fmt_local, utcnow
-from clipjury.works.models import VersionStatus, Work, WorkStatus, WorkVersion
+from clipjury.works.models import (
+    EDITABLE_STATUSES,
+    IN_REVIEW_STATUSES,
+    VersionStatus,
+    Work,
+    WorkStatus,
+    WorkVersion,
+)
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 2000
@@ -58,19 +65,32 @@ class StaleState(Conflict):
 
 # -- reading ---------------------------------------------------------------------------------------
 
+# What each role sees of other people's works: only what entered the review. A reviewer does not see
+# disqualified works (they leave every queue); admins and the unit's coordinator still do.
+REVIEWER_SEES = sorted(IN_REVIEW_STATUSES | {WorkStatus.returned.value})
+ADMIN_SEES = sorted(IN_REVIEW_STATUSES | {WorkStatus.returned.value, WorkStatus.disqualified.value})
+
+
 def visible_works_query(user: User) -> Any:
-    """Works the user may see. Reviewers and coordinators see only submitted works of their scope."""
+    """Works the user may see; anything else answers exactly like a work that does not exist."""
     query = select(Work)
     role = Role(user.role)
     if role == Role.national_admin:
         return query
-    if role in (Role.provincial_admin, Role.reviewer):
-        return query.where(Work.province_id == user.province_id, Work.status == WorkStatus.submitted)
+    if role == Role.provincial_admin:
+        return query.where(Work.province_id == user.province_id, col(Work.status).in_(ADMIN_SEES))
+    if role == Role.reviewer:
+        return query.where(Work.province_id == user.province_id, col(Work.status).in_(REVIEWER_SEES))
     if role == Role.unit_coordinator:
         return query.where(
-            (Work.unit_id == user.unit_id) & ((Work.status == WorkStatus.submitted) | (Work.owner_id == user.id))
+            or_(
+                and_(col(Work.unit_id) == user.unit_id, col(Work.status).in_(ADMIN_SEES)),
+                col(Work.owner_id) == user.id,
+            )
         )
-    return query.where(Work.owner_id == user.id)
+    if role == Role.submitter:
+        return query.where(Work.owner_id == user.id)
+    return query.where(Work.id == -1)  # judges: the judging slice assigns their works
 
 
 def get_visible_work(session: Session, user: User, work_id: int) -> Work:
@@ -159,6 +179,10 @@ def _derived_status(session: Session, work: Work) -> WorkStatus:
     return WorkStatus.draft
 
 
+# Statuses that follow the work's files (a returned work keeps its status until a new upload).
+_FILE_DRIVEN = frozenset({"draft", "processing", "ready", "rejected"})
+
+
 def _set_status(session: Session, work: Work, expected: str, new: str, **values: Any) -> None:
     """Compare-and-set: write only if the status is still the one we read."""
     values = {"status": new, "updated_at": utcnow(), **values}
@@ -173,12 +197,32 @@ def _set_status(session: Session, work: Work, expected: str, new: str, **values:
 def ensure_accepts_upload(session: Session, user: User, work_id: int) -> tuple[Work, Campaign]:
     """The checks before any byte of a new upload is stored."""
     work = get_own_work(session, user, work_id)
-    if work.status == WorkStatus.submitted:
-        raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
+    ensure_editable(work)
     campaign = session.get(Campaign, work.campaign_id)
     assert campaign is not None
     ensure_open_for_new_upload(campaign, utcnow())
     return work, campaign
+
+
+class UnderReview(Conflict):
+    code = "under_review"
+    message = "作品已进入评审，不能再更换文件或重新提交。"
+
+
+class Disqualified(Conflict):
+    code = "disqualified"
+    message = "作品已被取消参选资格，不能再修改。"
+
+
+def ensure_editable(work: Work) -> None:
+    """The submitter may change the file only before the work is in the review (or after a return)."""
+    if work.status in EDITABLE_STATUSES:
+        return
+    if work.status == WorkStatus.submitted:
+        raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
+    if work.status == WorkStatus.disqualified:
+        raise Disqualified()
+    raise UnderReview()
 
 
 def add_version(
@@ -194,8 +238,7 @@ def add_version(
 ) -> WorkVersion:
     """A stored file becomes a version being validated; the validation job is sent after commit."""
     session.refresh(work)
-    if work.status == WorkStatus.submitted:
-        raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
+    ensure_editable(work)
     version = WorkVersion(
         work_id=work.id or 0,
         upload_id=upload_id,
@@ -263,7 +306,9 @@ def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured:
         work.current_version_id = version_id
     if work.pending_version_id == version_id:
         work.pending_version_id = None
-    after = before if before == WorkStatus.submitted else _derived_status(session, work)
+    # Past the submitter's part of the lifecycle (submitted, in review, returned, disqualified) the status
+    # is the review's; a verdict on a replacement file only changes what the submitter may submit.
+    after = _derived_status(session, work) if before in _FILE_DRIVEN else before
     _set_status(
         session, work, before, after,
         current_version_id=work.current_version_id, pending_version_id=work.pending_version_id,
@@ -295,7 +340,7 @@ def reapply_verdict(
     session.refresh(version)
     work = session.exec(select(Work).where(Work.id == version.work_id).with_for_update()).one()
     before = work.status
-    if before != WorkStatus.submitted:
+    if before in _FILE_DRIVEN:
         ready_ids = session.exec(
             select(WorkVersion.id).where(WorkVersion.work_id == work.id, WorkVersion.status == VersionStatus.ready)
         ).all()
@@ -318,7 +363,8 @@ def submit(session: Session, user: User, work_id: int, now: datetime | None = No
         raise AlreadySubmitted("作品已经提交过了。")
     if work.status == WorkStatus.processing:
         raise NotReady("新上传的文件正在校验，请等校验完成后再提交。", code="processing")
-    if work.status != WorkStatus.ready or work.current_version_id is None:
+    ensure_editable(work)
+    if work.status not in (WorkStatus.ready, WorkStatus.returned) or work.current_version_id is None:
         raise NotReady("请先上传一个通过校验的视频文件，再提交作品。")
     version = session.get(WorkVersion, work.current_version_id)
     assert version is not None
@@ -332,7 +378,8 @@ def submit(session: Session, user: User, work_id: int, now: datetime | None = No
     try:
         _set_status(
             session, work, before, WorkStatus.submitted,
-            submitted_version_id=version.id, submitted_at=now,
+            submitted_version_id=version.id, submitted_at=now, claimed_by_id=None, claimed_at=None,
+            review_rev=work.review_rev + 1,
         )
     except StaleState:
         raise AlreadySubmitted("作品已被提交或状态已改变，请刷新页面查看。") from None
@@ -351,13 +398,16 @@ def withdraw(session: Session, user: User, work_id: int, reason: str = "", now: 
     campaign = session.get(Campaign, work.campaign_id)
     assert campaign is not None
     if work.status != WorkStatus.submitted:
+        if work.status in IN_REVIEW_STATUSES or work.status == WorkStatus.disqualified:
+            raise UnderReview("作品已有评审结论，不能再撤回。")
         raise NotSubmitted()
     if now > as_utc(campaign.submission_deadline):
         raise Conflict("提交已截止，不能再撤回作品。", code="deadline_passed")
     before = work.status
     _set_status(
         session, work, before, _derived_status(session, work),
-        submitted_version_id=None, submitted_at=None,
+        submitted_version_id=None, submitted_at=None, claimed_by_id=None, claimed_at=None,
+        review_rev=work.review_rev + 1,
     )
     record(
         session, actor=user, action="withdraw", work_id=work.id, province_id=work.province_id,
@@ -381,7 +431,7 @@ def shown_version(session: Session, work: Work) -> WorkVersion | None:
 
 
 def latest_rejection(session: Session, work: Work) -> dict[str, str] | None:
-    if work.latest_version_id is None or work.status == WorkStatus.submitted:
+    if work.latest_version_id is None or work.status not in EDITABLE_STATUSES:
         return None
     latest = session.get(WorkVersion, work.latest_version_id)
     if latest is None or latest.status != VersionStatus.rejected:

@@ -1,0 +1,233 @@
+"""The review rounds' API: queues, claims, verdicts, forwarding, the national re-review, disqualification,
+undo, quotas and the audit log. The contract of issue 4 is fixed: outside checks call it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+from sqlmodel import col, func, select
+
+from api.deps import CurrentUser, SessionDep
+from clipjury.accounts.models import Province, Role
+from clipjury.audit.models import AuditEvent
+from clipjury.campaigns.service import active_campaign
+from clipjury.errors import Forbidden, Invalid
+from clipjury.reviews import quotas as quota_mod
+from clipjury.reviews import service
+from clipjury.reviews.models import ReviewDecision
+from clipjury.works.schemas import WorkPublic, work_public, works_public
+
+router = APIRouter(tags=["review"])
+
+PAGE_MAX = 5000
+
+
+class VerdictBody(BaseModel):
+    decision: str = Field(max_length=16)
+    reason: str | None = Field(default=None, max_length=10000)
+    expected_rev: int | None = None
+
+
+class ForwardBody(BaseModel):
+    rank: int | None = None
+    expected_rev: int | None = None
+
+
+class ForwardManyBody(BaseModel):
+    # null: every passed work of the province.
+    work_ids: list[int] | None = Field(default=None, max_length=5000)
+    ranks: dict[int, int] | None = None
+
+
+class RecommendationBody(BaseModel):
+    recommended: bool
+    reason: str | None = Field(default=None, max_length=10000)
+    expected_rev: int | None = None
+
+
+class ReasonBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=10000)
+    expected_rev: int | None = None
+
+
+class QuotaOut(BaseModel):
+    province: str
+    unit: str
+    required: int
+    submitted: int
+    passed: int
+    forwarded: int
+
+
+class DocumentOut(BaseModel):
+    decision_id: int
+    action: str
+    name: str
+    url: str
+
+
+class AuditOut(BaseModel):
+    id: int
+    at: datetime
+    by: str
+    work_id: int | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str
+
+
+class PublishOut(BaseModel):
+    published_at: datetime
+    works: int
+
+
+@router.get("/api/v1/review/works", response_model=list[WorkPublic])
+def review_works(
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    status: str | None = None,
+    province: str | None = None,
+    unit: int | None = None,
+    reviewer: str | None = None,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[WorkPublic]:
+    """The works in the caller's scope, oldest submission first; ``X-Total-Count`` gives the full count."""
+    campaign = active_campaign(session)
+    flt = service.QueueFilter(status=status, province_code=province, unit_id=unit, reviewer=reviewer, q=q)
+    query = service.review_queue_query(session, user, campaign, flt)
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    response.headers["X-Total-Count"] = str(total)
+    works = list(session.exec(query.offset(offset).limit(limit)))
+    return works_public(session, works, user)
+
+
+@router.post("/api/v1/works/{work_id}/claim", response_model=WorkPublic)
+def claim(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    return work_public(session, service.claim(session, user, work_id), user)
+
+
+@router.post("/api/v1/works/{work_id}/release", response_model=WorkPublic)
+def release(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    return work_public(session, service.release(session, user, work_id), user)
+
+
+@router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic)
+def verdict(work_id: int, body: VerdictBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    work = service.verdict(session, user, work_id, body.decision, body.reason, expected_rev=body.expected_rev)
+    return work_public(session, work, user)
+
+
+@router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic)
+def forward(work_id: int, user: CurrentUser, session: SessionDep, body: ForwardBody | None = None) -> WorkPublic:
+    body = body or ForwardBody()
+    work = service.forward(session, user, work_id, rank=body.rank, expected_rev=body.expected_rev)
+    return work_public(session, work, user)
+
+
+@router.post("/api/v1/review/forward", response_model=list[WorkPublic])
+def forward_many(body: ForwardManyBody, user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
+    """Forward a selection (optionally ranked) or, with ``work_ids: null``, every passed work; all or nothing."""
+    works = service.forward_many(session, user, work_ids=body.work_ids, ranks=body.ranks)
+    return works_public(session, works, user)
+
+
+@router.post("/api/v1/works/{work_id}/recommendation", response_model=WorkPublic)
+def recommendation(work_id: int, body: RecommendationBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    work = service.recommend(
+        session, user, work_id, body.recommended, body.reason, expected_rev=body.expected_rev
+    )
+    return work_public(session, work, user)
+
+
+@router.post("/api/v1/review/publish", response_model=PublishOut)
+def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
+    """Publish the national re-review: from now on submitters and provinces see its decisions."""
+    n = service.publish_national_results(session, user)
+    published = active_campaign(session).national_results_published_at
+    assert published is not None
+    return PublishOut(published_at=published, works=n)
+
+
+@router.post("/api/v1/works/{work_id}/disqualify", response_model=WorkPublic)
+def disqualify(work_id: int, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    work = service.disqualify(session, user, work_id, body.reason, expected_rev=body.expected_rev)
+    return work_public(session, work, user)
+
+
+@router.post("/api/v1/works/{work_id}/undo", response_model=WorkPublic)
+def undo(work_id: int, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+    work = service.undo(session, user, work_id, body.reason, expected_rev=body.expected_rev)
+    return work_public(session, work, user)
+
+
+@router.get("/api/v1/works/{work_id}/documents", response_model=list[DocumentOut])
+def documents(work_id: int, user: CurrentUser, session: SessionDep) -> list[DocumentOut]:
+    """Documents attached to decisions (e.g. a copyright complaint): for the organisers only."""
+    work = service.get_work_in_scope(session, user, work_id)
+    if Role(user.role) not in (Role.national_admin, Role.provincial_admin):
+        raise Forbidden("只有管理员可以查看决定的附件。", code="forbidden_role")
+    rows = session.exec(
+        select(ReviewDecision).where(ReviewDecision.work_id == work.id, col(ReviewDecision.document_key).is_not(None))
+        .order_by(col(ReviewDecision.id))
+    )
+    return [
+        DocumentOut(
+            decision_id=d.id or 0, action=d.action, name=d.document_name or "", url=service.document_url(d) or ""
+        )
+        for d in rows
+    ]
+
+
+@router.get("/api/v1/quotas", response_model=list[QuotaOut])
+def quotas(user: CurrentUser, session: SessionDep, province: str | None = None) -> list[dict[str, object]]:
+    campaign = active_campaign(session)
+    return [r.contract() for r in quota_mod.quota_rows(session, user, campaign, province_code=province)]
+
+
+@router.get("/api/v1/audit", response_model=list[AuditOut])
+def audit_log(
+    user: CurrentUser,
+    session: SessionDep,
+    province: str | None = None,
+    work_id: int | None = None,
+    action: str | None = None,
+    before_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AuditOut]:
+    """The audit log of a province (or of one work), newest first; page with ``before_id``."""
+    role = Role(user.role)
+    query = select(AuditEvent)
+    if role == Role.provincial_admin:
+        query = query.where(AuditEvent.province_id == user.province_id)
+        if province is not None:
+            own = session.get(Province, user.province_id) if user.province_id else None
+            if own is None or own.code != province:
+                raise Forbidden("省级管理员只能查看本省的日志。", code="forbidden_scope")
+    elif role == Role.national_admin:
+        if province is not None:
+            chosen = session.exec(select(Province).where(Province.code == province)).first()
+            if chosen is None:
+                raise Invalid("所选省份不存在。", code="unknown_province")
+            query = query.where(AuditEvent.province_id == chosen.id)
+    else:
+        raise Forbidden("只有管理员可以查看审计日志。", code="forbidden_role")
+    if work_id is not None:
+        service.get_work_in_scope(session, user, work_id)
+        query = query.where(AuditEvent.work_id == work_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    if before_id is not None:
+        query = query.where(col(AuditEvent.id) < before_id)
+    events = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit))
+    return [
+        AuditOut(id=e.id or 0, at=e.at, by=e.actor_name, work_id=e.work_id, action=e.action,
+                 from_status=e.from_status, to_status=e.to_status, reason=e.reason)
+        for e in events
+    ]

@@ -1,0 +1,1 @@
+"""Telling users what happened to their works, through one pluggable channel."""

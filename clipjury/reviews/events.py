@@ -1,0 +1,66 @@
+"""A work's audit trail as a viewer may read it.
+
+Admins read it whole. Everyone else who may see the work reads it without the organisers' internals:
+no claims, no unpublished national decisions, and staff named by role rather than by account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from clipjury.accounts.models import Role, User
+from clipjury.audit.models import AuditEvent
+from clipjury.reviews.models import NATIONAL_ACTIONS
+from clipjury.reviews.service import campaign_of, sees_national_decisions
+from clipjury.works.models import NATIONAL_DECISION_STATUSES, Work
+
+INTERNAL_ACTIONS = frozenset({"claim", "release"})
+
+
+@dataclass
+class Event:
+    at: datetime
+    by: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str
+
+
+def visible_events(session: Session, user: User, work: Work, events: list[AuditEvent]) -> list[Event]:
+    role = Role(user.role)
+    national_ok = sees_national_decisions(user, campaign_of(session, work))
+    if role in (Role.national_admin, Role.provincial_admin):
+        return [_plain(e) for e in events if national_ok or not _touches_national(e)]
+    staff_ids: dict[int, str] = {}
+    out: list[Event] = []
+    for e in events:
+        if e.action in INTERNAL_ACTIONS or (_touches_national(e) and not national_ok):
+            continue
+        by = e.actor_name
+        if e.actor_id is not None and e.actor_id != user.id:
+            if e.actor_id not in staff_ids:
+                actor = session.get(User, e.actor_id)
+                staff_ids[e.actor_id] = actor.role if actor and actor.id != work.owner_id else e.actor_name
+            by = staff_ids[e.actor_id]
+        out.append(Event(at=e.at, by=by, action=e.action, from_status=_shown(e.from_status, national_ok),
+                         to_status=_shown(e.to_status, national_ok), reason=e.reason))
+    return out
+
+
+def _touches_national(e: AuditEvent) -> bool:
+    return e.action in NATIONAL_ACTIONS or (e.action == "undo" and e.from_status in NATIONAL_DECISION_STATUSES)
+
+
+def _shown(status: str | None, national_ok: bool) -> str | None:
+    if status in NATIONAL_DECISION_STATUSES and not national_ok:
+        return "forwarded"
+    return status
+
+
+def _plain(e: AuditEvent) -> Event:
+    return Event(at=e.at, by=e.actor_name, action=e.action, from_status=e.from_status, to_status=e.to_status,
+                 reason=e.reason)
