@@ -47,14 +47,15 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def _user_context(user: User) -> dict[str, object]:
-    return {"current_user": user, "role_label": presenters.role_label(user)}
+def user_context(user: User) -> dict[str, object]:
+    """What base.html needs about the signed-in user: name, role, navigation."""
+    return {"current_user": user, "role_label": presenters.role_label(user), "nav": presenters.nav_for(user)}
 
 
 @router.get("/")
 def home(request: Request, session: SessionDep) -> Response:
     user = user_from_request(request, session)
-    return _see_other("/works" if user else "/login")
+    return _see_other(presenters.home_for(user) if user else "/login")
 
 
 # -- log in / out ----------------------------------------------------------------------------------
@@ -103,10 +104,9 @@ def logout(request: Request) -> Response:
 @router.get("/works")
 def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     if not presenters.can_create_works(user):
-        # Reviewers, admins and judges get their pages in later releases.
-        return render(request, "role_home.html", _user_context(user))
+        return _see_other(presenters.home_for(user))
     rows = presenters.work_rows(works.list_own_works(session, user))
-    return render(request, "works.html", {**_user_context(user), "rows": rows})
+    return render(request, "works.html", {**user_context(user), "rows": rows})
 
 
 def _provinces(session: Session) -> list[Province]:
@@ -130,7 +130,7 @@ def _new_work_context(session: Session, user: User, campaign: Campaign) -> dict[
     else:
         opening_line = campaign.opening_line("本省")
     return {
-        **_user_context(user),
+        **user_context(user),
         "rules": presenters.campaign_rules(campaign),
         "closed_reason": presenters.upload_closed_reason(campaign),
         "choose_province": choose_province,
@@ -206,7 +206,7 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
         request,
         "work_detail.html",
         {
-            **_user_context(user),
+            **user_context(user),
             "work": work,
             "created": fmt_local(work.created_at),
             "rules": presenters.campaign_rules(campaign),

@@ -26,6 +26,34 @@ def role_label(user: User) -> str:
     return ROLE_LABELS.get(Role(user.role), user.role)
 
 
+# The top navigation per role: (href, label). The first entry is the role's home page.
+NAV: dict[Role, list[tuple[str, str]]] = {
+    Role.submitter: [("/works", "我的作品"), ("/notifications", "消息")],
+    Role.unit_coordinator: [
+        ("/works", "我的作品"), ("/dashboard", "单位配额"), ("/reports", "活动报送"), ("/notifications", "消息"),
+    ],
+    Role.reviewer: [("/review", "初评"), ("/dashboard", "配额看板"), ("/notifications", "消息")],
+    Role.provincial_admin: [
+        ("/review", "初评"), ("/review/forward", "报送复评"), ("/dashboard", "配额看板"), ("/reports", "报表"),
+        ("/audit", "审计日志"), ("/notifications", "消息"),
+    ],
+    Role.national_admin: [
+        ("/review/national", "全国复评"), ("/dashboard", "配额看板"), ("/reports", "报表"), ("/audit", "审计日志"),
+        ("/notifications", "消息"),
+    ],
+    Role.judge: [("/notifications", "消息")],
+}
+
+
+def nav_for(user: User) -> list[tuple[str, str]]:
+    return NAV.get(Role(user.role), [])
+
+
+def home_for(user: User) -> str:
+    links = nav_for(user)
+    return links[0][0] if links else "/notifications"
+
+
 def can_create_works(user: User) -> bool:
     return Role(user.role) in SUBMITTING_ROLES
 
