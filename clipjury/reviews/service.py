@@ -38,7 +38,13 @@ from clipjury.works.models import (
     Work,
     WorkStatus,
 )
-from clipjury.works.service import StaleState, WorkNotFound, visible_works_query
+from clipjury.works.service import (
+    FILE_DRIVEN_STATUSES,
+    StaleState,
+    WorkNotFound,
+    derived_status,
+    visible_works_query,
+)
 
 REASON_MAX = 2000
 DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
@@ -673,6 +679,10 @@ def undo(
     _may_undo(user, last, campaign, now)
     _check_rev(work, expected_rev)
     back = last.from_status
+    if back in FILE_DRIVEN_STATUSES:
+        # Disqualified before it was submitted: its files may have moved on meanwhile (a verdict on a
+        # pending upload), so the status comes from them, not from the record.
+        back = derived_status(session, work).value
     values: dict[str, Any] = {"status": back}
     if back == WorkStatus.submitted:
         values.update(claimed_by_id=None, claimed_at=None)

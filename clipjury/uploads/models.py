@@ -20,10 +20,18 @@ class UploadStatus(StrEnum):
     expired = "expired"
 
 
+class Concat(StrEnum):
+    """tus concatenation: a partial upload is a piece of a file, a final upload joins pieces in order."""
+
+    partial = "partial"
+    final = "final"
+
+
 class Upload(SQLModel, table=True):
     # A random id: it is the capability in the tus URL, together with the owner check.
     id: str = Field(primary_key=True, max_length=64)
-    work_id: int = Field(foreign_key="work.id", index=True)
+    # None only for a partial upload created without metadata (tus-js-client sends it on the final only).
+    work_id: int | None = Field(default=None, foreign_key="work.id", index=True)
     user_id: int = Field(foreign_key="app_user.id", index=True)
     filename: str = Field(default="", max_length=255)
     # The declared size; None only while a raw PUT without Content-Length is streaming (the limit
@@ -41,3 +49,12 @@ class Upload(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     version_id: int | None = Field(default=None)
+    # Concatenation (None: an ordinary upload). A final lists its partials in file order; a partial
+    # names the final that claimed it, once one did (a partial joins at most one final).
+    concat: str | None = Field(default=None, max_length=8)
+    final_id: str | None = Field(default=None, max_length=64, index=True)
+    partial_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # Set when the partials write straight into the final's multipart upload (no copy at the end): on
+    # a partial, the part numbers before its own; on the final, 0. None: each partial becomes its own
+    # object and the final is assembled from them with server-side copies.
+    part_base: int | None = Field(default=None)

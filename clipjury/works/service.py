@@ -4,7 +4,7 @@
     ready | rejected --(upload again)--> processing   (the earlier good file stays current)
     ready --(submit, before the deadline or within the grace)--> submitted --(withdraw)--> ready
 
-A work's status is derived from its versions while it is not submitted (``_derived_status``) and
+A work's status is derived from its versions while it is not submitted (``derived_status``) and
 every write of it is compare-and-set on the status read, so two workers or two clicks cannot both win.
 """
 
@@ -169,7 +169,7 @@ def create_work(
 
 # -- state machine ---------------------------------------------------------------------------------
 
-def _derived_status(session: Session, work: Work) -> WorkStatus:
+def derived_status(session: Session, work: Work) -> WorkStatus:
     if work.pending_version_id is not None:
         return WorkStatus.processing
     if work.current_version_id is not None:
@@ -180,7 +180,7 @@ def _derived_status(session: Session, work: Work) -> WorkStatus:
 
 
 # Statuses that follow the work's files (a returned work keeps its status until a new upload).
-_FILE_DRIVEN = frozenset({"draft", "processing", "ready", "rejected"})
+FILE_DRIVEN_STATUSES = frozenset({"draft", "processing", "ready", "rejected"})
 
 
 def _set_status(session: Session, work: Work, expected: str, new: str, **values: Any) -> None:
@@ -308,7 +308,7 @@ def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured:
         work.pending_version_id = None
     # Past the submitter's part of the lifecycle (submitted, in review, returned, disqualified) the status
     # is the review's; a verdict on a replacement file only changes what the submitter may submit.
-    after = _derived_status(session, work) if before in _FILE_DRIVEN else before
+    after = derived_status(session, work) if before in FILE_DRIVEN_STATUSES else before
     _set_status(
         session, work, before, after,
         current_version_id=work.current_version_id, pending_version_id=work.pending_version_id,
@@ -340,13 +340,13 @@ def reapply_verdict(
     session.refresh(version)
     work = session.exec(select(Work).where(Work.id == version.work_id).with_for_update()).one()
     before = work.status
-    if before in _FILE_DRIVEN:
+    if before in FILE_DRIVEN_STATUSES:
         ready_ids = session.exec(
             select(WorkVersion.id).where(WorkVersion.work_id == work.id, WorkVersion.status == VersionStatus.ready)
         ).all()
         current = max((i for i in ready_ids if i is not None), default=None)
         work.current_version_id = current
-        _set_status(session, work, before, _derived_status(session, work), current_version_id=current)
+        _set_status(session, work, before, derived_status(session, work), current_version_id=current)
     record(
         session, actor=None, action="revalidate", work_id=work.id, province_id=work.province_id,
         from_status=before, to_status=work.status, reason=reason, data=data,
@@ -405,7 +405,7 @@ def withdraw(session: Session, user: User, work_id: int, reason: str = "", now: 
         raise Conflict("提交已截止，不能再撤回作品。", code="deadline_passed")
     before = work.status
     _set_status(
-        session, work, before, _derived_status(session, work),
+        session, work, before, derived_status(session, work),
         submitted_version_id=None, submitted_at=None, claimed_by_id=None, claimed_at=None,
         review_rev=work.review_rev + 1,
     )
