@@ -18,11 +18,16 @@ from clipjury.settings import get_settings
 
 log = logging.getLogger(__name__)
 
-# Queue names (prefixed per deployment): validation first, so a verdict never waits behind a transcode.
+# Queue names (prefixed per deployment): validation first, so a verdict never waits behind a transcode;
+# notifications next, since a message sent half an hour late (behind a transcode) is worth less.
 VALIDATE = "validate"
+NOTIFY = "notify"
 MEDIA = "media"
 MAINTENANCE = "maintenance"
-QUEUE_ORDER = (VALIDATE, MEDIA, MAINTENANCE)
+QUEUE_ORDER = (VALIDATE, NOTIFY, MEDIA, MAINTENANCE)
+# A mail server or SMS gateway can be down for a while: back off up to hours before giving up.
+NOTIFY_RETRY_INTERVALS = (10, 60, 300, 1800, 7200)
+DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 
 
 @lru_cache(maxsize=4)
@@ -56,18 +61,27 @@ class PendingJob:
     job_id: str
     args: tuple[Any, ...]
     retry: int
+    intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS
 
 
-def defer(session: Session, queue: str, func: str, job_id: str, *args: Any, retry: int = 2) -> None:
+def defer(
+    session: Session,
+    queue: str,
+    func: str,
+    job_id: str,
+    *args: Any,
+    retry: int = 2,
+    intervals: tuple[int, ...] = DEFAULT_RETRY_INTERVALS,
+) -> None:
     """Send ``func(*args)`` to ``queue`` once the session commits; nothing is sent on rollback."""
     pending: list[PendingJob] = session.info.setdefault("pending_jobs", [])
     if all(job.job_id != job_id for job in pending):
-        pending.append(PendingJob(queue, func, job_id, args, retry))
+        pending.append(PendingJob(queue, func, job_id, args, retry, intervals))
 
 
 def enqueue_now(job: PendingJob) -> None:
     q = get_queue(job.queue)
-    retry = Retry(max=job.retry, interval=[5, 30, 120][: job.retry]) if job.retry else None
+    retry = Retry(max=job.retry, interval=list(job.intervals[: job.retry])) if job.retry else None
     q.enqueue(job.func, *job.args, job_id=job.job_id, retry=retry, result_ttl=3600, failure_ttl=7 * 86400)
 
 
@@ -102,3 +116,21 @@ def defer_validation(session: Session, version_id: int) -> None:
 
 def defer_media(session: Session, version_id: int) -> None:
     defer(session, MEDIA, "workers.tasks.prepare_playback", media_job_id(version_id), version_id)
+
+
+def notification_job_id(notification_id: int) -> str:
+    return f"notify-{notification_id}"
+
+
+def notification_job(notification_id: int) -> PendingJob:
+    # The job raises only on transient failures (a permanent one is logged and dropped), so every rq
+    # retry is worth making.
+    return PendingJob(
+        NOTIFY, "clipjury.notifications.tasks.deliver", notification_job_id(notification_id),
+        (notification_id,), len(NOTIFY_RETRY_INTERVALS), NOTIFY_RETRY_INTERVALS,
+    )
+
+
+def defer_notification(session: Session, notification_id: int) -> None:
+    job = notification_job(notification_id)
+    defer(session, job.queue, job.func, job.job_id, *job.args, retry=job.retry, intervals=job.intervals)

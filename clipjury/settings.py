@@ -83,6 +83,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
 
+    # Notifications: the in-app record is always written; these channels are sent from it by a job.
+    # Comma-separated names from clipjury.notifications.channels.CHANNELS, e.g. "in_app,email,sms".
+    notify_channels: str = "in_app"
+    # E-mail (smtplib). smtp_security: "starttls" (port 587), "ssl" (implicit TLS, port 465) or "none".
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_from: str = ""
+    smtp_from_name: str = "保密微视频征集"
+    smtp_timeout_s: float = Field(default=20, gt=0, le=300)
+    # SMS through an HTTP relay in front of the provider: POST JSON {"phone", "text", ...} with a bearer token.
+    sms_webhook_url: str = ""
+    sms_webhook_token: SecretStr = SecretStr("")
+    sms_timeout_s: float = Field(default=10, gt=0, le=120)
+    # Placeholders {title} and {body}; most Chinese providers add the registered signature themselves.
+    sms_template: str = "{title}：{body}"
+    sms_max_chars: int = Field(default=300, ge=20, le=1000)
+
     @model_validator(mode="after")
     def _defaults_and_guards(self) -> Settings:
         if not self.database_url:
@@ -96,7 +116,42 @@ class Settings(BaseSettings):
                 raise ValueError("CLIPJURY_S3_SECRET_ACCESS_KEY must be set in production")
             if not self.redis_url or not self.s3_endpoint_url:
                 raise ValueError("production needs CLIPJURY_REDIS_URL and CLIPJURY_S3_ENDPOINT_URL")
+        self._check_notify_channels()
         return self
+
+    def _check_notify_channels(self) -> None:
+        # Imported here: the registry lives with the channels, and a typo must stop start-up rather
+        # than surface as lost messages in a worker log.
+        from clipjury.notifications.channels import CHANNELS
+
+        unknown = sorted(set(self.notify_channel_names) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"CLIPJURY_NOTIFY_CHANNELS: unknown channel(s) {unknown}; known: {sorted(CHANNELS)}")
+        names = self.notify_channel_names
+        if "email" in names and (not self.smtp_host or not self.smtp_from):
+            raise ValueError("the email channel needs CLIPJURY_SMTP_HOST and CLIPJURY_SMTP_FROM")
+        if "sms" in names and not self.sms_webhook_url:
+            raise ValueError("the sms channel needs CLIPJURY_SMS_WEBHOOK_URL")
+        if self.sms_webhook_url and not self.sms_webhook_url.startswith(("http://", "https://")):
+            raise ValueError("CLIPJURY_SMS_WEBHOOK_URL must be an http(s) URL")
+        try:
+            self.sms_template.format(title="", body="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError("CLIPJURY_SMS_TEMPLATE may only use {title} and {body}") from exc
+        if self.env == Environment.production:
+            if "email" in names and self.smtp_username and not self.smtp_password.get_secret_value():
+                raise ValueError("CLIPJURY_SMTP_PASSWORD must be set when CLIPJURY_SMTP_USERNAME is")
+            if "email" in names and self.smtp_username and self.smtp_security == "none":
+                raise ValueError("CLIPJURY_SMTP_SECURITY=none would send the SMTP password in clear text")
+            if "sms" in names:
+                if len(self.sms_webhook_token.get_secret_value()) < 16:
+                    raise ValueError("CLIPJURY_SMS_WEBHOOK_TOKEN must be set to a real secret in production")
+                if not self.sms_webhook_url.startswith("https://"):
+                    raise ValueError("CLIPJURY_SMS_WEBHOOK_URL must be https:// in production")
+
+    @property
+    def notify_channel_names(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(n.strip() for n in self.notify_channels.split(",") if n.strip()))
 
     @property
     def is_sqlite(self) -> bool:

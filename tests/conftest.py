@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
@@ -181,9 +182,21 @@ def run_jobs() -> int:
 
     from clipjury.jobs import all_queues, get_redis
 
-    worker = SimpleWorker(all_queues(), connection=get_redis())
+    # rq keeps its job counters in Redis only, so count here.
+    class CountingWorker(SimpleWorker):
+        ran = 0
+
+        def handle_job_success(self, *args: Any, **kwargs: Any) -> None:
+            CountingWorker.ran += 1
+            super().handle_job_success(*args, **kwargs)
+
+        def handle_job_failure(self, *args: Any, **kwargs: Any) -> None:
+            CountingWorker.ran += 1
+            super().handle_job_failure(*args, **kwargs)
+
+    worker = CountingWorker(all_queues(), connection=get_redis())
     worker.work(burst=True)
-    return worker.successful_job_count + worker.failed_job_count
+    return CountingWorker.ran
 
 
 @pytest.fixture(scope="session")

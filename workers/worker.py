@@ -1,5 +1,5 @@
-"""``clipjury worker``: an rq worker on the validate, media and maintenance queues (in that order, so a
-verdict never waits behind a transcode) that also runs ``sweep`` at start-up and every
+"""``clipjury worker``: an rq worker on the validate, notify, media and maintenance queues (in that order,
+so neither a verdict nor a message waits behind a transcode) that also runs ``sweep`` at start-up and every
 ``worker_maintenance_interval_s``.
 
 Each job runs in a forked work horse (rq's default), so a file that crashes or hangs ffmpeg takes
@@ -25,17 +25,24 @@ class ClipjuryWorker(Worker):
 
     def run_maintenance_tasks(self) -> None:
         super().run_maintenance_tasks()
+        from clipjury.notifications.tasks import sweep_lost_notifications
         from workers.tasks import sweep
 
         try:
             report = sweep()
         except Exception:  # a failed sweep must not stop the worker; the next one tries again
             self.log.exception("sweep failed")
-            return
-        if report.resent or report.gave_up or report.media_resent:
-            self.log.warning(
-                "sweep: resent %s, gave up on %s, media resent %s", report.resent, report.gave_up, report.media_resent
-            )
+        else:
+            if report.resent or report.gave_up or report.media_resent:
+                self.log.warning(
+                    "sweep: resent %s, gave up on %s, media resent %s",
+                    report.resent, report.gave_up, report.media_resent,
+                )
+        # Notifications whose job was lost (Redis down at commit time) are sent again.
+        try:
+            sweep_lost_notifications()
+        except Exception:
+            self.log.exception("notification sweep failed")
 
 
 def _forget_inherited_connections() -> None:

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from clipjury.jobs import defer_notification
+from clipjury.notifications.channels import external_channel_names
 from clipjury.notifications.models import Notification
+from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
 
 
@@ -18,6 +21,9 @@ def notify(
     note = Notification(user_id=user_id, work_id=work_id, kind=kind, title=title[:200], body=body[:4000])
     session.add(note)
     session.flush()
+    # One job per notification, sent after the commit: the request never waits for a mail server.
+    if external_channel_names(get_settings()) and note.id is not None:
+        defer_notification(session, note.id)
     return note
 
 
