@@ -8,7 +8,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from clipjury.settings import PROJECT_ROOT, get_settings
+from review_ui.org_pages import router as org_router
 from review_ui.pages import router as pages_router
+from review_ui.report_pages import router as report_pages_router
+from review_ui.review_pages import router as review_pages_router
 from review_ui.web import STATIC_DIR
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
@@ -45,3 +48,6 @@ def create_ui(app: FastAPI) -> None:
     app.add_api_route("/static/vendor/{name}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.include_router(pages_router)
+    app.include_router(report_pages_router)
+    app.include_router(review_pages_router)
+    app.include_router(org_router)

@@ -19,3 +19,4 @@ node_modules/.bin/esbuild review_ui/assets/upload.js \
     --bundle --minify --format=esm --target=es2020 --sourcemap \
     --legal-comments=linked \
     --outfile=review_ui/static/build/upload.js
+node_modules/.bin/esbuild review_ui/assets/charts.js --bundle --minify --format=esm --target=es2020 --sourcemap --legal-comments=linked --outfile=review_ui/static/build/charts.js

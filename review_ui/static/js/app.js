@@ -6,14 +6,19 @@
   document.addEventListener('submit', function (event) {
     var form = event.target
     if (!(form instanceof HTMLFormElement)) return
-    var question = form.getAttribute('data-confirm')
+    // A button may ask its own question (e.g. 全部报送 beside 报送所选 in one form).
+    var question = (event.submitter && event.submitter.getAttribute('data-confirm')) ||
+      form.getAttribute('data-confirm')
     if (question && !window.confirm(question)) {
       event.preventDefault()
       return
     }
     // One click, one request: a second click while the page loads would only meet a conflict.
+    // Disabled after the browser has built the form data, so the clicked button's name/value is sent.
     var buttons = form.querySelectorAll('button[type=submit]')
-    for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true
+    setTimeout(function () {
+      for (var i = 0; i < buttons.length; i++) buttons[i].disabled = true
+    }, 0)
   })
 
   // The opening line follows the chosen province ("我在{省}话保密，今天我要讲的是……").

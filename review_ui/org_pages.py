@@ -1,0 +1,520 @@
+"""The organisers' pages: forwarding passed works to the national re-review (provincial admin), the
+national re-review itself (national admin) and the quota dashboards with charts (coordinators,
+provincial staff, national admin). Thin: every decision is a call into clipjury.reviews."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Annotated, Any, cast
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from sqlalchemy import and_, func, or_
+from sqlmodel import Session, col, select
+from starlette.datastructures import FormData
+
+from api.deps import CurrentUser, SessionDep
+from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.campaigns.models import Campaign
+from clipjury.campaigns.service import active_campaign
+from clipjury.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from clipjury.reviews import quotas as quota_mod
+from clipjury.reviews import service
+from clipjury.timeutil import fmt_local
+from clipjury.works.models import (
+    FORWARDED_STATUSES,
+    NATIONAL_DECISION_STATUSES,
+    WORK_STATUS_LABELS,
+    Work,
+    WorkStatus,
+)
+from review_ui.pages import user_context
+from review_ui.web import PageRoute, flash, render, safe_next
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+NATIONAL_PAGE_SIZE = 50
+# The national page's status filter: the forwarded works and what became of them.
+NATIONAL_STATUSES = ["forwarded", "recommended", "not_recommended", "disqualified"]
+REASON_FIELD_MAX = 10000
+RANK_FIELD_MAX = 16
+
+
+def _see_other(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def _require(user: User, role: Role, what: str) -> None:
+    if Role(user.role) != role:
+        raise Forbidden(f"只有{'省级管理员' if role == Role.provincial_admin else '全国管理员'}可以{what}。",
+                        code="forbidden_role")
+
+
+def _attempt(request: Request, session: Session, action: Callable[[], str]) -> None:
+    """Run a state change from a form; its refusal becomes a Chinese flash message, and nothing of it
+    is kept (the request boundary would otherwise commit what the service had already flushed)."""
+    try:
+        done = action()
+    except DomainError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+    else:
+        flash(request, done)
+
+
+def time_left_label(seconds: int) -> str:
+    if seconds <= 0:
+        return "已截止"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = max(1, rest // 60) if not days and not hours else rest // 60
+    if days:
+        return f"还剩 {days} 天 {hours} 小时"
+    if hours:
+        return f"还剩 {hours} 小时 {minutes} 分钟"
+    return f"还剩 {minutes} 分钟"
+
+
+@dataclass
+class Deadline:
+    label: str
+    at: str
+    left: str
+    seconds_left: int
+
+    @property
+    def passed(self) -> bool:
+        return self.seconds_left <= 0
+
+    @property
+    def urgent(self) -> bool:
+        return 0 < self.seconds_left <= 3 * 86400
+
+
+def deadlines(campaign: Campaign) -> dict[str, Deadline]:
+    left = quota_mod.time_left(campaign)
+    sub_s, fwd_s = cast(int, left["submission_seconds_left"]), cast(int, left["forward_seconds_left"])
+    return {
+        "submission": Deadline("作品提交截止", fmt_local(campaign.submission_deadline), time_left_label(sub_s), sub_s),
+        "forward": Deadline(
+            "报送全国复评截止", fmt_local(campaign.effective_forward_deadline()), time_left_label(fwd_s), fwd_s
+        ),
+    }
+
+
+def _province_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {p.id or 0: p.name for p in session.exec(select(Province).where(col(Province.id).in_(wanted)))}
+
+
+def _unit_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {u.id or 0: u.name for u in session.exec(select(Unit).where(col(Unit.id).in_(wanted)))}
+
+
+@dataclass
+class WorkLine:
+    id: int
+    title: str
+    province: str
+    unit: str
+    status: str
+    status_label: str
+    rank: int | None
+    review_rev: int
+    submitted: str
+    forwarded: str
+    reason: str = ""
+
+
+def work_lines(
+    session: Session, works: list[Work], user: User, campaign: Campaign, *, reasons: bool = False
+) -> list[WorkLine]:
+    """Rows for a list of works: province and unit names in two queries, national reasons in one."""
+    provinces = _province_names(session, (w.province_id for w in works))
+    units = _unit_names(session, (w.unit_id for w in works))
+    latest_reason: dict[int, str] = {}
+    if reasons:
+        for work_id, decisions in service.decisions_of(session, [w.id or 0 for w in works]).items():
+            live = [d for d in decisions if d.national and d.undone_at is None and d.action != "undo"]
+            latest_reason[work_id] = live[-1].reason if live else ""
+    lines = []
+    for w in works:
+        shown = service.shown_status(w, user, campaign)
+        lines.append(WorkLine(
+            id=w.id or 0, title=w.title, province=provinces.get(w.province_id or 0, ""),
+            unit=units.get(w.unit_id or 0, quota_mod.NO_UNIT), status=shown,
+            status_label=WORK_STATUS_LABELS.get(shown, shown), rank=w.forward_rank, review_rev=w.review_rev,
+            submitted=fmt_local(w.submitted_at), forwarded=fmt_local(w.forwarded_at),
+            reason=latest_reason.get(w.id or 0, ""),
+        ))
+    return lines
+
+
+def _ranked(query: Any) -> Any:
+    """Forwarded works in the order the province ranked them (unranked last), then by submission."""
+    return query.order_by(None).order_by(
+        col(Work.province_id), col(Work.forward_rank).is_(None), col(Work.forward_rank),
+        col(Work.submitted_at), col(Work.id),
+    )
+
+
+async def form_data(request: Request) -> FormData:
+    """The whole posted form (the forward form has one rank field per work, named rank_<id>)."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_data)]
+
+
+# -- forwarding (provincial admin) -------------------------------------------------------------------
+
+@router.get("/review/forward")
+def forward_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    _require(user, Role.provincial_admin, "报送作品至全国复评")
+    campaign = active_campaign(session)
+    rows = quota_mod.quota_rows(session, user, campaign)
+    under = sorted((r for r in rows if r.unit_id is not None and not r.met), key=lambda r: -r.missing)
+    passed = list(session.exec(
+        service.review_queue_query(session, user, campaign, service.QueueFilter(status=WorkStatus.passed.value))
+    ))
+    forwarded = list(session.exec(_ranked(
+        service.review_queue_query(session, user, campaign, service.QueueFilter(status=WorkStatus.forwarded.value))
+    )))
+    times = deadlines(campaign)
+    return render(request, "org/forward.html", {
+        **user_context(user),
+        "deadline": times["forward"],
+        "open": not times["forward"].passed,
+        "under": under,
+        "units_total": sum(1 for r in rows if r.unit_id is not None),
+        "passed": work_lines(session, passed, user, campaign),
+        "forwarded": work_lines(session, forwarded, user, campaign),
+    })
+
+
+def _parse_ranks(form: FormData) -> dict[int, int]:
+    ranks: dict[int, int] = {}
+    for key, value in form.multi_items():
+        if not key.startswith("rank_") or not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            work_id, rank = int(key[5:]), int(value.strip()[:RANK_FIELD_MAX])
+        except ValueError:
+            raise Invalid("排序号必须是 1 到 10000 之间的整数。", code="invalid_rank") from None
+        ranks[work_id] = rank
+    return ranks
+
+
+def _parse_ids(form: FormData) -> list[int]:
+    try:
+        return [int(v) for v in form.getlist("work_id") if isinstance(v, str)]
+    except ValueError:
+        raise Invalid("所选作品无效，请刷新页面后重试。", code="invalid_selection") from None
+
+
+@router.post("/review/forward")
+def forward_works(
+    request: Request, user: CurrentUser, session: SessionDep, form: FormDep,
+    scope: Annotated[str, Query(max_length=8)] = "",
+) -> Response:
+    """报送所选 (the ticked works) or, with ?scope=all (the 全部报送 button), every passed work."""
+    _require(user, Role.provincial_admin, "报送作品至全国复评")
+
+    def run() -> str:
+        ranks = _parse_ranks(form)
+        work_ids: list[int] | None = None
+        if scope != "all":
+            work_ids = _parse_ids(form)
+            if not work_ids:
+                raise Invalid("请先勾选要报送的作品。", code="nothing_selected")
+            ranks = {k: v for k, v in ranks.items() if k in work_ids}
+        done = service.forward_many(session, user, work_ids=work_ids, ranks=ranks)
+        return f"已将 {len(done)} 件作品报送全国复评。"
+
+    _attempt(request, session, run)
+    return _see_other("/review/forward")
+
+
+@router.post("/review/forward/{work_id}/undo")
+def undo_forward(
+    request: Request, work_id: int, user: CurrentUser, session: SessionDep,
+    reason: Annotated[str, Form(max_length=REASON_FIELD_MAX)] = "",
+    expected_rev: Annotated[int | None, Form()] = None,
+) -> Response:
+    _require(user, Role.provincial_admin, "撤销报送")
+
+    def run() -> str:
+        work = service.get_work_in_scope(session, user, work_id)
+        if work.status != WorkStatus.forwarded:
+            raise Conflict("该作品当前不是“已报送全国复评”状态，无法撤销报送。", code="not_forwarded")
+        service.undo(session, user, work_id, reason, expected_rev=expected_rev)
+        return f"已撤销《{work.title}》的报送，作品回到“初评通过”。"
+
+    _attempt(request, session, run)
+    return _see_other("/review/forward")
+
+
+# -- national re-review (national admin) -------------------------------------------------------------
+
+def _forwarded_scope() -> Any:
+    """Works that reached the national round: forwarded or decided there, or taken out after forwarding."""
+    return or_(
+        col(Work.status).in_(FORWARDED_STATUSES),
+        and_(col(Work.status) == WorkStatus.disqualified.value, col(Work.forwarded_at).is_not(None)),
+    )
+
+
+@dataclass
+class ProvinceCount:
+    province: str
+    code: str
+    total: int = 0
+    forwarded: int = 0
+    recommended: int = 0
+    not_recommended: int = 0
+    disqualified: int = 0
+
+
+def national_counts(session: Session, campaign: Campaign) -> list[ProvinceCount]:
+    """Per province, how many works reached the national round and where they stand (one query)."""
+    rows = session.exec(
+        select(Work.province_id, Work.status, func.count())
+        .where(Work.campaign_id == campaign.id, _forwarded_scope())
+        .group_by(col(Work.province_id), col(Work.status))
+    )
+    provinces = {p.id: p for p in session.exec(select(Province).order_by(col(Province.id)))}
+    by: dict[int, ProvinceCount] = {}
+    for province_id, status, n in rows:  # type: ignore[misc]
+        p = provinces.get(province_id)
+        count = by.setdefault(province_id, ProvinceCount(p.name if p else "", p.code if p else ""))
+        count.total += n
+        setattr(count, status, getattr(count, status) + n)
+    return [by[pid] for pid in provinces if pid in by]
+
+
+@router.get("/review/national")
+def national_page(
+    request: Request, user: CurrentUser, session: SessionDep,
+    province: Annotated[str, Query(max_length=32)] = "",
+    status: Annotated[str, Query(max_length=32)] = "",
+    q: Annotated[str, Query(max_length=100)] = "",
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+) -> Response:
+    _require(user, Role.national_admin, "进行全国复评")
+    campaign = active_campaign(session)
+    if status and status not in NATIONAL_STATUSES:
+        status = ""
+    flt = service.QueueFilter(status=status or None, province_code=province or None, q=q.strip() or None)
+    query = service.review_queue_query(session, user, campaign, flt)
+    query = query.where(_forwarded_scope())
+    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    pages = max(1, -(-total // NATIONAL_PAGE_SIZE))
+    page = min(page, pages)
+    works = list(session.exec(_ranked(query).offset((page - 1) * NATIONAL_PAGE_SIZE).limit(NATIONAL_PAGE_SIZE)))
+    counts = national_counts(session, campaign)
+    filters = {k: v for k, v in (("province", province), ("status", status), ("q", q.strip())) if v}
+
+    def page_url(n: int) -> str:
+        return "/review/national?" + urlencode({**filters, "page": n})
+
+    here = "/review/national" + ("?" + urlencode({**filters, "page": page}) if filters or page > 1 else "")
+    return render(request, "org/national.html", {
+        **user_context(user),
+        "works": work_lines(session, works, user, campaign, reasons=True),
+        "counts": counts,
+        "totals": ProvinceCount("合计", "", *(sum(getattr(c, f) for c in counts) for f in (
+            "total", "forwarded", "recommended", "not_recommended", "disqualified"))),
+        "provinces": list(session.exec(select(Province).order_by(col(Province.id)))),
+        "statuses": [(s, WORK_STATUS_LABELS[s]) for s in NATIONAL_STATUSES],
+        "filters": {"province": province, "status": status, "q": q.strip()},
+        "total": total,
+        "page": page,
+        "pages": pages,
+        "prev_url": page_url(page - 1) if page > 1 else "",
+        "next_url": page_url(page + 1) if page < pages else "",
+        "here": here,
+        "published_at": fmt_local(campaign.national_results_published_at),
+        "published": campaign.national_results_published_at is not None,
+    })
+
+
+@router.post("/review/national/{work_id}/recommendation")
+def national_recommendation(
+    request: Request, work_id: int, user: CurrentUser, session: SessionDep,
+    recommended: Annotated[str, Form(max_length=8)] = "",
+    reason: Annotated[str, Form(max_length=REASON_FIELD_MAX)] = "",
+    expected_rev: Annotated[int | None, Form()] = None,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    _require(user, Role.national_admin, "作出全国复评决定")
+
+    def run() -> str:
+        if recommended not in ("1", "0"):
+            raise Invalid("请选择“推荐展播”或“不推荐”。", code="invalid_decision")
+        yes = recommended == "1"
+        work = service.recommend(session, user, work_id, yes, reason, expected_rev=expected_rev)
+        return f"《{work.title}》：{'推荐展播' if yes else '不推荐'}（结果发布前仅全国管理员可见）。"
+
+    _attempt(request, session, run)
+    return _see_other(safe_next(next, "/review/national"))
+
+
+@router.post("/review/national/{work_id}/undo")
+def national_undo(
+    request: Request, work_id: int, user: CurrentUser, session: SessionDep,
+    reason: Annotated[str, Form(max_length=REASON_FIELD_MAX)] = "",
+    expected_rev: Annotated[int | None, Form()] = None,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    _require(user, Role.national_admin, "撤销复评决定")
+
+    def run() -> str:
+        # This page undoes national decisions only (a forward is the province's to undo).
+        if service.get_work_in_scope(session, user, work_id).status not in NATIONAL_DECISION_STATUSES:
+            raise Conflict("该作品还没有复评决定，无需撤销。", code="nothing_to_undo")
+        work = service.undo(session, user, work_id, reason, expected_rev=expected_rev)
+        return f"已撤销《{work.title}》的决定，当前状态：{WORK_STATUS_LABELS[work.status]}。"
+
+    _attempt(request, session, run)
+    return _see_other(safe_next(next, "/review/national"))
+
+
+@router.post("/review/national/publish")
+def national_publish(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    _require(user, Role.national_admin, "发布全国复评结果")
+    _attempt(request, session, lambda: (
+        f"全国复评结果已发布，已通知 {service.publish_national_results(session, user)} 件作品的投稿人。"
+    ))
+    return _see_other("/review/national")
+
+
+# -- dashboards --------------------------------------------------------------------------------------
+
+@dataclass
+class DashRow:
+    """One line of a dashboard table and one bar of its charts (a unit, or a province nationally)."""
+
+    label: str
+    kind: str
+    required: int
+    submitted: int
+    passed: int
+    forwarded: int
+    failed: int
+    met: bool | None  # None: no quota applies (submitters outside any unit)
+    missing: int
+    href: str = ""
+    detail: str = ""
+
+    @property
+    def pending(self) -> int:
+        return max(0, self.submitted - self.passed - self.failed)
+
+    def chart(self) -> dict[str, object]:
+        return {
+            "label": self.label, "required": self.required, "submitted": self.submitted, "passed": self.passed,
+            "forwarded": self.forwarded, "failed": self.failed, "pending": self.pending, "met": self.met,
+            "href": self.href,
+        }
+
+
+def unit_rows(rows: list[quota_mod.QuotaRow]) -> list[DashRow]:
+    return [
+        DashRow(
+            label=r.unit, kind=r.unit_kind_label, required=r.required, submitted=r.submitted, passed=r.passed,
+            forwarded=r.forwarded, failed=r.failed, met=r.met if r.unit_id is not None else None,
+            missing=r.missing if r.unit_id is not None else 0,
+        )
+        for r in rows
+    ]
+
+
+def province_rows(rows: list[quota_mod.QuotaRow]) -> list[DashRow]:
+    failed: dict[str, int] = {}
+    for r in rows:
+        failed[r.province_code] = failed.get(r.province_code, 0) + r.failed
+    missing: dict[str, int] = {}
+    for r in rows:
+        if r.unit_id is not None:
+            missing[r.province_code] = missing.get(r.province_code, 0) + r.missing
+    return [
+        DashRow(
+            label=s.province, kind=f"{s.units_met}/{s.units} 个单位达标", required=s.required, submitted=s.submitted,
+            passed=s.passed, forwarded=s.forwarded, failed=failed.get(s.province_code, 0),
+            met=s.units_met == s.units, missing=missing.get(s.province_code, 0),
+            href="/dashboard?" + urlencode({"province": s.province_code}),
+            detail=f"{s.units - s.units_met} 个单位未达标" if s.units_met < s.units else "全部达标",
+        )
+        for s in quota_mod.province_summaries(rows)
+    ]
+
+
+def _sorted(rows: list[DashRow], sort: str) -> list[DashRow]:
+    if sort != "missing":
+        return rows
+    # Under quota first, the furthest behind at the top; rows without a quota last.
+    order = {True: 1, False: 0, None: 2}
+    return sorted(rows, key=lambda r: (order[r.met], -r.missing))
+
+
+@router.get("/dashboard")
+def dashboard(
+    request: Request, user: CurrentUser, session: SessionDep,
+    province: Annotated[str, Query(max_length=32)] = "",
+    sort: Annotated[str, Query(max_length=16)] = "missing",
+) -> Response:
+    campaign = active_campaign(session)
+    role = Role(user.role)
+    sort = sort if sort in ("missing", "order") else "missing"
+    national = role == Role.national_admin
+    level = "units"
+    chosen: Province | None = None
+    if national and province:
+        chosen = session.exec(select(Province).where(Province.code == province)).first()
+        if chosen is None:
+            raise NotFound("找不到该省份。", code="province_not_found")
+    rows = quota_mod.quota_rows(session, user, campaign, province_code=chosen.code if chosen else None)
+    if national and chosen is None:
+        level = "provinces"
+        lines = province_rows(rows)
+    else:
+        lines = unit_rows(rows)
+    lines = _sorted(lines, sort)
+    if role == Role.unit_coordinator:
+        title = f"{rows[0].unit}配额" if rows else "单位配额"
+    elif chosen is not None:
+        title = f"{chosen.name}配额看板"
+    elif national:
+        title = "全国配额看板"
+    else:
+        title = f"{rows[0].province}配额看板" if rows else "配额看板"
+    quota_lines = [r for r in lines if r.met is not None]
+    totals = {
+        "required": sum(r.required for r in lines), "submitted": sum(r.submitted for r in lines),
+        "passed": sum(r.passed for r in lines), "forwarded": sum(r.forwarded for r in lines),
+        "failed": sum(r.failed for r in lines), "pending": sum(r.pending for r in lines),
+        "met": sum(1 for r in quota_lines if r.met), "with_quota": len(quota_lines),
+    }
+    base = {"province": chosen.code} if chosen else {}
+    return render(request, "org/dashboard.html", {
+        **user_context(user),
+        "title": title,
+        "level": level,
+        "lines": lines,
+        "totals": totals,
+        "deadlines": deadlines(campaign),
+        "campaign_name": campaign.name,
+        "chosen": chosen,
+        "national": national,
+        "sort": sort,
+        "sort_urls": {s: "/dashboard?" + urlencode({**base, "sort": s}) for s in ("missing", "order")},
+        # Rendered with Jinja's |tojson, which escapes what could close the <script> element.
+        "chart_data": {"level": level, "rows": [r.chart() for r in lines]},
+    })
