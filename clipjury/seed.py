@@ -124,6 +124,7 @@ def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign
         ("demo-judge", "演示评审专家", Role.judge, None, None),
         ("demo2-submitter", "演示投稿人（太原市）", Role.submitter, shanxi, taiyuan),
         ("demo2-reviewer", "演示评审员（山西省）", Role.reviewer, shanxi, None),
+        ("demo2-province-admin", "演示省级管理员（山西省）", Role.provincial_admin, shanxi, None),
     ]
     for username, display, role, home_province, home_unit in accounts:
         if session.exec(select(User).where(User.username == username)).first() is None:
