@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from api.deps import SESSION_USER_KEY, CurrentUser, SessionDep, user_from_request
@@ -17,9 +18,11 @@ from clipjury.accounts.service import BadCredentials, authenticate
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid
+from clipjury.notifications.service import unread_count
+from clipjury.reviews.service import decisions_of
 from clipjury.timeutil import fmt_local
 from clipjury.works import service as works
-from clipjury.works.models import WorkStatus
+from clipjury.works.models import EDITABLE_STATUSES
 from review_ui import presenters
 from review_ui.web import (
     PageRoute,
@@ -47,9 +50,19 @@ def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def user_context(user: User) -> dict[str, object]:
-    """What base.html needs about the signed-in user: name, role, navigation."""
-    return {"current_user": user, "role_label": presenters.role_label(user), "nav": presenters.nav_for(user)}
+def user_context(user: User, session: Session | None = None) -> dict[str, object]:
+    """What base.html needs about the signed-in user: name, role, navigation with the unread count.
+
+    Without ``session`` the one the user was loaded in (the request's) is used, so ``user_context(user)``
+    shows the badge too."""
+    db = session if session is not None else object_session(user)
+    unread = unread_count(db, user.id) if isinstance(db, Session) and user.id is not None else 0
+    return {
+        "current_user": user,
+        "role_label": presenters.role_label(user),
+        "nav": presenters.nav_with_unread(user, unread),
+        "unread_count": unread,
+    }
 
 
 @router.get("/")
@@ -105,8 +118,8 @@ def logout(request: Request) -> Response:
 def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     if not presenters.can_create_works(user):
         return _see_other(presenters.home_for(user))
-    rows = presenters.work_rows(works.list_own_works(session, user))
-    return render(request, "works.html", {**user_context(user), "rows": rows})
+    rows = presenters.work_rows(session, user, works.list_own_works(session, user))
+    return render(request, "works.html", {**user_context(user, session), "rows": rows})
 
 
 def _provinces(session: Session) -> list[Province]:
@@ -201,18 +214,21 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
     campaign = _campaign_of(session, work.campaign_id)
     live = presenters.live_state(session, user, work, campaign)
     closed = presenters.upload_closed_reason(campaign)
-    can_upload = live.is_owner and work.status != WorkStatus.submitted and closed is None
+    # A new file only while the submitter's part of the lifecycle lasts (before submitting, or after a return).
+    editable = live.is_owner and work.status in EDITABLE_STATUSES
+    progress = presenters.review_progress(work, user, campaign, decisions_of(session, [work_id])[work_id])
     return render(
         request,
         "work_detail.html",
         {
-            **user_context(user),
+            **user_context(user, session),
             "work": work,
             "created": fmt_local(work.created_at),
             "rules": presenters.campaign_rules(campaign),
             "live": live,
-            "can_upload": can_upload,
-            "upload_closed_reason": closed if live.is_owner and work.status != WorkStatus.submitted else None,
+            "progress": progress,
+            "can_upload": editable and closed is None,
+            "upload_closed_reason": closed if editable else None,
         },
     )
 

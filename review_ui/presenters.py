@@ -7,15 +7,18 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from markupsafe import Markup
 from sqlmodel import Session
 
 from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import ensure_open_for_new_upload, grace_end
 from clipjury.errors import DomainError
+from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
+from clipjury.reviews.service import decision_by, decisions_of, shown_status, visible_decisions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works import playback as playback_mod
-from clipjury.works.models import WORK_STATUS_LABELS, Work, WorkStatus
+from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
 from clipjury.works.service import latest_rejection, media_of, shown_version
 
 MiB = 1024 * 1024
@@ -47,6 +50,15 @@ NAV: dict[Role, list[tuple[str, str]]] = {
 
 def nav_for(user: User) -> list[tuple[str, str]]:
     return NAV.get(Role(user.role), [])
+
+
+def nav_with_unread(user: User, unread: int) -> list[tuple[str, str]]:
+    """The navigation with the unread count on 消息 (base.html prints labels; Markup keeps the badge's tag)."""
+    if unread <= 0:
+        return nav_for(user)
+    shown = "99+" if unread > 99 else str(unread)
+    badge = Markup('{}<span class="nav-badge" aria-label="{} 条未读">{}</span>').format("消息", shown, shown)
+    return [(href, badge if href == "/notifications" else label) for href, label in nav_for(user)]
 
 
 def home_for(user: User) -> str:
@@ -91,6 +103,111 @@ def status_label(status: str) -> str:
 
 
 @dataclass
+class DecisionRow:
+    action: str
+    label: str
+    by: str
+    at: str
+    reason: str
+    undone: bool
+
+
+@dataclass
+class ReviewProgress:
+    """Where a work stands in the review, as its submitter (or unit) may see it."""
+
+    status: str
+    label: str
+    stage: str
+    kind: str  # the notice's colour: info, success, error
+    reason_title: str
+    reason: str
+    next_step: str
+    history: list[DecisionRow]
+
+
+# What each stage means for the submitter, and the colour of its notice.
+STAGE_TEXT: dict[str, tuple[str, str]] = {
+    "submitted": ("已提交，等待省级保密部门初评。", "info"),
+    "returned": ("作品被退回修改，请按评审意见修改后重新提交。", "error"),
+    "passed": ("已通过初评，等待省级保密部门报送全国复评。", "success"),
+    "failed": ("作品未通过初评。", "error"),
+    "forwarded": ("已由省级保密部门报送全国复评，复评结果将统一发布。", "info"),
+    "recommended": ("经全国复评，作品被推荐参加展播网评。", "success"),
+    "not_recommended": ("经全国复评，作品未获推荐。", "error"),
+    "disqualified": ("作品已被取消参选资格，不再参加评选。", "error"),
+}
+REASON_TITLES = {
+    "return": "退回修改的理由",
+    "fail": "未通过初评的理由",
+    "disqualify": "取消参选资格的理由",
+    "not_recommend": "未获推荐的理由",
+    "pass": "初评意见",
+}
+
+
+def actor_label(by: str) -> str:
+    """``decision_by`` gives staff a username and everyone else a role; show the role in Chinese."""
+    if by == "system":
+        return "系统"
+    try:
+        return ROLE_LABELS[Role(by)]
+    except ValueError:
+        return by
+
+
+def decision_rows(decisions: list[ReviewDecision], viewer: User, campaign: Campaign) -> list[DecisionRow]:
+    return [
+        DecisionRow(
+            action=d.action, label=ACTION_LABELS.get(d.action, d.action), by=actor_label(decision_by(d, viewer)),
+            at=fmt_local(d.at), reason=d.reason, undone=d.undone_at is not None,
+        )
+        for d in visible_decisions(decisions, viewer, campaign)
+    ]
+
+
+def review_progress(
+    work: Work, viewer: User, campaign: Campaign, decisions: list[ReviewDecision]
+) -> ReviewProgress | None:
+    """None for a work that never entered the review. Unpublished national decisions stay hidden
+    (``shown_status`` and ``visible_decisions`` decide that, not this function)."""
+    status = shown_status(work, viewer, campaign)
+    visible = visible_decisions(decisions, viewer, campaign)
+    in_force = next(
+        (d for d in reversed(visible) if d.action != "undo" and d.undone_at is None), None
+    )
+    # A returned work the submitter has started to change (a new upload) is still a returned work to them.
+    reworking = status in EDITABLE_STATUSES and in_force is not None and in_force.action == "return"
+    if status not in STAGE_TEXT and not reworking:
+        return None
+    stage, kind = STAGE_TEXT["returned"] if reworking else STAGE_TEXT[status]
+    reason_title = reason = ""
+    if in_force is not None and in_force.reason and (in_force.to_status == status or reworking):
+        reason_title = REASON_TITLES.get(in_force.action, "理由")
+        reason = in_force.reason
+    next_step = ""
+    if status == WorkStatus.returned or reworking:
+        deadline = fmt_local(campaign.submission_deadline)
+        if utcnow() <= as_utc(campaign.submission_deadline):
+            next_step = (
+                f"请在 {deadline}（北京时间）前修改：可以重新上传修改后的视频，通过校验后再次提交；"
+                "如不需要更换文件，也可以直接重新提交。"
+            )
+        else:
+            next_step = f"作品提交已于 {deadline}（北京时间）截止，无法再修改提交。"
+    return ReviewProgress(
+        status=status,
+        label=status_label(status),
+        stage=stage,
+        kind=kind,
+        reason_title=reason_title,
+        reason=reason,
+        next_step=next_step,
+        history=decision_rows(decisions, viewer, campaign),
+    )
+
+
+@dataclass
 class WorkRow:
     id: int
     title: str
@@ -98,20 +215,27 @@ class WorkRow:
     status_label: str
     created: str
     submitted: str
+    progress: ReviewProgress | None = None
 
 
-def work_rows(works: list[Work]) -> list[WorkRow]:
-    return [
-        WorkRow(
+def work_rows(session: Session, viewer: User, works: list[Work]) -> list[WorkRow]:
+    """我的作品: each work with its review stage, in a fixed number of queries (decisions in one)."""
+    decisions = decisions_of(session, [w.id or 0 for w in works])
+    rows = []
+    for w in works:
+        campaign = session.get(Campaign, w.campaign_id)
+        assert campaign is not None
+        status = shown_status(w, viewer, campaign)
+        rows.append(WorkRow(
             id=w.id or 0,
             title=w.title,
-            status=w.status,
-            status_label=status_label(w.status),
+            status=status,
+            status_label=status_label(status),
             created=fmt_local(w.created_at),
             submitted=fmt_local(w.submitted_at),
-        )
-        for w in works
-    ]
+            progress=review_progress(w, viewer, campaign, decisions[w.id or 0]),
+        ))
+    return rows
 
 
 @dataclass
@@ -190,19 +314,23 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
     preparing = bool(play and play.preparing)
     now = utcnow()
     deadline = as_utc(campaign.submission_deadline)
-    status = work.status
-    can_submit = is_owner and status == WorkStatus.ready and now <= grace_end(campaign)
+    # Never the stored status: an unpublished national decision reads as 已报送全国复评.
+    status = shown_status(work, user, campaign)
+    resubmittable = status in (WorkStatus.ready, WorkStatus.returned) and work.current_version_id is not None
+    can_submit = is_owner and resubmittable and now <= grace_end(campaign)
     can_withdraw = is_owner and status == WorkStatus.submitted and now <= deadline
     closed_note = ""
-    if is_owner and status == WorkStatus.ready and not can_submit:
+    if is_owner and resubmittable and not can_submit:
         closed_note = f"作品提交已于 {fmt_local(deadline)}（北京时间）截止。"
     elif is_owner and status == WorkStatus.submitted and not can_withdraw:
         closed_note = "提交已截止，作品不能再撤回。"
+    # Only what the fragment shows goes into its key: a hidden national decision (it bumps updated_at
+    # and review_rev) must not turn a 204 into a 200 for someone polling the fragment.
     raw_key = "|".join(
         str(part)
         for part in (
             status, work.latest_version_id, work.current_version_id, work.submitted_version_id,
-            preparing, as_utc(work.updated_at).isoformat(),
+            preparing, work.submitted_at and as_utc(work.submitted_at).isoformat(), can_submit, can_withdraw,
         )
     )
     return LiveState(

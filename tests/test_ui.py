@@ -409,13 +409,20 @@ def test_a_failed_reupload_keeps_the_valid_file(client: Any, demo: dict[str, int
     assert 'id="preview-player"' in page and "确认并提交作品" in page
 
 
-@pytest.mark.parametrize("username", ["demo-reviewer", "demo-admin", "demo-judge"])
-def test_other_roles_get_a_home_without_broken_links(client: Any, demo: dict[str, int], username: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "home"),
+    [("demo-reviewer", "/review"), ("demo-admin", "/review/national"), ("demo-judge", "/notifications")],
+)
+def test_other_roles_get_a_home_without_broken_links(
+    client: Any, demo: dict[str, int], username: str, home: str
+) -> None:
     login(client, username)
-    home = client.get("/works")
-    assert home.status_code == 200 and "后续版本" in home.text
-    assert 'href="/works/new"' not in home.text
-    links = set(re.findall(r'href="(/[^"]*)"', home.text))
+    landing = client.get("/works", follow_redirects=False)
+    assert landing.status_code == 303 and landing.headers["location"] == home
+    page = client.get(home)
+    assert page.status_code == 200 and "<nav" in page.text
+    assert 'href="/works/new"' not in page.text
+    links = set(re.findall(r'href="(/[^"]*)"', page.text))
     for link in links:
         assert client.get(link).status_code == 200, link
     assert client.get("/works/new").status_code == 403

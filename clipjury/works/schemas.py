@@ -74,11 +74,14 @@ def works_public(session: Session, works: list[Work], viewer: User | None) -> li
     version_ids = {
         v for w in works for v in (w.submitted_version_id, w.current_version_id, w.latest_version_id) if v
     }
-    _preload(session, WorkVersion, version_ids)
-    _preload(session, Province, {w.province_id for w in works})
-    _preload(session, Unit, {w.unit_id for w in works if w.unit_id})
-    _preload(session, User, {w.claimed_by_id for w in works if w.claimed_by_id})
-    _preload(session, Campaign, {w.campaign_id for w in works})
+    # The identity map holds objects weakly: keep the loaded rows referenced until the loop is done.
+    loaded = [
+        _preload(session, WorkVersion, version_ids),
+        _preload(session, Province, {w.province_id for w in works}),
+        _preload(session, Unit, {w.unit_id for w in works if w.unit_id}),
+        _preload(session, User, {w.claimed_by_id for w in works if w.claimed_by_id}),
+        _preload(session, Campaign, {w.campaign_id for w in works}),
+    ]
     decisions = decisions_of(session, ids)
     out = []
     for work in works:
@@ -109,6 +112,7 @@ def works_public(session: Session, works: list[Work], viewer: User | None) -> li
             updated_at=work.updated_at,
             review_rev=work.review_rev,
         ))
+    del loaded
     return out
 
 
@@ -116,7 +120,8 @@ def work_public(session: Session, work: Work, viewer: User | None) -> WorkPublic
     return works_public(session, [work], viewer)[0]
 
 
-def _preload(session: Session, model: Any, ids: set[int]) -> None:
+def _preload(session: Session, model: Any, ids: set[int]) -> list[Any]:
     missing = [i for i in ids if session.identity_map.get(session.identity_key(model, i)) is None]
-    if missing:
-        list(session.exec(select(model).where(col(model.id).in_(missing))))
+    if not missing:
+        return []
+    return list(session.exec(select(model).where(col(model.id).in_(missing))))
