@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.routes import auth, health, notifications, review, uploads, works
+from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
 
 
@@ -22,6 +23,7 @@ def create_app() -> FastAPI:
     app.include_router(uploads.router)
     app.include_router(review.router)
     app.include_router(notifications.router)
+    app.include_router(reports_routes.router)
 
     from review_ui.app import create_ui
 

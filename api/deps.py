@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from sqlmodel import Session
 
 from clipjury.accounts.models import User
@@ -54,3 +54,9 @@ def current_user(request: Request, session: SessionDep) -> User:
 
 
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
+
+# Database ids are 32-bit integers on PostgreSQL: a bigger number in a URL names nothing and must not
+# reach the database (where it is an error rather than "not found").
+DB_ID_MAX = 2_147_483_647
+WorkId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
+OptionalDbId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clipjury.errors import DomainError
@@ -59,6 +60,13 @@ def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> Non
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败。"))
         return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def _out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        # The last line of defence for a number the database cannot hold (ids are bounded in the routes).
+        log.info("out-of-range value on %s %s: %s", request.method, request.url.path, exc)
+        return problem(422, "out_of_range", "请求中的编号或数值超出范围。")
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

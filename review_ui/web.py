@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 
 from clipjury.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
 from clipjury.timeutil import fmt_local
@@ -190,5 +191,8 @@ class PageRoute(APIRoute):
                 return error_page(request, Invalid("提交的内容过长或格式不正确，请返回修改。", code="invalid_form"))
             except DomainError as exc:
                 return error_page(request, exc)
+            except (DataError, OverflowError):
+                # An id beyond what the database can hold (e.g. /works/99999999999) names nothing.
+                return error_page(request, NotFound("找不到该页面。", code="page_not_found"))
 
         return route_handler

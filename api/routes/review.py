@@ -10,14 +10,15 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 from sqlmodel import col, func, select
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
 from clipjury.accounts.models import Province, Role
 from clipjury.audit.models import AuditEvent
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import Forbidden, Invalid
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
-from clipjury.reviews.models import ReviewDecision
+from clipjury.reviews.events import hide_national, touches_national
+from clipjury.reviews.models import NATIONAL_ACTIONS, ReviewDecision
 from clipjury.works.schemas import WorkPublic, work_public, works_public
 
 router = APIRouter(tags=["review"])
@@ -38,8 +39,8 @@ class ForwardBody(BaseModel):
 
 class ForwardManyBody(BaseModel):
     # null: every passed work of the province.
-    work_ids: list[int] | None = Field(default=None, max_length=5000)
-    ranks: dict[int, int] | None = None
+    work_ids: list[Annotated[int, Field(ge=1, le=DB_ID_MAX)]] | None = Field(default=None, max_length=5000)
+    ranks: dict[Annotated[int, Field(ge=1, le=DB_ID_MAX)], int] | None = None
 
 
 class RecommendationBody(BaseModel):
@@ -92,11 +93,11 @@ def review_works(
     response: Response,
     status: str | None = None,
     province: str | None = None,
-    unit: int | None = None,
+    unit: OptionalDbId = None,
     reviewer: str | None = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=DB_ID_MAX)] = 0,
 ) -> list[WorkPublic]:
     """The works in the caller's scope, oldest submission first; ``X-Total-Count`` gives the full count."""
     campaign = active_campaign(session)
@@ -109,23 +110,23 @@ def review_works(
 
 
 @router.post("/api/v1/works/{work_id}/claim", response_model=WorkPublic)
-def claim(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def claim(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.claim(session, user, work_id), user)
 
 
 @router.post("/api/v1/works/{work_id}/release", response_model=WorkPublic)
-def release(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def release(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.release(session, user, work_id), user)
 
 
 @router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic)
-def verdict(work_id: int, body: VerdictBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def verdict(work_id: WorkId, body: VerdictBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.verdict(session, user, work_id, body.decision, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
 @router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic)
-def forward(work_id: int, user: CurrentUser, session: SessionDep, body: ForwardBody | None = None) -> WorkPublic:
+def forward(work_id: WorkId, user: CurrentUser, session: SessionDep, body: ForwardBody | None = None) -> WorkPublic:
     body = body or ForwardBody()
     work = service.forward(session, user, work_id, rank=body.rank, expected_rev=body.expected_rev)
     return work_public(session, work, user)
@@ -139,7 +140,7 @@ def forward_many(body: ForwardManyBody, user: CurrentUser, session: SessionDep) 
 
 
 @router.post("/api/v1/works/{work_id}/recommendation", response_model=WorkPublic)
-def recommendation(work_id: int, body: RecommendationBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def recommendation(work_id: WorkId, body: RecommendationBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.recommend(
         session, user, work_id, body.recommended, body.reason, expected_rev=body.expected_rev
     )
@@ -156,19 +157,19 @@ def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
 
 
 @router.post("/api/v1/works/{work_id}/disqualify", response_model=WorkPublic)
-def disqualify(work_id: int, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.disqualify(session, user, work_id, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
 @router.post("/api/v1/works/{work_id}/undo", response_model=WorkPublic)
-def undo(work_id: int, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def undo(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.undo(session, user, work_id, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
 @router.get("/api/v1/works/{work_id}/documents", response_model=list[DocumentOut])
-def documents(work_id: int, user: CurrentUser, session: SessionDep) -> list[DocumentOut]:
+def documents(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[DocumentOut]:
     """Documents attached to decisions (e.g. a copyright complaint): for the organisers only."""
     work = service.get_work_in_scope(session, user, work_id)
     if Role(user.role) not in (Role.national_admin, Role.provincial_admin):
@@ -196,9 +197,9 @@ def audit_log(
     user: CurrentUser,
     session: SessionDep,
     province: str | None = None,
-    work_id: int | None = None,
+    work_id: OptionalDbId = None,
     action: str | None = None,
-    before_id: int | None = None,
+    before_id: OptionalDbId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:
     """The audit log of a province (or of one work), newest first; page with ``before_id``."""
@@ -225,9 +226,15 @@ def audit_log(
         query = query.where(AuditEvent.action == action)
     if before_id is not None:
         query = query.where(col(AuditEvent.id) < before_id)
-    events = session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit))
-    return [
-        AuditOut(id=e.id or 0, at=e.at, by=e.actor_name, work_id=e.work_id, action=e.action,
-                 from_status=e.from_status, to_status=e.to_status, reason=e.reason)
-        for e in events
-    ]
+    national_ok = role == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
+    if not national_ok:
+        # Before publication the national re-review's decisions are not the province's to read.
+        query = query.where(col(AuditEvent.action).not_in(NATIONAL_ACTIONS))
+    out = []
+    for e in session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)):
+        if not national_ok and touches_national(e):
+            continue
+        shown = hide_national(e, national_ok)
+        out.append(AuditOut(id=e.id or 0, at=e.at, by=e.actor_name, work_id=e.work_id, action=e.action,
+                            from_status=shown.from_status, to_status=shown.to_status, reason=e.reason))
+    return out

@@ -9,9 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
+from functools import partial as bind
 from typing import Any
 from urllib.parse import unquote
 
+import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
@@ -21,13 +23,14 @@ from api.deps import CurrentUser, SessionDep
 from api.problems import domain_problem, problem
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
-from clipjury.uploads import service
-from clipjury.uploads.models import Upload, UploadStatus
+from clipjury.uploads import concat, service
+from clipjury.uploads.models import Concat, Upload, UploadStatus
 from clipjury.works.schemas import WorkPublic, work_public
 from clipjury.works.service import get_own_work
+from storage import get_store
 
 TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration"
+TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration,concatenation,concatenation-unfinished"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
 
 
@@ -64,10 +67,15 @@ def _http_date(upload: Upload) -> str:
 
 def _upload_headers(upload: Upload) -> dict[str, str]:
     headers = {"Upload-Offset": str(service.current_offset(upload)), "Cache-Control": "no-store"}
+    if upload.concat == Concat.final and upload.status != UploadStatus.complete:
+        del headers["Upload-Offset"]  # tus: an unfinished final has no offset of its own
     if upload.length is not None:
         headers["Upload-Length"] = str(upload.length)
     if upload.status == UploadStatus.receiving:
         headers["Upload-Expires"] = _http_date(upload)
+    concat_value = concat.concat_header(upload)
+    if concat_value:
+        headers["Upload-Concat"] = concat_value
     return headers
 
 
@@ -108,21 +116,36 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
             "不支持延后声明文件大小（Upload-Defer-Length），请在创建上传时提供 Upload-Length。",
             code="defer_length_unsupported",
         )
+    concat_header = request.headers.get("upload-concat")
+    final_of = concat.parse_header(concat_header) if concat_header is not None else None
+    partial = concat_header is not None and final_of is None
+    metadata = service.parse_metadata(request.headers.get("upload-metadata"))
+    content_length = _content_length(request)
+    with_body = bool(content_length) or "chunked" in request.headers.get("transfer-encoding", "")
+    if final_of is not None:
+        if with_body:
+            raise concat.InvalidConcat("合并请求（Upload-Concat: final）不能携带文件数据。")
+        create = bind(concat.create_final, session, user, final_of, metadata, get_store())
+        final = await anyio.to_thread.run_sync(create)
+        headers = _upload_headers(final)
+        headers.pop("Cache-Control")
+        headers["Location"] = str(request.url_for("tus_upload", upload_id=final.id))
+        return Response(status_code=201, headers=headers)
     length = service.parse_length(request.headers.get("upload-length"), "Upload-Length")
     if length is None:
         raise service.BadUploadRequest(
             "创建上传时必须提供 Upload-Length（文件字节数）。", code="upload_length_required"
         )
-    metadata = service.parse_metadata(request.headers.get("upload-metadata"))
     raw_work_id = metadata.get("work_id", "").strip()
-    if not raw_work_id.isdigit():
+    if raw_work_id and not raw_work_id.isdigit():
+        raise service.BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
+    if not raw_work_id and not partial:
         raise service.BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
-    content_length = _content_length(request)
-    with_body = bool(content_length) or "chunked" in request.headers.get("transfer-encoding", "")
     if with_body and request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
         raise service.UnsupportedContentType()
     upload = service.create_upload(
-        session, user, work_id=int(raw_work_id), length=length, filename=metadata.get("filename")
+        session, user, work_id=int(raw_work_id) if raw_work_id else None, length=length,
+        filename=metadata.get("filename"), partial=partial,
     )
     session.commit()  # the row must exist for any process before bytes arrive
     if with_body:
@@ -140,7 +163,12 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
 @tus.head("/{upload_id}", name="tus_upload")
 def tus_head(upload_id: str, user: CurrentUser, session: SessionDep) -> Response:
     upload = service.get_own_upload(session, user, upload_id)
-    if service.recover_if_stalled(upload):
+    if upload.concat == Concat.final and upload.status == UploadStatus.receiving:
+        # Every partial may be in while the completion failed (the store was down): try again now.
+        session.commit()
+        if concat.finish_final_if_ready(upload_id, get_store(), 0, raise_errors=False):
+            upload = _reload(session, upload_id)
+    elif service.recover_if_stalled(upload):
         upload = _reload(session, upload_id)
     return Response(status_code=200, headers=_upload_headers(upload))
 

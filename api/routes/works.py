@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, WorkId
 from clipjury.audit.service import events_of_work
 from clipjury.reviews.events import visible_events
 from clipjury.works import playback, service
@@ -43,28 +43,31 @@ def list_my_works(user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
 
 
 @router.get("/{work_id}", response_model=WorkPublic)
-def get_work(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def get_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.get_visible_work(session, user, work_id), user)
 
 
 @router.post("/{work_id}/submit", response_model=WorkPublic)
-def submit_work(work_id: int, user: CurrentUser, session: SessionDep) -> WorkPublic:
+def submit_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.submit(session, user, work_id), user)
 
 
 @router.post("/{work_id}/withdraw", response_model=WorkPublic)
-def withdraw_work(work_id: int, user: CurrentUser, session: SessionDep, body: WithdrawBody | None = None) -> WorkPublic:
-    return work_public(session, service.withdraw(session, user, work_id, reason=body.reason if body else ""), user)
+def withdraw_work(
+    work_id: WorkId, user: CurrentUser, session: SessionDep, body: WithdrawBody | None = None
+) -> WorkPublic:
+    work = service.withdraw(session, user, work_id, reason=body.reason if body else "")
+    return work_public(session, work, user)
 
 
 @router.get("/{work_id}/playback", response_model=playback.Playback)
-def get_playback(work_id: int, user: CurrentUser, session: SessionDep) -> playback.Playback:
+def get_playback(work_id: WorkId, user: CurrentUser, session: SessionDep) -> playback.Playback:
     work = service.get_visible_work(session, user, work_id)
     return playback.playback_for(session, work)
 
 
 @router.get("/{work_id}/events", response_model=list[WorkEvent])
-def get_work_events(work_id: int, user: CurrentUser, session: SessionDep) -> list[WorkEvent]:
+def get_work_events(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[WorkEvent]:
     """The work's audit trail: who changed what, when, from which state to which, and why."""
     work = service.get_visible_work(session, user, work_id)
     return [

@@ -33,8 +33,10 @@ class Event:
 def visible_events(session: Session, user: User, work: Work, events: list[AuditEvent]) -> list[Event]:
     role = Role(user.role)
     national_ok = sees_national_decisions(user, campaign_of(session, work))
-    if role in (Role.national_admin, Role.provincial_admin):
-        return [_plain(e) for e in events if national_ok or not _touches_national(e)]
+    if role == Role.national_admin:
+        return [_plain(e) for e in events]
+    if role == Role.provincial_admin:
+        return [hide_national(e, national_ok) for e in events if national_ok or not _touches_national(e)]
     staff_ids: dict[int, str] = {}
     out: list[Event] = []
     for e in events:
@@ -49,6 +51,16 @@ def visible_events(session: Session, user: User, work: Work, events: list[AuditE
         out.append(Event(at=e.at, by=by, action=e.action, from_status=_shown(e.from_status, national_ok),
                          to_status=_shown(e.to_status, national_ok), reason=e.reason))
     return out
+
+
+def hide_national(e: AuditEvent, national_ok: bool) -> Event:
+    """The event with an unpublished national decision's status shown as ``forwarded``."""
+    return Event(at=e.at, by=e.actor_name, action=e.action, from_status=_shown(e.from_status, national_ok),
+                 to_status=_shown(e.to_status, national_ok), reason=e.reason)
+
+
+def touches_national(e: AuditEvent) -> bool:
+    return _touches_national(e)
 
 
 def _touches_national(e: AuditEvent) -> bool:

@@ -209,7 +209,8 @@ def review_queue_query(session: Session, user: User, campaign: Campaign, flt: Qu
         query = query.where(Work.claimed_by_id == (reviewer.id if reviewer else -1))
     if flt.q:
         query = query.where(col(Work.title).contains(flt.q.strip()))
-    return query.order_by(col(Work.submitted_at), col(Work.id))
+    # NULLs (a work disqualified before it was ever submitted) last on every database.
+    return query.order_by(col(Work.submitted_at).asc().nulls_last(), col(Work.id))
 
 
 def decisions_of(session: Session, work_ids: list[int]) -> dict[int, list[ReviewDecision]]:
@@ -307,12 +308,13 @@ def _tell_owner(session: Session, work: Work, kind: str, title: str, body: str) 
 
 def _conflict_after_lost_race(session: Session, work: Work, user: User, campaign: Campaign, now: datetime) -> Conflict:
     """Explain why a compare-and-set did not apply, from the work as it is now."""
+    was = work.status
     session.refresh(work)
     if work.status == WorkStatus.submitted and work.claimed_by_id not in (None, user.id) and not claim_lapsed(
         work, campaign, now
     ):
         return _claimed_error(session, work)
-    if work.status != WorkStatus.submitted:
+    if was == WorkStatus.submitted and work.status != WorkStatus.submitted:
         label = WORK_STATUS_LABELS.get(shown_status(work, user, campaign), work.status)
         return AlreadyDecided(f"该作品已有结论（{label}），您的决定没有保存。请刷新页面查看。")
     return StaleState("该作品在您操作的同时被他人处理，您的决定没有保存。请刷新页面后重试。")
@@ -698,5 +700,6 @@ def undo(
     if not last.national or campaign.national_results_published_at is not None:
         label = ACTION_LABELS.get(last.action, last.action)
         _tell_owner(session, work, "undo", f"“{label}”决定已撤销",
-                    f"您的作品《{work.title}》的“{label}”决定已撤销，当前状态：{WORK_STATUS_LABELS[back]}。理由：{text}")
+                    f"您的作品《{work.title}》的“{label}”决定已撤销，"
+                    f"当前状态：{WORK_STATUS_LABELS[shown_status(work, None, campaign)]}。理由：{text}")
     return work
