@@ -707,3 +707,22 @@ def test_the_export_opens_in_a_spreadsheet_program(client: Any, reviewed: dict[s
     converted = list(csv.reader(io.StringIO((tmp_path / "quotas.csv").read_text("utf-8-sig"))))
     ours = csv_rows(client.get("/api/v1/quotas/export?format=csv", headers=reviewed["admin"]).content)
     assert converted == ours
+
+
+def test_the_review_lists_and_dashboards_offer_their_exports(client: Any, reviewed: dict[str, Any]) -> None:
+    """The buttons on the lists download what the list shows, with its filters."""
+    import re
+
+    for username, page in (("demo-province-admin", "/review?status=passed"), ("demo-province-admin", "/dashboard"),
+                           ("demo-admin", "/review/national"), ("demo-admin", "/dashboard?province=hebei")):
+        login(client, username)
+        html = client.get(page).text
+        links = re.findall(r'href="(/reports/export/[^"]+)"', html)
+        assert {link.rsplit("format=", 1)[1] for link in links} == {"xlsx", "csv"}, (page, links)
+        for link in links:
+            got = client.get(link.replace("&amp;", "&"))
+            assert got.status_code == 200, (page, link, got.text[:200])
+            assert "attachment" in got.headers["content-disposition"]
+        if "status=passed" in page:
+            assert any("status=passed" in link for link in links)
+        client.post("/logout", data={"csrf_token": csrf_of(client.get("/notifications").text)})
