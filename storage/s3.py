@@ -213,6 +213,17 @@ class ObjectStore:
         )["ETag"]
         return etag
 
+    def upload_part_copy(
+        self, key: str, upload_id: str, number: int, source_key: str, start: int, end: int
+    ) -> str:
+        """A part made by the store from bytes ``start..end`` (inclusive) of another object of the bucket."""
+        result = self._call(
+            "upload_part_copy", Key=key, UploadId=upload_id, PartNumber=number,
+            CopySource={"Bucket": self.bucket, "Key": source_key}, CopySourceRange=f"bytes={start}-{end}",
+        )
+        etag: str = result["CopyPartResult"]["ETag"]
+        return etag
+
     def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
         self._call(
             "complete_multipart_upload",

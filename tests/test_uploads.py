@@ -118,7 +118,9 @@ def test_options_advertises_tus(client: Any, demo: dict[str, int]) -> None:
     response = client.options("/api/v1/uploads")
     assert response.status_code == 204
     assert response.headers["tus-resumable"] == "1.0.0" and response.headers["tus-version"] == "1.0.0"
-    assert response.headers["tus-extension"] == "creation,creation-with-upload,termination,expiration"
+    assert response.headers["tus-extension"] == (
+        "creation,creation-with-upload,termination,expiration,concatenation,concatenation-unfinished"
+    )
     assert response.headers["tus-max-size"] == str(300 * MIB)
 
 

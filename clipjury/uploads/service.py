@@ -10,6 +10,9 @@ derived from the client's filename). Completion happens exactly once: the bytes 
 row moves ``receiving -> complete`` by compare-and-set in the same transaction that adds the work
 version (which sends the validation job after commit). A retried final PATCH finds the upload
 complete and answers 409 ``offset_mismatch`` with ``Upload-Offset`` = length, without side effects.
+
+Partial uploads (tus concatenation) use the same machinery; ``clipjury.uploads.concat`` decides where
+their bytes go and joins them into the final upload.
 """
 
 from __future__ import annotations
@@ -25,29 +28,38 @@ import unicodedata
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import anyio.to_thread
-from sqlalchemy import or_, update
+from sqlalchemy import or_, true, update
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import User
 from clipjury.campaigns.models import Campaign
-from clipjury.campaigns.service import active_campaign, ensure_upload_may_continue
+from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_upload_may_continue
 from clipjury.db import get_engine
 from clipjury.errors import Conflict, DomainError, Gone, Invalid, Locked, NotFound, PayloadTooLarge
 from clipjury.jobs import get_redis
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
-from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.works.models import Work, WorkStatus
-from clipjury.works.service import AlreadySubmitted, add_version, ensure_accepts_upload
+from clipjury.uploads.models import Concat, Upload, UploadStatus
+from clipjury.works.models import Work
+from clipjury.works.service import (
+    AlreadySubmitted,
+    Disqualified,
+    UnderReview,
+    add_version,
+    ensure_accepts_upload,
+    ensure_editable,
+)
 from storage.s3 import ObjectNotFound, ObjectStore, get_store
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MIB = 1024 * 1024
+# S3's smallest part (every part but the last of an object).
+MIN_PART = 5 * MIB
 FILENAME_MAX = 255
 DEFAULT_FILENAME = "video.mp4"
 
@@ -117,6 +129,12 @@ class UploadBusy(Locked):
     code = "upload_busy"
 
 
+class FinalNotPatchable(TusError):
+    status_code = 403
+    code = "concat_final_patch"
+    message = "合并后的上传不能再追加数据，请向各个部分上传发送数据。"
+
+
 class UploadComplete(Conflict):
     code = "upload_complete"
     message = "该上传已完成，不能再取消。"
@@ -139,6 +157,11 @@ def object_key_for(work_id: int, upload_id: str) -> str:
 
 def tail_key_for(upload_id: str) -> str:
     return f"uploads/{upload_id}/tail"
+
+
+def partial_key_for(upload_id: str) -> str:
+    """Where a partial upload not written straight into its final object is kept until it is joined."""
+    return f"uploads/{upload_id}/data"
 
 
 def sanitize_filename(raw: str | None) -> str:
@@ -205,6 +228,15 @@ class UploadLock:
         self.refreshed_at = time.monotonic()
         return ok
 
+    def acquire_wait(self, timeout_s: float) -> bool:
+        """Acquire, waiting up to ``timeout_s`` for a short holder (e.g. the completion of a final upload)."""
+        deadline = time.monotonic() + timeout_s
+        while not self.acquire():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     def due(self) -> bool:
         return time.monotonic() - self.refreshed_at > self.ttl_ms / 3000
 
@@ -234,24 +266,46 @@ def max_size(session: Session) -> int:
 
 
 def create_upload(
-    session: Session, user: User, *, work_id: int, length: int | None, filename: str | None,
-    now: datetime | None = None,
+    session: Session, user: User, *, work_id: int | None, length: int | None, filename: str | None,
+    now: datetime | None = None, partial: bool = False,
 ) -> Upload:
-    """Check everything before a byte is stored, then record the upload (flushed; the caller commits)."""
+    """Check everything before a byte is stored, then record the upload (flushed; the caller commits).
+
+    A partial upload may come without a work (tus-js-client sends the metadata on the final only):
+    then only the campaign's window and size limit apply until the final names the work.
+    """
     now = now or utcnow()
-    work, campaign = ensure_accepts_upload(session, user, work_id)
+    if work_id is not None:
+        work, campaign = ensure_accepts_upload(session, user, work_id)
+    elif partial:
+        work, campaign = None, active_campaign(session)
+        ensure_open_for_new_upload(campaign, now)
+    else:
+        raise BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
     if length is not None:
-        check_declared_length(length, campaign.max_size_bytes)
+        if partial and length == 0:
+            pass  # a client splitting a tiny file may send an empty piece; the final's total is checked
+        else:
+            check_declared_length(length, campaign.max_size_bytes)
     upload_id = secrets.token_urlsafe(24)
+    if partial:
+        object_key = partial_key_for(upload_id)
+    else:
+        assert work is not None
+        object_key = object_key_for(work.id or 0, upload_id)
+    empty_piece = partial and length == 0
     upload = Upload(
         id=upload_id,
-        work_id=work.id or 0,
+        work_id=work.id if work is not None else None,
         user_id=user.id or 0,
         filename=sanitize_filename(filename),
         length=length,
-        object_key=object_key_for(work.id or 0, upload_id),
+        object_key=object_key,
         created_at=now,
         expires_at=now + timedelta(hours=get_settings().upload_expiry_hours),
+        concat=Concat.partial.value if partial else None,
+        status=UploadStatus.complete.value if empty_piece else UploadStatus.receiving.value,
+        completed_at=now if empty_piece else None,
     )
     session.add(upload)
     session.flush()
@@ -268,7 +322,11 @@ def check_declared_length(length: int, limit: int) -> None:
 def _usable(upload: Upload, now: datetime) -> None:
     if upload.status in (UploadStatus.terminated, UploadStatus.expired):
         raise UploadGone()
-    if upload.status == UploadStatus.receiving and as_utc(upload.expires_at) < now:
+    # A finished partial that no final has joined yet expires like an unfinished upload.
+    waiting = upload.status == UploadStatus.receiving or (
+        upload.concat == Concat.partial and upload.final_id is None
+    )
+    if waiting and as_utc(upload.expires_at) < now:
         raise UploadGone()
 
 
@@ -304,6 +362,10 @@ class _State:
     stored: int  # bytes in committed parts
     tail: bytes = b""
     expires_at: datetime | None = None
+    # A partial written straight into its final's multipart upload: its part numbers follow the
+    # previous partials', and unless it is the final's last piece its last part must be a valid S3 part.
+    part_base: int = 0
+    min_last_part: int = 0
 
 
 def _load(upload_id: str, user_id: int, offset: int, content_length: int | None, store: ObjectStore) -> _State:
@@ -313,16 +375,22 @@ def _load(upload_id: str, user_id: int, offset: int, content_length: int | None,
         if upload is None or upload.user_id != user_id:
             raise UploadNotFound()
         _usable(upload, now)
+        if upload.concat == Concat.final:
+            raise FinalNotPatchable()
         if upload.status == UploadStatus.complete:
             raise OffsetMismatch(upload.length or 0)
         if offset != upload.offset:
             raise OffsetMismatch(upload.offset)
-        work = session.get(Work, upload.work_id)
-        campaign = session.get(Campaign, work.campaign_id) if work else None
-        if work is None or campaign is None:
-            raise UploadNotFound()
-        if work.status == WorkStatus.submitted:
-            raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
+        if upload.work_id is None:  # a partial not yet joined to a work
+            campaign: Campaign | None = active_campaign(session)
+        else:
+            work = session.get(Work, upload.work_id)
+            campaign = session.get(Campaign, work.campaign_id) if work else None
+            if work is None or campaign is None:
+                raise UploadNotFound()
+            # Submitted, under review or disqualified meanwhile: no more bytes for this file.
+            ensure_editable(work)
+        assert campaign is not None
         ensure_upload_may_continue(campaign, upload.created_at, now)
         limit = campaign.max_size_bytes
         if upload.length is not None and content_length is not None and offset + content_length > upload.length:
@@ -330,11 +398,16 @@ def _load(upload_id: str, user_id: int, offset: int, content_length: int | None,
         if upload.length is None and content_length is not None and offset + content_length > limit:
             raise too_large(limit)
         state = _State(
-            upload_id=upload.id, user_id=upload.user_id, work_id=upload.work_id, object_key=upload.object_key,
+            upload_id=upload.id, user_id=upload.user_id, work_id=upload.work_id or 0, object_key=upload.object_key,
             length=upload.length, limit=limit, filename=upload.filename, created_at=upload.created_at,
             s3_upload_id=upload.s3_upload_id, parts=list(upload.parts), stored=upload.offset - upload.tail_size,
             expires_at=upload.expires_at,
         )
+        if upload.part_base is not None and upload.final_id is not None:
+            final = session.get(Upload, upload.final_id)
+            state.part_base = upload.part_base
+            if final is not None and final.partial_ids and final.partial_ids[-1] != upload.id:
+                state.min_last_part = MIN_PART
         if upload.tail_size:
             state.tail = store.get_bytes(tail_key_for(upload.id), 0, upload.tail_size - 1)
             if len(state.tail) != upload.tail_size:
@@ -346,10 +419,11 @@ def _commit_progress(state: _State, old_offset: int, new_offset: int, tail_size:
     """Compare-and-set on the offset: a request that lost its lock cannot overwrite another's progress."""
     expires_at = utcnow() + timedelta(hours=get_settings().upload_expiry_hours)
     with _session() as session:
+        # The object key is compared too: a partial joined to a final meanwhile writes elsewhere now.
         result = session.execute(
             update(Upload)
             .where(col(Upload.id) == state.upload_id, col(Upload.offset) == old_offset,
-                   col(Upload.status) == UploadStatus.receiving)
+                   col(Upload.status) == UploadStatus.receiving, col(Upload.object_key) == state.object_key)
             .values(offset=new_offset, parts=list(state.parts), tail_size=tail_size,
                     s3_upload_id=state.s3_upload_id, expires_at=expires_at, **values)
         )
@@ -359,34 +433,39 @@ def _commit_progress(state: _State, old_offset: int, new_offset: int, tail_size:
     state.expires_at = expires_at
 
 
-def _store_part(state: _State, store: ObjectStore, data: bytes, offset_before: int) -> None:
+def _body(data: bytes | bytearray) -> bytes:
+    """botocore sends a bytearray as it is (it accepts any bytes-like body): no copy of the buffer."""
+    return cast(bytes, data)
+
+
+def _store_part(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
     """Upload one full part and commit the new offset (runs in a worker thread)."""
     if state.s3_upload_id is None:
         state.s3_upload_id = store.create_multipart(state.object_key)
-    number = len(state.parts) + 1
-    etag = store.upload_part(state.object_key, state.s3_upload_id, number, data)
+    number = state.part_base + len(state.parts) + 1
+    etag = store.upload_part(state.object_key, state.s3_upload_id, number, _body(data))
     state.parts.append({"n": number, "etag": etag, "size": len(data)})
     state.stored += len(data)
     _commit_progress(state, offset_before, state.stored, 0)
 
 
-def _store_tail(state: _State, store: ObjectStore, data: bytes, offset_before: int) -> None:
+def _store_tail(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
     """Keep bytes that do not fill a part yet, so a later request (on any process) can go on."""
     if data:
-        store.put_bytes(tail_key_for(state.upload_id), data)
+        store.put_bytes(tail_key_for(state.upload_id), _body(data))
     if state.stored + len(data) != offset_before:
         _commit_progress(state, offset_before, state.stored + len(data), len(data))
 
 
-def _store_final(state: _State, store: ObjectStore, data: bytes, offset_before: int) -> None:
+def _store_final(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
     """Store the last bytes and record that every byte is in (offset == length), before completing."""
     length = state.stored + len(data)
     if state.s3_upload_id is None:
         # Everything fits in one request's buffer: a plain PUT, no multipart upload to complete.
-        store.put_bytes(state.object_key, data, content_type="video/mp4")
+        store.put_bytes(state.object_key, _body(data), content_type="video/mp4")
     elif data:
-        number = len(state.parts) + 1
-        etag = store.upload_part(state.object_key, state.s3_upload_id, number, data)
+        number = state.part_base + len(state.parts) + 1
+        etag = store.upload_part(state.object_key, state.s3_upload_id, number, _body(data))
         state.parts.append({"n": number, "etag": etag, "size": len(data)})
     state.stored = length
     state.length = length
@@ -404,7 +483,22 @@ def finish(upload_id: str, store: ObjectStore | None = None) -> int | None:
         upload = session.get(Upload, upload_id)
         if upload is None or upload.status != UploadStatus.receiving or upload.offset != upload.length:
             return None
-        length = upload.length or 0
+        if upload.concat == Concat.partial:
+            final_id = _finish_partial(session, upload, store)
+        else:
+            return _finish_upload(session, upload, store)
+    if final_id is not None:
+        from clipjury.uploads import concat  # builds on this module
+
+        concat.finish_after_partial(final_id, store)
+    return None
+
+
+def _finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str | None:
+    """A partial is complete once its bytes are stored: in its own object, or as parts of its final's
+    multipart upload (which the final completes). Returns the final to try completing, if any."""
+    length = upload.length or 0
+    if upload.part_base is None:
         if upload.s3_upload_id is not None:
             parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
             try:
@@ -413,35 +507,77 @@ def finish(upload_id: str, store: ObjectStore | None = None) -> int | None:
                 pass  # completed by an earlier attempt that died before its commit: the size check decides
         info = store.head(upload.object_key)
         if info is None or info.size != length:
-            log.error("upload %s: stored object %s is missing or has the wrong size", upload_id, upload.object_key)
+            log.error("partial upload %s: stored object is missing or has the wrong size", upload.id)
             raise UploadGone("上传的文件在存储中不完整，请重新上传。")
-        now = utcnow()
-        result = session.execute(
-            update(Upload)
-            .where(col(Upload.id) == upload_id, col(Upload.status) == UploadStatus.receiving,
-                   col(Upload.offset) == length)
-            .values(status=UploadStatus.complete, completed_at=now, tail_size=0)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            session.rollback()
-            return None
-        work = session.get(Work, upload.work_id)
-        user = session.get(User, upload.user_id)
-        assert work is not None
+    result = session.execute(
+        update(Upload)
+        .where(col(Upload.id) == upload.id, col(Upload.status) == UploadStatus.receiving,
+               col(Upload.offset) == length)
+        .values(status=UploadStatus.complete, completed_at=utcnow(), tail_size=0)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return None
+    session.commit()
+    _delete_quietly(store, tail_key_for(upload.id))
+    return upload.final_id
+
+
+def _finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int | None:
+    upload_id = upload.id
+    length = upload.length or 0
+    if upload.s3_upload_id is not None:
+        parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
         try:
-            version = add_version(
-                session, work, actor=user, object_key=upload.object_key, size_bytes=length,
-                filename=upload.filename, upload_id=upload.id, upload_started_at=upload.created_at,
-            )
-        except AlreadySubmitted:
-            session.rollback()
-            _terminate(upload_id, store, delete_object=True)
-            raise
-        session.execute(update(Upload).where(col(Upload.id) == upload_id).values(version_id=version.id))
-        session.commit()  # sends the validation job
+            store.complete_multipart(upload.object_key, upload.s3_upload_id, parts)
+        except ObjectNotFound:
+            pass  # completed by an earlier attempt that died before its commit: the size check decides
+    info = store.head(upload.object_key)
+    if info is None or info.size != length:
+        log.error("upload %s: stored object %s is missing or has the wrong size", upload_id, upload.object_key)
+        raise UploadGone("上传的文件在存储中不完整，请重新上传。")
+    now = utcnow()
+    result = session.execute(
+        update(Upload)
+        .where(col(Upload.id) == upload_id, col(Upload.status) == UploadStatus.receiving,
+               col(Upload.offset) == length)
+        .values(status=UploadStatus.complete, completed_at=now, tail_size=0)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        return None
+    work = session.get(Work, upload.work_id)
+    user = session.get(User, upload.user_id)
+    assert work is not None
+    try:
+        version = add_version(
+            session, work, actor=user, object_key=upload.object_key, size_bytes=length,
+            filename=upload.filename, upload_id=upload.id, upload_started_at=upload.created_at,
+        )
+    except (AlreadySubmitted, UnderReview, Disqualified):  # the work moved on while the bytes arrived
+        session.rollback()
+        _terminate(upload_id, store, delete_object=True)
+        raise
+    session.execute(update(Upload).where(col(Upload.id) == upload_id).values(version_id=version.id))
+    session.commit()  # sends the validation job
     # A tail object may linger from any earlier request (its bytes have since gone into parts).
     _delete_quietly(store, tail_key_for(upload_id))
     return version.id
+
+
+def _part_ready(state: _State, buffered: int, sent_end: int, part_size: int) -> bool:
+    """Whether the next ``part_size`` bytes of the buffer can go to the store as a part now.
+
+    The part at the end of the file is the last one: it waits for the end of the body. A partial that
+    is not its final's last piece also keeps at least ``min_last_part`` bytes back, so its own last
+    part (an inner part of the final object) is not below S3's minimum.
+    """
+    if buffered < part_size:
+        return False
+    if state.length is None:
+        return buffered > part_size
+    left_after = state.length - (sent_end + part_size)
+    return left_after > 0 and left_after >= state.min_last_part
 
 
 class BodyInterrupted(Exception):
@@ -491,12 +627,14 @@ async def append(
                     raise UploadLengthExceeded()
                 buffer += chunk
                 received += len(chunk)
-                # A part exactly at the end of the file is the last one: it waits for the end of the body.
-                while len(buffer) > part_size or (
-                    len(buffer) == part_size and state.length is not None and sent_end + part_size < state.length
-                ):
-                    data = bytes(buffer[:part_size])
-                    del buffer[:part_size]
+                while _part_ready(state, len(buffer), sent_end, part_size):
+                    # One copy at most: several requests stream at once (parallel partials), and
+                    # each transient 8 MiB copy shows in the process's peak memory.
+                    if len(buffer) == part_size:
+                        data, buffer = buffer, bytearray()
+                    else:
+                        data = buffer[:part_size]
+                        del buffer[:part_size]
                     if pending is not None:
                         await pending
                         pending = None
@@ -520,13 +658,13 @@ async def append(
             if state.length is None:
                 state.length = total
         if state.length is not None and total == state.length:
-            await _thread(_store_final, state, store, bytes(buffer), committed)
+            await _thread(_store_final, state, store, buffer, committed)
             await _thread(finish, upload_id, store)
             return total
         if whole_file:
             raise IncompleteBody()
         if received:
-            await _thread(_store_tail, state, store, bytes(buffer), committed)
+            await _thread(_store_tail, state, store, buffer, committed)
         return total
     except BaseException:
         if pending is not None:  # never release the lock while a part is still being written
@@ -565,6 +703,10 @@ def _delete_quietly(store: ObjectStore, key: str) -> None:
 
 def _release_storage(store: ObjectStore, upload: Upload, *, delete_object: bool) -> None:
     """Abort every multipart upload of this upload's key (an orphan from a crash too), drop the tail."""
+    if upload.concat == Concat.partial and upload.part_base is not None:
+        # Its parts belong to the final's multipart upload, which only the final releases.
+        _delete_quietly(store, tail_key_for(upload.id))
+        return
     if upload.s3_upload_id:
         store.abort_multipart(upload.object_key, upload.s3_upload_id)
     for key, other_id in store.list_multipart_uploads(prefix=upload.object_key):
@@ -575,30 +717,45 @@ def _release_storage(store: ObjectStore, upload: Upload, *, delete_object: bool)
         _delete_quietly(store, upload.object_key)
 
 
-def _terminate(upload_id: str, store: ObjectStore, delete_object: bool = False) -> None:
+def _terminate(
+    upload_id: str, store: ObjectStore, delete_object: bool = False, *, status: str = UploadStatus.receiving
+) -> None:
+    """End an upload in ``status`` (a finished partial no final joined may be ended too)."""
     with _session() as session:
         upload = session.get(Upload, upload_id)
-        if upload is None or upload.status != UploadStatus.receiving:
+        if upload is None or upload.status != status:
             return
         _release_storage(store, upload, delete_object=delete_object)
         session.execute(
-            update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == UploadStatus.receiving)
+            update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == status,
+                                 col(Upload.final_id).is_(None) if upload.concat == Concat.partial else true())
             .values(status=UploadStatus.terminated, s3_upload_id=None, tail_size=0)
         )
         session.commit()
 
 
 def terminate(session: Session, user: User, upload_id: str) -> None:
-    """tus termination: abort the multipart upload and drop the stored bytes now."""
+    """tus termination: abort the multipart upload and drop the stored bytes now.
+
+    A final upload and its partials end together: ending one piece of a file being joined ends the file.
+    """
     upload = get_own_upload(session, user, upload_id)
-    if upload.status == UploadStatus.complete:
+    group = upload.id if upload.concat == Concat.final else upload.final_id
+    if group is not None:
+        from clipjury.uploads import concat  # builds on this module
+
+        session.commit()
+        concat.terminate_final(group, get_store())
+        return
+    unjoined_partial = upload.concat == Concat.partial and upload.status == UploadStatus.complete
+    if upload.status == UploadStatus.complete and not unjoined_partial:
         raise UploadComplete()
     lock = UploadLock(upload_id)
     if not lock.acquire():
         raise UploadBusy()
     try:
         session.commit()  # end the read transaction: _terminate works in its own unit
-        _terminate(upload_id, get_store(), delete_object=True)
+        _terminate(upload_id, get_store(), delete_object=True, status=upload.status)
     finally:
         lock.release()
 
@@ -609,30 +766,54 @@ def cleanup_expired_uploads(session: Session, now: datetime) -> int:
     Also finishes freeing terminated or expired uploads whose storage could not be released before.
     Busy uploads (a request holds the lock) are left for the next run. The caller commits.
     """
+    from clipjury.uploads import concat  # builds on this module
+
     store = get_store()
     rows = list(session.exec(
         select(Upload).where(
             or_(
                 (col(Upload.status) == UploadStatus.receiving) & (col(Upload.expires_at) < now),
+                # A finished partial that no final joined is abandoned like an unfinished upload.
+                (col(Upload.concat) == Concat.partial) & (col(Upload.status) == UploadStatus.complete)
+                & col(Upload.final_id).is_(None) & (col(Upload.expires_at) < now),
                 col(Upload.status).in_([UploadStatus.terminated, UploadStatus.expired])
                 & (col(Upload.s3_upload_id).is_not(None) | (col(Upload.tail_size) > 0)),
             )
         )
     ))
-    expired = 0
+    # Finals first, each in its own unit: before this session writes anything (SQLite has one writer).
+    groups = [u for u in rows if u.concat == Concat.final and u.status == UploadStatus.receiving]
+    expired = sum(concat.expire_final(final.id, store, now) for final in groups)
     for upload in rows:
+        if upload in groups:
+            continue
+        if upload.final_id is not None and upload.status in (UploadStatus.receiving, UploadStatus.complete):
+            continue  # a piece of a file being joined: it expires with its final
         lock = UploadLock(upload.id)
         if not lock.acquire():
             continue
         try:
-            _release_storage(store, upload, delete_object=True)
             was = upload.status  # read first: the UPDATE below also refreshes the loaded object
-            new_status = UploadStatus.expired if was == UploadStatus.receiving else was
+            abandoned = was == UploadStatus.receiving or (
+                upload.concat == Concat.partial and was == UploadStatus.complete
+            )
+            new_status = UploadStatus.expired if abandoned else was
+            if upload.concat == Concat.partial and abandoned:
+                # Claim it before freeing its storage: a final may have joined it since the query.
+                claimed = session.execute(
+                    update(Upload).where(col(Upload.id) == upload.id, col(Upload.status) == was,
+                                         col(Upload.final_id).is_(None))
+                    .values(status=new_status)
+                )
+                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                    continue
+                was = new_status
+            _release_storage(store, upload, delete_object=True)
             result = session.execute(
                 update(Upload).where(col(Upload.id) == upload.id, col(Upload.status) == was)
                 .values(status=new_status, s3_upload_id=None, tail_size=0)
             )
-            if was == UploadStatus.receiving and result.rowcount == 1:  # type: ignore[attr-defined]
+            if abandoned and result.rowcount == 1:  # type: ignore[attr-defined]
                 expired += 1
         finally:
             lock.release()

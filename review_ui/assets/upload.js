@@ -85,6 +85,11 @@ function mount(root) {
     endpoint: root.dataset.endpoint,
     // 8 MiB chunks: a dropped office connection loses at most one chunk, and resumes from there.
     chunkSize: 8 * MiB,
+    // Uppy hands this to tus-js-client: the file goes as 4 partial uploads at once (tus concatenation)
+    // and a final upload joins them, so one slow TCP stream does not set the pace. The work id also goes
+    // with the partials, so a work that no longer takes a file is refused before a byte is sent.
+    parallelUploads: 4,
+    metadataForPartialUploads: { work_id: workId },
     retryDelays: [0, 1000, 3000, 5000, 10000],
     allowedMetaFields: ['work_id', 'filename'],
     removeFingerprintOnSuccess: true,

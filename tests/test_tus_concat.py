@@ -1,0 +1,434 @@
+"""tus concatenation: partial uploads sent in parallel and joined by a final upload, on real services.
+
+Both ways of joining are covered: straight into the final object (final created first) and by copy
+(final created after the partials, as tus-js-client and Uppy do).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from clipjury.db import session_scope
+from clipjury.jobs import VALIDATE, get_queue
+from clipjury.timeutil import utcnow
+from clipjury.uploads import tus_client
+from clipjury.uploads.models import Upload, UploadStatus
+from clipjury.uploads.service import cleanup_expired_uploads, partial_key_for, tail_key_for
+from clipjury.works.models import WorkVersion
+from storage import get_store
+from tests.conftest import ROOT, LiveServer, devservices, start_server, token_for
+from tests.test_uploads import (
+    MIB,
+    OCTET,
+    TUS,
+    assert_completed_once,
+    head,
+    meta,
+    multipart_keys,
+    new_work,
+    patch,
+    payload,
+    set_campaign,
+)
+
+ENDPOINT = "/api/v1/uploads"
+
+
+def partial(client: Any, auth: dict[str, str], length: int, **metadata: str) -> str:
+    url = tus_client.create(client, ENDPOINT, auth, length=length, metadata=metadata or None, concat="partial")
+    return url.rsplit("/", 1)[-1]
+
+
+def final(client: Any, auth: dict[str, str], ids: list[str], **metadata: str) -> Any:
+    headers = {**auth, **TUS, "Upload-Concat": "final;" + " ".join(f"{ENDPOINT}/{i}" for i in ids)}
+    if metadata:
+        headers["Upload-Metadata"] = meta(**metadata)
+    return client.post(ENDPOINT, headers=headers)
+
+
+def send_all(client: Any, auth: dict[str, str], upload_id: str, data: bytes, step: int) -> None:
+    offset = 0
+    while offset < len(data):
+        response = patch(client, auth, upload_id, offset, data[offset:offset + step])
+        assert response.status_code == 204, response.text
+        offset = int(response.headers["upload-offset"])
+
+
+def row(upload_id: str) -> Upload:
+    with session_scope() as session:
+        upload = session.get(Upload, upload_id)
+        assert upload is not None
+        return upload
+
+
+def final_id_of(response: Any) -> str:
+    assert response.status_code == 201, response.text
+    return str(response.headers["location"]).rsplit("/", 1)[-1]
+
+
+def assert_partials_freed(ids: list[str]) -> None:
+    store = get_store()
+    for upload_id in ids:
+        assert store.head(partial_key_for(upload_id)) is None
+        assert store.head(tail_key_for(upload_id)) is None
+        assert multipart_keys(partial_key_for(upload_id)) == []
+
+
+# -- joining --------------------------------------------------------------------------------------------
+
+def test_final_after_partials_is_joined_by_copy(client: Any, auth: dict[str, str]) -> None:
+    """tus-js-client's order; pieces under 5 MiB (an empty one too) are re-sent with their neighbours."""
+    work_id = new_work(client, auth)
+    sizes = [1000, 6 * MIB, 2 * MIB + 1, 0, 7 * MIB + 3, 10]
+    data = payload(sum(sizes), seed=21)
+    ids, start = [], 0
+    for size in sizes:
+        upload_id = partial(client, auth, size)
+        if size:
+            send_all(client, auth, upload_id, data[start:start + size], 3 * MIB)
+        assert row(upload_id).status == UploadStatus.complete
+        ids.append(upload_id)
+        start += size
+    probe = head(client, auth, ids[1])
+    assert probe.headers["upload-concat"] == "partial" and probe.headers["upload-offset"] == str(6 * MIB)
+    response = final(client, auth, ids, work_id=str(work_id), filename="合并.mp4")
+    final_id = final_id_of(response)
+    assert response.headers["upload-offset"] == response.headers["upload-length"] == str(len(data))
+    version = assert_completed_once(final_id, data)
+    assert version.original_filename == "合并.mp4"
+    assert_partials_freed(ids)
+    probe = head(client, auth, final_id)
+    assert probe.status_code == 200 and probe.headers["upload-offset"] == str(len(data))
+    assert probe.headers["upload-concat"] == "final;" + " ".join(f"{ENDPOINT}/{i}" for i in ids)
+    assert client.get(f"/api/v1/works/{work_id}", headers=auth).json()["status"] == "processing"
+    # A retried final (its answer was lost) gets the same upload, not a second file.
+    again = final(client, auth, ids, work_id=str(work_id))
+    assert final_id_of(again) == final_id
+    assert_completed_once(final_id, data)
+
+
+def test_final_first_writes_partials_straight_into_the_final_object(client: Any, auth: dict[str, str]) -> None:
+    """Unaligned partials in 3 MiB chunks: parts and tails, and no short inner part."""
+    work_id = new_work(client, auth)
+    sizes = [6 * MIB + 1, 9 * MIB + 7, 5 * MIB, 1000]
+    data = payload(sum(sizes), seed=22)
+    ids = [partial(client, auth, size) for size in sizes]
+    response = final(client, auth, ids, work_id=str(work_id), filename="a.mp4")
+    final_id = final_id_of(response)
+    assert "upload-offset" not in response.headers  # unfinished: a final has no offset of its own
+    unfinished = head(client, auth, final_id)
+    assert unfinished.status_code == 200 and "upload-offset" not in unfinished.headers
+    assert unfinished.headers["upload-length"] == str(len(data))
+    assert all(row(i).part_base is not None for i in ids)
+    # Send the pieces in reverse order: the order of arrival does not matter.
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    for index in reversed(range(len(sizes))):
+        send_all(client, auth, ids[index], data[starts[index]:starts[index] + sizes[index]], 3 * MIB)
+    version = assert_completed_once(final_id, data)
+    assert version.original_filename == "a.mp4"
+    assert_partials_freed(ids)
+    patched = patch(client, auth, final_id, 0, b"x")
+    assert patched.status_code == 403 and patched.json()["code"] == "concat_final_patch"
+
+
+def test_final_over_unfinished_partials_with_bytes_waits_for_them(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(14 * MIB + 5, seed=23)
+    first, second = partial(client, auth, 8 * MIB), partial(client, auth, len(data) - 8 * MIB)
+    assert patch(client, auth, first, 0, data[: 3 * MIB]).status_code == 204
+    final_id = final_id_of(final(client, auth, [first, second], work_id=str(work_id)))
+    assert row(first).part_base is None  # it already holds bytes: joined by copy when all are in
+    assert patch(client, auth, first, 3 * MIB, data[3 * MIB: 8 * MIB]).status_code == 204
+    assert row(final_id).status == UploadStatus.receiving
+    send_all(client, auth, second, data[8 * MIB:], 4 * MIB)
+    assert_completed_once(final_id, data)
+    assert_partials_freed([first, second])
+
+
+def test_metadata_may_come_with_the_partials(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(3000, seed=24)
+    ids = [partial(client, auth, 1000, work_id=str(work_id), filename="片段.mp4") for _ in range(3)]
+    for index, upload_id in enumerate(ids):
+        send_all(client, auth, upload_id, data[index * 1000:(index + 1) * 1000], 1000)
+    final_id = final_id_of(final(client, auth, ids))
+    assert assert_completed_once(final_id, data).original_filename == "片段.mp4"
+
+
+# -- bad input ------------------------------------------------------------------------------------------
+
+def test_bad_concat_requests(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    done = partial(client, auth, 10)
+    send_all(client, auth, done, b"0123456789", 10)
+    normal = client.post(ENDPOINT, headers={**auth, **TUS, "Upload-Length": "10",
+                                            "Upload-Metadata": meta(work_id=str(work_id))})
+    normal_id = normal.headers["location"].rsplit("/", 1)[-1]
+    other = {"Authorization": f"Bearer {token_for(client, 'demo-coordinator')}"}
+    foreign = partial(client, other, 10)
+    w = {"work_id": str(work_id)}
+    cases: list[tuple[dict[str, str], int, str]] = [
+        ({"Upload-Concat": "whole"}, 400, "invalid_upload_concat"),
+        ({"Upload-Concat": "final;"}, 400, "invalid_upload_concat"),
+        ({"Upload-Concat": f"final;{ENDPOINT}/{done} {ENDPOINT}/{done}"}, 400, "invalid_upload_concat"),
+        ({"Upload-Concat": f"final;https://elsewhere.example/files/{done}"}, 400, "invalid_upload_concat"),
+        ({"Upload-Concat": f"final;{ENDPOINT}/nope"}, 404, "concat_partial_not_found"),
+        ({"Upload-Concat": f"final;{ENDPOINT}/{foreign}"}, 404, "concat_partial_not_found"),
+        ({"Upload-Concat": f"final;{ENDPOINT}/{normal_id}"}, 400, "concat_not_partial"),
+        ({"Upload-Concat": f"final;http://testserver{ENDPOINT}/{done}"}, 400, "work_id_required"),
+    ]
+    for headers, status, code in cases:
+        with_work = {} if code == "work_id_required" else {"Upload-Metadata": meta(**w)}
+        response = client.post(ENDPOINT, headers={**auth, **TUS, **with_work, **headers})
+        assert (response.status_code, response.json()["code"]) == (status, code), headers
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.headers["tus-resumable"] == "1.0.0"
+    # Someone else's work, and a work that is not the partials'.
+    response = final(client, other, [foreign], work_id=str(work_id))
+    assert (response.status_code, response.json()["code"]) == (404, "work_not_found")
+    other_work = new_work(client, auth, "另一个作品")
+    tagged = partial(client, auth, 10, work_id=str(other_work))
+    response = final(client, auth, [tagged], work_id=str(work_id))
+    assert (response.status_code, response.json()["code"]) == (400, "concat_work_mismatch")
+    # A final carries no data.
+    response = client.post(ENDPOINT, content=b"abc", headers={
+        **auth, **TUS, "Content-Type": OCTET, "Upload-Concat": f"final;{ENDPOINT}/{done}",
+        "Upload-Metadata": meta(**w)})
+    assert (response.status_code, response.json()["code"]) == (400, "invalid_upload_concat")
+    # A final's URL is not a partial; a terminated partial is gone.
+    final_id = final_id_of(final(client, auth, [done], **w))
+    response = final(client, auth, [final_id], **w)
+    assert (response.status_code, response.json()["code"]) == (400, "concat_not_partial")
+    dropped = partial(client, auth, 10)
+    assert client.delete(f"{ENDPOINT}/{dropped}", headers={**auth, **TUS}).status_code == 204
+    response = final(client, auth, [dropped], **w)
+    assert (response.status_code, response.json()["code"]) == (410, "concat_partial_gone")
+    # A partial joins one file only.
+    response = final(client, auth, [done, partial(client, auth, 5)], **w)
+    assert (response.status_code, response.json()["code"]) == (409, "concat_partial_used")
+    with session_scope() as session:
+        assert len(list(session.exec(select(WorkVersion)))) == 1
+
+
+def test_size_limit_applies_to_the_sum_of_the_partials(client: Any, auth: dict[str, str]) -> None:
+    limit = 64 * 1024
+    set_campaign(max_size_bytes=limit)
+    work_id = new_work(client, auth)
+    over = client.post(ENDPOINT, headers={**auth, **TUS, "Upload-Length": str(limit + 1), "Upload-Concat": "partial"})
+    assert (over.status_code, over.json()["code"]) == (413, "too_large")
+    halves = [partial(client, auth, limit // 2), partial(client, auth, limit // 2 + 1)]
+    data = payload(limit + 1, seed=25)
+    send_all(client, auth, halves[0], data[: limit // 2], limit)
+    send_all(client, auth, halves[1], data[limit // 2:], limit)
+    response = final(client, auth, halves, work_id=str(work_id))
+    assert (response.status_code, response.json()["code"]) == (413, "too_large")
+    assert_partials_freed(halves)  # nothing of a file over the limit stays stored
+    assert all(row(i).status == UploadStatus.terminated for i in halves)
+    # Declared pieces summing over the limit are refused before a byte is sent, too.
+    fresh = [partial(client, auth, limit // 2), partial(client, auth, limit // 2 + 1)]
+    assert final(client, auth, fresh, work_id=str(work_id)).status_code == 413
+    with session_scope() as session:
+        assert session.exec(select(WorkVersion)).first() is None
+        assert not [u for u in session.exec(select(Upload)) if u.concat == "final"]
+
+
+def test_terminating_a_partial_ends_its_unfinished_final(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    ids = [partial(client, auth, 6 * MIB), partial(client, auth, 6 * MIB)]
+    final_id = final_id_of(final(client, auth, ids, work_id=str(work_id)))
+    assert patch(client, auth, ids[0], 0, payload(6 * MIB)).status_code == 204
+    key = row(final_id).object_key
+    assert multipart_keys(key) == [key]
+    assert client.delete(f"{ENDPOINT}/{ids[1]}", headers={**auth, **TUS}).status_code == 204
+    assert multipart_keys(key) == [] and get_store().head(key) is None
+    assert {row(i).status for i in [*ids, final_id]} == {UploadStatus.terminated}
+    assert head(client, auth, final_id).status_code == 410
+
+
+def test_grace_period_applies_from_the_first_partial(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    ids = [partial(client, auth, 10)]
+    send_all(client, auth, ids[0], b"0123456789", 10)
+    with session_scope() as session:
+        session.execute(update(Upload).values(created_at=utcnow() - timedelta(minutes=5)))
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=1), upload_grace_minutes=30)
+    late = client.post(ENDPOINT, headers={**auth, **TUS, "Upload-Length": "10", "Upload-Concat": "partial"})
+    assert (late.status_code, late.json()["code"]) == (409, "deadline_passed")
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=31))
+    response = final(client, auth, ids, work_id=str(work_id))
+    assert (response.status_code, response.json()["code"]) == (409, "deadline_passed")
+    set_campaign(submission_deadline=utcnow() - timedelta(minutes=1))
+    assert final(client, auth, ids, work_id=str(work_id)).status_code == 201
+
+
+# -- expiry ---------------------------------------------------------------------------------------------
+
+def test_orphan_partials_and_abandoned_finals_expire(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    store = get_store()
+    receiving = partial(client, auth, 20 * MIB)
+    assert patch(client, auth, receiving, 0, payload(9 * MIB)).status_code == 204  # a part and a tail
+    finished = partial(client, auth, 100)
+    send_all(client, auth, finished, payload(100), 100)
+    straight = [partial(client, auth, 6 * MIB), partial(client, auth, 10)]
+    final_id = final_id_of(final(client, auth, straight, work_id=str(work_id)))
+    assert patch(client, auth, straight[0], 0, payload(6 * MIB)).status_code == 204
+    final_key = row(final_id).object_key
+    assert multipart_keys(partial_key_for(receiving)) == [partial_key_for(receiving)]
+    assert store.head(tail_key_for(receiving)) is not None and store.head(partial_key_for(finished)) is not None
+    assert multipart_keys(final_key) == [final_key]
+    fresh = partial(client, auth, 100)
+
+    with session_scope() as session:
+        assert cleanup_expired_uploads(session, utcnow()) == 0  # nothing is old yet
+        past = utcnow() - timedelta(minutes=1)
+        session.execute(update(Upload).where(col(Upload.id).in_([receiving, finished, final_id, *straight]))
+                        .values(expires_at=past))
+    assert head(client, auth, finished).status_code == 410
+    assert (final(client, auth, [finished], work_id=str(work_id)).json()["code"]) == "concat_partial_gone"
+    with session_scope() as session:
+        assert cleanup_expired_uploads(session, utcnow()) == 3  # two orphans and one final with its pieces
+    assert_partials_freed([receiving, finished, *straight])
+    assert multipart_keys(final_key) == [] and store.head(final_key) is None
+    assert {row(i).status for i in [receiving, finished, final_id, *straight]} == {UploadStatus.expired}
+    assert row(fresh).status == UploadStatus.receiving
+    with session_scope() as session:
+        assert cleanup_expired_uploads(session, utcnow()) == 0
+
+
+def test_a_final_waits_while_one_of_its_partials_is_still_being_sent(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    ids = [partial(client, auth, 6 * MIB), partial(client, auth, 6 * MIB)]
+    final_id = final_id_of(final(client, auth, ids, work_id=str(work_id)))
+    with session_scope() as session:
+        session.execute(update(Upload).where(col(Upload.id).in_([final_id, ids[0]]))
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+        assert cleanup_expired_uploads(session, utcnow()) == 0
+    assert row(final_id).status == UploadStatus.receiving
+
+
+# -- several API processes and real clients -------------------------------------------------------------
+
+@pytest.fixture()
+def two_servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]:
+    first, second = start_server(), start_server()
+    try:
+        yield first, second
+    finally:
+        devservices.stop(first.proc)  # type: ignore[arg-type]
+        devservices.stop(second.proc)  # type: ignore[arg-type]
+
+
+def test_parallel_partials_across_two_processes_and_duplicate_finals(
+    two_servers: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    a, b = two_servers
+    data = payload(26 * MIB + 11, seed=26)
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(data)
+    with httpx.Client(base_url=a.url, timeout=120) as http_a, httpx.Client(base_url=b.url, timeout=120) as http_b:
+        auth = {"Authorization": f"Bearer {token_for(http_a, 'demo-submitter')}"}
+        work_id = new_work(http_a, auth)
+        # Straight mode, partials started on one process and continued on the other, chunk by chunk.
+        ranges = tus_client.split(len(data), 3, 8 * MIB)
+        ids = [partial(http_a, auth, end - start) for start, end in ranges]
+        final_id = final_id_of(final(http_b, auth, ids, work_id=str(work_id), filename="clip.mp4"))
+
+        def send_alternating(upload_id: str, start: int, end: int) -> None:
+            offset, step = 0, 3 * MIB
+            for turn in range(1000):
+                if start + offset >= end:
+                    return
+                http = (http_a, http_b)[turn % 2]
+                response = patch(http, auth, upload_id, offset, data[start + offset:min(end, start + offset + step)])
+                assert response.status_code == 204, response.text
+                offset = int(response.headers["upload-offset"])
+
+        threads = [threading.Thread(target=send_alternating, args=(upload_id, start, end))
+                   for upload_id, (start, end) in zip(ids, ranges, strict=True)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert_completed_once(final_id, data)
+
+        # Copy mode: complete partials, then four identical finals at once on both processes.
+        second = new_work(http_a, auth, "第二个")
+        ranges = tus_client.split(len(data), 3, 5 * MIB)
+        racing = [partial(http_a, auth, end - start) for start, end in ranges]
+        for upload_id, (start, end) in zip(racing, ranges, strict=True):
+            send_all(http_b, auth, upload_id, data[start:end], 5 * MIB)
+    get_queue(VALIDATE).empty()
+    answers: list[tuple[int, str]] = []
+    barrier = threading.Barrier(4)
+
+    def race(server: LiveServer) -> None:
+        with httpx.Client(base_url=server.url, timeout=120) as own:
+            barrier.wait()
+            response = final(own, auth, racing, work_id=str(second))
+            answers.append((response.status_code, response.headers.get("location", response.text)))
+
+    threads = [threading.Thread(target=race, args=(server,)) for server in (a, b, a, b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    created = {location.rsplit("/", 1)[-1] for status, location in answers if status == 201}
+    assert len(created) == 1 and {status for status, _ in answers} <= {201, 423}, answers
+    assert_completed_once(created.pop(), data)
+    with session_scope() as session:
+        finals = [u for u in session.exec(select(Upload)) if u.concat == "final" and u.partial_ids == racing]
+    assert len(finals) == 1
+
+
+NODE_CLIENT = r"""
+const tus = require(process.argv[2]);
+const fs = require('fs');
+const [file, endpoint, token, workId] = process.argv.slice(3);
+const upload = new tus.Upload(fs.readFileSync(file), {
+  endpoint, chunkSize: 3 * 1024 * 1024, parallelUploads: 3, retryDelays: null,
+  headers: { Authorization: `Bearer ${token}` },
+  metadata: { work_id: workId, filename: 'node.mp4' },
+  onError: (error) => { console.error(String(error)); process.exit(1); },
+  onSuccess: () => { console.log(JSON.stringify({ url: upload.url })); },
+});
+upload.start();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").exists(),
+                    reason="node or tus-js-client is not installed (npm ci)")
+def test_tus_js_client_parallel_uploads(two_servers: tuple[LiveServer, LiveServer], tmp_path: Path) -> None:
+    server = two_servers[0]
+    data = payload(17 * MIB + 5, seed=27)
+    path = tmp_path / "node.mp4"
+    path.write_bytes(data)
+    script = tmp_path / "upload.cjs"
+    script.write_text(NODE_CLIENT)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        token = token_for(http, "demo-submitter")
+        work_id = new_work(http, {"Authorization": f"Bearer {token}"})
+    done = subprocess.run(
+        ["node", str(script), str(ROOT / "node_modules" / "tus-js-client"), str(path),
+         f"{server.url}{ENDPOINT}", token, str(work_id)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    final_id = json.loads(done.stdout)["url"].rsplit("/", 1)[-1]
+    version = assert_completed_once(final_id, data)
+    assert version.original_filename == "node.mp4"
+    assert len(row(final_id).partial_ids) == 3
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
