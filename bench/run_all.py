@@ -2,8 +2,9 @@
 
 Uses the configured database, Redis and object store (``CLIPJURY_*``). What is not configured is provided
 here, apart from the development data: a private Redis, SeaweedFS on :8333 (reused if one runs), a
-SQLite database under ``.cache/bench`` and the bucket ``clipjury-bench``. Results land in ``bench/out/``;
-the figures are copied by hand into ``docs/benchmarks.md``.
+SQLite database under ``.cache/bench`` and the bucket ``clipjury-bench`` (``bench_review`` makes its own
+throw-away PostgreSQL database on 127.0.0.1:5432 instead: its target is about PostgreSQL). Results land in
+``bench/out/``; the figures are copied by hand into ``docs/benchmarks.md``.
 
     .venv/bin/python bench/run_all.py [-k verdict] [ARGS passed to every benchmark]
 """
