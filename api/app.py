@@ -29,7 +29,8 @@ def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = FastAPI(
-        title="clipjury", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json", lifespan=_lifespan
+        title="clipjury", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json",
+        redoc_url=None, swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect", lifespan=_lifespan,
     )
     problems.install(app)
     app.include_router(health.router)

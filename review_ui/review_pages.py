@@ -21,7 +21,7 @@ from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid, NotFound
 from clipjury.notifications import service as notes
 from clipjury.reviews import service
-from clipjury.reviews.events import visible_events
+from clipjury.reviews.events import hide_national, visible_events, without_unpublished_national
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works import playback as playback_mod
@@ -626,6 +626,9 @@ def audit_log(
         raise Invalid("作品编号应为数字。", code="invalid_work_id")
     if work_id is not None:
         query = query.where(AuditEvent.work_id == work_id)
+    national_ok = _role(user) == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
+    if not national_ok:
+        query = without_unpublished_national(query)
     params = {"province": province if _role(user) == Role.national_admin else "", "action": action,
               "work": str(work_id or "")}
     pager = _pager(_count(session, query), _page_number(page), AUDIT_PAGE_SIZE, "/audit", params)
@@ -638,16 +641,17 @@ def audit_log(
         w.id: w.title
         for w in session.exec(visible_works_query(user).where(col(Work.id).in_(work_ids)))
     } if work_ids else {}
+    shown = [hide_national(e, national_ok) for e in events]
     rows = [
         AuditRow(
             id=e.id or 0, at=fmt_local(e.at), by=e.actor_name, label=AUDIT_ACTION_LABELS.get(e.action, e.action),
             work_id=e.work_id, work_title=titles.get(e.work_id, "") if e.work_id else "",
-            change=(f"{WORK_STATUS_LABELS.get(e.from_status, e.from_status)} → "
-                    f"{WORK_STATUS_LABELS.get(e.to_status, e.to_status)}"
-                    if e.from_status and e.to_status and e.from_status != e.to_status else ""),
+            change=(f"{WORK_STATUS_LABELS.get(v.from_status or '', v.from_status)} → "
+                    f"{WORK_STATUS_LABELS.get(v.to_status or '', v.to_status)}"
+                    if v.from_status and v.to_status and v.from_status != v.to_status else ""),
             reason=e.reason if e.action != "verdict" else "",
         )
-        for e in events
+        for e, v in zip(events, shown, strict=True)
     ]
     return render(request, "review/audit.html", {
         **user_context(user, session),

@@ -17,8 +17,8 @@ from clipjury.campaigns.service import active_campaign
 from clipjury.errors import Forbidden, Invalid
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
-from clipjury.reviews.events import hide_national, touches_national
-from clipjury.reviews.models import NATIONAL_ACTIONS, ReviewDecision
+from clipjury.reviews.events import hide_national, without_unpublished_national
+from clipjury.reviews.models import ReviewDecision
 from clipjury.works.schemas import WorkPublic, work_public, works_public
 
 router = APIRouter(tags=["review"])
@@ -229,11 +229,9 @@ def audit_log(
     national_ok = role == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
     if not national_ok:
         # Before publication the national re-review's decisions are not the province's to read.
-        query = query.where(col(AuditEvent.action).not_in(NATIONAL_ACTIONS))
+        query = without_unpublished_national(query)
     out = []
     for e in session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)):
-        if not national_ok and touches_national(e):
-            continue
         shown = hide_national(e, national_ok)
         out.append(AuditOut(id=e.id or 0, at=e.at, by=e.actor_name, work_id=e.work_id, action=e.action,
                             from_status=shown.from_status, to_status=shown.to_status, reason=e.reason))

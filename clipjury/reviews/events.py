@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import and_, not_
+from sqlmodel import Session, col
 
 from clipjury.accounts.models import Role, User
 from clipjury.audit.models import AuditEvent
@@ -76,3 +78,12 @@ def _shown(status: str | None, national_ok: bool) -> str | None:
 def _plain(e: AuditEvent) -> Event:
     return Event(at=e.at, by=e.actor_name, action=e.action, from_status=e.from_status, to_status=e.to_status,
                  reason=e.reason)
+
+
+def without_unpublished_national(query: Any) -> Any:
+    """An audit-log query without the events of the national re-review (decisions and their undoing),
+    for readers outside the national office before it publishes."""
+    return query.where(
+        col(AuditEvent.action).not_in(NATIONAL_ACTIONS),
+        not_(and_(col(AuditEvent.action) == "undo", col(AuditEvent.from_status).in_(NATIONAL_DECISION_STATUSES))),
+    )

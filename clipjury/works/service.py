@@ -21,7 +21,7 @@ from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, grace_end
-from clipjury.errors import Conflict, Invalid, NotFound
+from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.jobs import defer_media, defer_validation
 from clipjury.media.rules import Verdict
 from clipjury.timeutil import as_utc, fmt_local, utcnow
@@ -126,6 +126,8 @@ def versions_of(session: Session, work: Work) -> list[WorkVersion]:
 def create_work(
     session: Session, user: User, *, title: str, description: str = "", province_code: str | None = None
 ) -> Work:
+    if Role(user.role) not in (Role.submitter, Role.unit_coordinator):
+        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
     title = (title or "").strip()
     description = (description or "").strip()
     if not title:
@@ -134,8 +136,6 @@ def create_work(
         raise Invalid(f"作品标题不能超过 {TITLE_MAX} 个字。", code="title_too_long")
     if len(description) > DESCRIPTION_MAX:
         raise Invalid(f"作品简介不能超过 {DESCRIPTION_MAX} 个字。", code="description_too_long")
-    if Role(user.role) not in (Role.submitter, Role.unit_coordinator):
-        raise Invalid("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
     campaign = active_campaign(session)
     ensure_open_for_new_upload(campaign, utcnow())
 
