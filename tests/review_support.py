@@ -20,8 +20,10 @@ def uploaded_and_submitted(client: Any, headers: dict[str, str], title: str = "æ
     assert work.status_code == 201, work.text
     work_id = int(work.json()["id"])
     body = media.valid_mp4(1).read_bytes()
-    put = client.put(f"/api/v1/works/{work_id}/video", content=body,
-                     headers={**headers, "Content-Type": "video/mp4", "Content-Disposition": "attachment; filename=a.mp4"})
+    put = client.put(
+        f"/api/v1/works/{work_id}/video", content=body,
+        headers={**headers, "Content-Type": "video/mp4", "Content-Disposition": "attachment; filename=a.mp4"},
+    )
     assert put.status_code in (200, 201, 202), put.text
     run_jobs()
     submitted = client.post(f"/api/v1/works/{work_id}/submit", headers=headers)
