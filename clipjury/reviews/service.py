@@ -264,7 +264,9 @@ def _cas(session: Session, work: Work, *, extra: Any = None, **values: Any) -> b
     values = {"updated_at": utcnow(), **values}
     if "status" in values:
         values["review_rev"] = work.review_rev + 1
-    result = session.execute(stmt.values(**values))
+    # synchronize_session=False: SQLAlchemy would otherwise write the new values into the loaded object
+    # even when no row matched, and the caller could not tell what it had read from what it wished.
+    result = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
@@ -307,15 +309,17 @@ def _tell_owner(session: Session, work: Work, kind: str, title: str, body: str) 
 
 
 def _conflict_after_lost_race(session: Session, work: Work, user: User, campaign: Campaign, now: datetime) -> Conflict:
-    """Explain why a compare-and-set did not apply, from the work as it is now."""
+    """Explain why a compare-and-set did not apply, from the work as it is now (the failed UPDATE waited
+    for the winner's commit, so this transaction reads it)."""
     was = work.status
     session.refresh(work)
-    if work.status == WorkStatus.submitted and work.claimed_by_id not in (None, user.id) and not claim_lapsed(
-        work, campaign, now
+    current = work
+    if current.status == WorkStatus.submitted and current.claimed_by_id not in (None, user.id) and not claim_lapsed(
+        current, campaign, now
     ):
-        return _claimed_error(session, work)
-    if was == WorkStatus.submitted and work.status != WorkStatus.submitted:
-        label = WORK_STATUS_LABELS.get(shown_status(work, user, campaign), work.status)
+        return _claimed_error(session, current)
+    if was == WorkStatus.submitted and current.status != WorkStatus.submitted:
+        label = WORK_STATUS_LABELS.get(shown_status(current, user, campaign), current.status)
         return AlreadyDecided(f"该作品已有结论（{label}），您的决定没有保存。请刷新页面查看。")
     return StaleState("该作品在您操作的同时被他人处理，您的决定没有保存。请刷新页面后重试。")
 
