@@ -33,8 +33,12 @@ DEMO_ACCOUNTS = (
     ("demo-submitter", "submitter, 石家庄市"),
     ("demo-coordinator", "unit coordinator, 石家庄市"),
     ("demo-reviewer", "provincial reviewer, 河北省"),
+    ("demo-province-admin", "provincial admin, 河北省"),
     ("demo-admin", "national admin"),
     ("demo-judge", "judge"),
+    ("demo2-submitter", "submitter, 山西省 太原市"),
+    ("demo2-reviewer", "provincial reviewer, 山西省"),
+    ("demo2-province-admin", "provincial admin, 山西省"),
 )
 
 _PR_SET_PDEATHSIG = 1
@@ -252,7 +256,7 @@ def _print_banner(url: str, workers: int) -> None:
         f"  s3        {settings.s3_endpoint_url}  bucket {settings.s3_bucket}",
         f"  workers   {workers}",
         "demo accounts (password: demo):",
-        *(f"  {name:<18} {what}" for name, what in DEMO_ACCOUNTS),
+        *(f"  {name:<22} {what}" for name, what in DEMO_ACCOUNTS),
         "Press Ctrl-C to stop.",
         "",
     ]
