@@ -165,4 +165,20 @@ def test_forward_recommend_publish(live_server: LiveServer, browser: Any, demo: 
     no_sideways_scroll(admin, DESKTOP["width"])
     shot(admin, "national")
 
+    # A copyright complaint arrives after publication: the national admin disqualifies the recommended
+    # work on its review page, with the complaint attached; it leaves the list, the submitter sees why.
+    complaint = SHOTS.parent / "complaint.pdf"
+    complaint.write_bytes(b"%PDF-1.4\n% copyright complaint\n%%EOF\n")
+    admin.goto(f"{base}/review/works/{first}")
+    admin.fill("#disqualify-reason", "收到版权投诉，画面素材未获授权")
+    admin.set_input_files("#disqualify-document", str(complaint))
+    admin.once("dialog", accept)
+    with admin.expect_navigation():
+        admin.click("#disqualify-work")
+    assert work_state(first)[0] == "disqualified"
+    assert admin.locator("text=complaint.pdf").count() >= 1
+    shot(admin, "disqualified")
+    admin.goto(f"{base}/review/national")
+    assert admin.locator(f"#work-{first}").count() == 0
+
     assert not [e for e in errors if "Content Security Policy" in e or "pageerror" in e], errors
