@@ -74,10 +74,47 @@ def drop_bucket(name: str) -> None:
     ObjectStore(settings).delete_bucket()
 
 
+def run_side_by_side(
+    databases: list[str], pytest_args: list[str], env: dict[str, str]
+) -> list[tuple[str, int, float]]:
+    """Both halves at once: the suite mostly waits (servers, ffmpeg, the browser), so two share two cores
+    well. Each gets its own Redis database and bucket; SQLite's file and PostgreSQL's database are apart
+    already. Each half's output is kept in a file and printed when it ends."""
+    import tempfile
+
+    procs: list[tuple[str, subprocess.Popen[bytes], Path, float]] = []
+    redis_base = env["CLIPJURY_TEST_REDIS"].rsplit("/", 1)[0]
+    for index, db in enumerate(databases):
+        log = Path(tempfile.mkstemp(prefix=f"clipjury-test-{db}-", suffix=".log")[1])
+        half_env = {
+            **env, "CLIPJURY_TEST_DB": db,
+            "CLIPJURY_TEST_REDIS": f"{redis_base}/{15 - index}",
+            "CLIPJURY_TEST_S3_BUCKET": f"{env['CLIPJURY_TEST_S3_BUCKET']}-{db}",
+        }
+        say(f"pytest on {db} (output below when it ends)")
+        with log.open("wb") as out:
+            proc = subprocess.Popen([sys.executable, "-m", "pytest", *pytest_args], cwd=ROOT, env=half_env,
+                                    stdout=out, stderr=subprocess.STDOUT)
+        procs.append((db, proc, log, time.monotonic()))
+    results: list[tuple[str, int, float]] = []
+    for db, proc, log, t0 in procs:
+        code = proc.wait()
+        seconds = time.monotonic() - t0
+        say(f"pytest on {db}: output")
+        sys.stdout.write(log.read_text(errors="replace"))
+        sys.stdout.flush()
+        log.unlink(missing_ok=True)
+        results.append((db, code, seconds))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--db", action="append", choices=["sqlite", "postgres"],
                         help="database to run on (repeatable; default: sqlite, then postgres)")
+    parser.add_argument("--sequential", action="store_true",
+                        help="run the databases one after the other (default: at the same time, each with its own "
+                             "Redis database and bucket; their output is printed when each finishes)")
     args, pytest_args = parser.parse_known_args()
     databases: list[str] = args.db or ["sqlite", "postgres"]
 
@@ -108,12 +145,15 @@ def main() -> int:
                 SEAWEED_DIR / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, SEAWEED_DIR / "weed.log"
             ))
 
-        for db in databases:
-            say(f"pytest on {db}")
-            t0 = time.monotonic()
-            code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args],
-                                   cwd=ROOT, env={**env, "CLIPJURY_TEST_DB": db})
-            results.append((db, code, time.monotonic() - t0))
+        if args.sequential or len(databases) == 1:
+            for db in databases:
+                say(f"pytest on {db}")
+                t0 = time.monotonic()
+                code = subprocess.call([sys.executable, "-m", "pytest", *pytest_args],
+                                       cwd=ROOT, env={**env, "CLIPJURY_TEST_DB": db})
+                results.append((db, code, time.monotonic() - t0))
+        else:
+            results.extend(run_side_by_side(databases, pytest_args, env))
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
@@ -123,11 +163,12 @@ def main() -> int:
                 drop_database(env["CLIPJURY_TEST_PG_DB"])
             except Exception as exc:  # cleanup must not hide the test result
                 print(f"could not drop {env['CLIPJURY_TEST_PG_DB']}: {exc}", file=sys.stderr)
-        if env["CLIPJURY_TEST_S3_BUCKET"] != "clipjury-test":
-            try:
-                drop_bucket(env["CLIPJURY_TEST_S3_BUCKET"])
-            except Exception as exc:
-                print(f"could not remove bucket {env['CLIPJURY_TEST_S3_BUCKET']}: {exc}", file=sys.stderr)
+        for bucket in {env["CLIPJURY_TEST_S3_BUCKET"], *(f"{env['CLIPJURY_TEST_S3_BUCKET']}-{db}" for db in databases)}:
+            if bucket.startswith("clipjury-test-"):
+                try:
+                    drop_bucket(bucket)
+                except Exception as exc:
+                    print(f"could not remove bucket {bucket}: {exc}", file=sys.stderr)
         devservices.stop_all(started)
 
     say("summary")
