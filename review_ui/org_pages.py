@@ -30,6 +30,7 @@ from clipjury.works.models import (
     Work,
     WorkStatus,
 )
+from review_ui import presenters
 from review_ui.pages import user_context
 from review_ui.web import PageRoute, flash, render, safe_next
 
@@ -64,19 +65,6 @@ def _attempt(request: Request, session: Session, action: Callable[[], str]) -> N
         flash(request, done)
 
 
-def time_left_label(seconds: int) -> str:
-    if seconds <= 0:
-        return "已截止"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = max(1, rest // 60) if not days and not hours else rest // 60
-    if days:
-        return f"还剩 {days} 天 {hours} 小时"
-    if hours:
-        return f"还剩 {hours} 小时 {minutes} 分钟"
-    return f"还剩 {minutes} 分钟"
-
-
 @dataclass
 class Deadline:
     label: str
@@ -96,11 +84,10 @@ class Deadline:
 def deadlines(campaign: Campaign) -> dict[str, Deadline]:
     left = quota_mod.time_left(campaign)
     sub_s, fwd_s = cast(int, left["submission_seconds_left"]), cast(int, left["forward_seconds_left"])
+    label = presenters.time_left_label
     return {
-        "submission": Deadline("作品提交截止", fmt_local(campaign.submission_deadline), time_left_label(sub_s), sub_s),
-        "forward": Deadline(
-            "报送全国复评截止", fmt_local(campaign.effective_forward_deadline()), time_left_label(fwd_s), fwd_s
-        ),
+        "submission": Deadline("作品提交截止", fmt_local(campaign.submission_deadline), label(sub_s), sub_s),
+        "forward": Deadline("报送全国复评截止", fmt_local(campaign.effective_forward_deadline()), label(fwd_s), fwd_s),
     }
 
 

@@ -98,6 +98,19 @@ def format_limit_duration(seconds: float) -> str:
     return f"{seconds:g} 秒"
 
 
+def time_left_label(seconds: int, *, closed: str = "已截止") -> str:
+    """"还剩 3 天 4 小时" to a deadline; ``closed`` once it has passed."""
+    if seconds <= 0:
+        return closed
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    if days:
+        return f"还剩 {days} 天 {hours} 小时"
+    if hours:
+        return f"还剩 {hours} 小时 {rest // 60} 分钟"
+    return f"还剩 {max(1, rest // 60)} 分钟"
+
+
 def status_label(status: str) -> str:
     return WORK_STATUS_LABELS.get(status, status)
 

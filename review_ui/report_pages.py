@@ -24,6 +24,7 @@ from clipjury.reports import service as reports
 from clipjury.reviews.quotas import QuotaRow, quota_rows
 from clipjury.reviews.service import QueueFilter
 from clipjury.timeutil import as_utc, fmt_local
+from review_ui import presenters
 from review_ui.pages import user_context
 from review_ui.web import PageRoute, flash, render
 
@@ -51,15 +52,7 @@ def _file(export: exports.ExportFile) -> Response:
 def left_label(seconds: int | None) -> str:
     if seconds is None:
         return ""
-    if seconds <= 0:
-        return "已过报送截止时间"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    if days:
-        return f"还剩 {days} 天 {hours} 小时"
-    if hours:
-        return f"还剩 {hours} 小时 {rest // 60} 分钟"
-    return f"还剩 {max(1, rest // 60)} 分钟"
+    return presenters.time_left_label(seconds, closed="已过报送截止时间")
 
 
 @dataclass
