@@ -42,6 +42,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench.pgdb import ADMIN_URL, create_database, drop_database  # noqa: E402
+
 OUT = ROOT / "bench" / "out" / "review.json"
 TARGET_MS = 200.0
 PAGE = 50
@@ -80,21 +82,6 @@ TO_STATUS = {
 
 
 # -- the database ------------------------------------------------------------------------------------
-
-def create_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
 
 @dataclass
 class Ids:
@@ -724,7 +711,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--works-per-province", type=int, default=400)
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the data set")
-    parser.add_argument("--pg-admin", default="postgresql://postgres@127.0.0.1:5432/postgres",
+    parser.add_argument("--pg-admin", default=ADMIN_URL,
                         help="a PostgreSQL URL allowed to create databases")
     parser.add_argument("--gc-freeze", action="store_true",
                         help="gc.freeze() once the app has started (the proposed fix for the GC pauses)")

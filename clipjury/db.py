@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -77,3 +77,25 @@ def session_scope() -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def relaxed_commit() -> Iterator[Connection]:
+    """A connection whose commit does not wait for the disk (PostgreSQL ``synchronous_commit = off``,
+    SQLite ``synchronous = NORMAL`` under WAL). A power cut may undo the last moments of such commits,
+    never corrupt anything or reorder them with durable ones: for data that is cheap to redo (an
+    upload's progress: the client re-sends the part), never for decisions. Every other commit of the
+    connection stays durable (the SQLite setting is put back before the connection returns to the pool).
+    """
+    with get_engine().connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+        else:
+            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+        try:
+            yield conn
+        finally:
+            if sqlite:
+                conn.rollback()  # ends whatever the caller left open before the setting changes back
+                conn.exec_driver_sql("PRAGMA synchronous=FULL")

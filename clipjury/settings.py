@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     s3_part_size: int = Field(default=8 * 1024 * 1024, ge=5 * 1024 * 1024)
     # Where browsers reach the store, if different from s3_endpoint_url (e.g. behind a proxy).
     s3_public_endpoint_url: str = ""
+    # SHA-256 of every request body in the signature (botocore does it on http:// endpoints only).
+    # Off: bodies are sent UNSIGNED-PAYLOAD with a CRC32 checksum header the store verifies.
+    s3_sign_payload: bool = False
 
     # Web sessions and API tokens.
     access_token_expire_minutes: int = 12 * 60

@@ -61,7 +61,8 @@ class ObjectStore:
         }
         config = Config(
             signature_version="s3v4",
-            s3={"addressing_style": settings.s3_addressing_style},
+            s3={"addressing_style": settings.s3_addressing_style,
+                "payload_signing_enabled": settings.s3_sign_payload},
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=32,
             connect_timeout=5,

@@ -57,3 +57,16 @@ def test_work_events_record_the_lifecycle(client, auth) -> None:  # type: ignore
     work = client.post("/api/v1/works", json={"title": "审计"}, headers=auth).json()
     events = client.get(f"/api/v1/works/{work['id']}/events", headers=auth).json()
     assert [(e["action"], e["by"], e["to_status"]) for e in events] == [("create", "demo-submitter", "draft")]
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    """The README's configuration table names every setting (a new one without a row fails here)."""
+    from pathlib import Path
+
+    from clipjury.settings import Settings
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    names = list(Settings.model_fields)
+    assert len(names) > 30 and "s3_sign_payload" in names
+    missing = [name for name in names if f"`CLIPJURY_{name.upper()}`" not in readme]
+    assert missing == []

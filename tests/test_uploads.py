@@ -21,11 +21,17 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from clipjury.campaigns.models import Campaign
-from clipjury.db import session_scope
+from clipjury.db import get_engine, relaxed_commit, session_scope
 from clipjury.jobs import VALIDATE, get_queue
 from clipjury.timeutil import utcnow
 from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, sanitize_filename, tail_key_for
+from clipjury.uploads.service import (
+    PartBuffer,
+    UploadLock,
+    cleanup_expired_uploads,
+    sanitize_filename,
+    tail_key_for,
+)
 from clipjury.works.models import WorkVersion
 from storage import get_store
 from tests.conftest import devservices, start_server, token_for
@@ -539,3 +545,63 @@ def test_dropped_connection_keeps_what_arrived(two_servers: tuple[str, str]) -> 
         response = patch(b, auth, upload_id, offset, data[offset:])
         assert response.status_code == 204, response.text
     assert_completed_once(upload_id, data)
+
+
+# -- the receive buffer and the progress commit ---------------------------------------------------------
+
+def test_part_buffer_cuts_exact_parts_from_any_chunking() -> None:
+    part = 1000
+    data = payload(4321, seed=9)
+    for sizes in ([1], [7, 993], [1000], [1500, 3], [4321]):
+        buffer = PartBuffer(part, expected=len(data))
+        parts: list[bytes] = []
+        offset, i = 0, 0
+        while offset < len(data):
+            step = sizes[i % len(sizes)]
+            buffer.write(data[offset:offset + step])
+            offset += step
+            i += 1
+            while len(buffer) > part:  # like an upload whose last part waits for the end
+                parts.append(bytes(buffer.pop_part()))
+        rest = bytes(buffer.take_all())
+        assert all(len(p) == part for p in parts)
+        assert b"".join(parts) + rest == data and len(buffer) == 0
+
+
+def test_part_buffer_small_requests_get_small_blocks_and_may_grow() -> None:
+    buffer = PartBuffer(8 * MIB, expected=10)
+    buffer.write(b"0123456789")
+    assert [len(b) for b in buffer.blocks] == [10]  # not a whole 8 MiB part for a 10-byte request
+    buffer.write(b"abc")  # more than announced (no Content-Length check upstream): still kept
+    assert bytes(buffer.take_all()) == b"0123456789abc"
+
+
+def test_recycled_blocks_never_leak_earlier_bytes() -> None:
+    part = 5 * MIB
+    first = PartBuffer(part)
+    first.write(b"\xaa" * (part + 1))
+    block = first.pop_part()
+    first.recycle(block)
+    second = PartBuffer(part)  # likely gets the recycled block back
+    second.write(b"new")
+    assert bytes(second.take_all()) == b"new"
+    third = PartBuffer(part)
+    third.write(b"\xbb" * part)
+    third.write(b"x")
+    assert bytes(third.pop_part()) == b"\xbb" * part and bytes(third.take_all()) == b"x"
+
+
+def _durability(conn: Any) -> str:
+    if conn.dialect.name == "sqlite":
+        return str(conn.exec_driver_sql("PRAGMA synchronous").scalar())
+    return str(conn.exec_driver_sql("SHOW synchronous_commit").scalar())
+
+
+def test_relaxed_commit_is_relaxed_inside_and_durable_again_after(database: str) -> None:
+    durable = "2" if database.startswith("sqlite") else "on"  # FULL / on
+    with relaxed_commit() as conn:
+        assert _durability(conn) == ("1" if database.startswith("sqlite") else "off")  # NORMAL / off
+        conn.commit()
+    # The pool hands connections back out: every one of them commits durably again.
+    with get_engine().connect() as a, get_engine().connect() as b:
+        assert _durability(a) == durable and _durability(b) == durable

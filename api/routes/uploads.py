@@ -181,10 +181,15 @@ async def tus_patch(upload_id: str, request: Request, user: CurrentUser, session
     if offset is None:
         raise service.BadUploadRequest("PATCH 请求必须提供 Upload-Offset。", code="upload_offset_required")
     session.commit()  # hold no database connection while the body streams
-    await service.append(upload_id, user.id or 0, offset, _body(request), content_length=_content_length(request))
-    upload = _reload(session, upload_id)
-    headers = _upload_headers(upload)
-    headers.pop("Cache-Control")
+    result = await service.append(
+        upload_id, user.id or 0, offset, _body(request), content_length=_content_length(request)
+    )
+    # Answered from what the append wrote: no second read of the row on every chunk.
+    headers = {"Upload-Offset": str(result.offset)}
+    if result.length is not None:
+        headers["Upload-Length"] = str(result.length)
+    if not result.complete and result.expires_at is not None:
+        headers["Upload-Expires"] = format_datetime(as_utc(result.expires_at), usegmt=True)
     return Response(status_code=204, headers=headers)
 
 
