@@ -605,3 +605,23 @@ def test_relaxed_commit_is_relaxed_inside_and_durable_again_after(database: str)
     # The pool hands connections back out: every one of them commits durably again.
     with get_engine().connect() as a, get_engine().connect() as b:
         assert _durability(a) == durable and _durability(b) == durable
+
+
+def test_the_store_verifies_the_checksum_of_every_part() -> None:
+    """Parts go unsigned (CLIPJURY_S3_SIGN_PAYLOAD=false): the CRC32 header is what protects them."""
+    from storage.s3 import StorageError, crc32_b64
+
+    store = get_store()
+    key = "tests/checksum.bin"
+    upload_id = store.create_multipart(key)
+    try:
+        data = payload(6 * MIB, seed=5)
+        wrong = crc32_b64(data[:-1] + bytes([data[-1] ^ 1]))
+        with pytest.raises(StorageError):
+            store._call("upload_part", Key=key, UploadId=upload_id, PartNumber=1, Body=data, ChecksumCRC32=wrong)
+        etag = store.upload_part(key, upload_id, 1, data)
+        store.complete_multipart(key, upload_id, [(1, etag)])
+        assert store.get_bytes(key) == data
+    finally:
+        store.abort_multipart(key, upload_id)
+        store.delete(key)
