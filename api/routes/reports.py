@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
 from clipjury.campaigns.service import active_campaign
@@ -16,22 +16,6 @@ from clipjury.reports import service as reports
 from clipjury.reviews.service import QueueFilter
 
 router = APIRouter(tags=["reports"])
-
-
-class ActivityEntryOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    unit_id: int
-    unit: str
-    province: str
-    activity_key: str
-    activity: str
-    reported: bool
-    sessions: int | None
-    participants: int | None
-    note: str
-    updated_at: datetime | None
-    updated_by: str | None
 
 
 class ActivityEntryIn(BaseModel):
@@ -61,7 +45,7 @@ def activity_report(
     return _file(exports.render(reports.activity_report(session, user, campaign, province or None), fmt))
 
 
-@router.get("/api/v1/reports/activities", response_model=list[ActivityEntryOut])
+@router.get("/api/v1/reports/activities", response_model=list[reports.EntryView])
 def activity_entries(
     user: CurrentUser,
     session: SessionDep,
@@ -73,7 +57,7 @@ def activity_entries(
     return reports.list_entries(session, user, campaign, unit_id=unit, province_code=province or None)
 
 
-@router.put("/api/v1/reports/activities/{unit_id}/{activity_key}", response_model=ActivityEntryOut)
+@router.put("/api/v1/reports/activities/{unit_id}/{activity_key}", response_model=reports.EntryView)
 def save_activity_entry(
     unit_id: int, activity_key: str, body: ActivityEntryIn, user: CurrentUser, session: SessionDep
 ) -> reports.EntryView:

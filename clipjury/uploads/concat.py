@@ -51,17 +51,16 @@ from clipjury.uploads.service import (
     _release_storage,
     _session,
     _terminate,
+    add_upload_version,
     object_key_for,
     sanitize_filename,
     tail_key_for,
     too_large,
 )
-from clipjury.works.models import Work
 from clipjury.works.service import (
     AlreadySubmitted,
     Disqualified,
     UnderReview,
-    add_version,
     ensure_accepts_upload,
     get_own_work,
 )
@@ -376,18 +375,11 @@ def _finish_final(final_id: str, store: ObjectStore) -> bool:
         if result.rowcount != 1:  # type: ignore[attr-defined]
             session.rollback()
             return False
-        work = session.get(Work, final.work_id)
-        user = session.get(User, final.user_id)
-        assert work is not None
         try:
-            version = add_version(
-                session, work, actor=user, object_key=final.object_key, size_bytes=length,
-                filename=final.filename, upload_id=final.id, upload_started_at=final.created_at,
-            )
+            add_upload_version(session, final, length)
         except (AlreadySubmitted, UnderReview, Disqualified):
             session.rollback()
             raise
-        session.execute(update(Upload).where(col(Upload.id) == final_id).values(version_id=version.id))
         session.execute(
             update(Upload).where(col(Upload.final_id) == final_id).values(s3_upload_id=None, tail_size=0)
         )

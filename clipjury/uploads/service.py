@@ -555,22 +555,30 @@ def _finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int 
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return None
-    work = session.get(Work, upload.work_id)
-    user = session.get(User, upload.user_id)
-    assert work is not None
     try:
-        version = add_version(
-            session, work, actor=user, object_key=upload.object_key, size_bytes=length,
-            filename=upload.filename, upload_id=upload.id, upload_started_at=upload.created_at,
-        )
+        version_id = add_upload_version(session, upload, length)
     except (AlreadySubmitted, UnderReview, Disqualified):  # the work moved on while the bytes arrived
         session.rollback()
         _terminate(upload_id, store, delete_object=True)
         raise
-    session.execute(update(Upload).where(col(Upload.id) == upload_id).values(version_id=version.id))
     session.commit()  # sends the validation job
     # A tail object may linger from any earlier request (its bytes have since gone into parts).
     _delete_quietly(store, tail_key_for(upload_id))
+    return version_id
+
+
+def add_upload_version(session: Session, upload: Upload, length: int) -> int:
+    """The work's new version for a completed upload (plain or final), linked from the upload's row,
+    in the caller's transaction; raises as ``add_version`` does when the work no longer takes files."""
+    work = session.get(Work, upload.work_id)
+    user = session.get(User, upload.user_id)
+    assert work is not None
+    version = add_version(
+        session, work, actor=user, object_key=upload.object_key, size_bytes=length,
+        filename=upload.filename, upload_id=upload.id, upload_started_at=upload.created_at,
+    )
+    session.execute(update(Upload).where(col(Upload.id) == upload.id).values(version_id=version.id))
+    assert version.id is not None
     return version.id
 
 
