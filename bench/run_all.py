@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from clipjury import devservices  # noqa: E402
 from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY  # noqa: E402
 
 CACHE = ROOT / ".cache" / "bench"
+WEED = CACHE / "seaweedfs"
 
 
 def free_port() -> int:
@@ -53,9 +55,11 @@ def main() -> int:
             env["CLIPJURY_REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
         if not env.get("CLIPJURY_S3_ENDPOINT_URL"):
             if not devservices.port_open("127.0.0.1", devservices.SEAWEED_S3_PORT):
-                weed = CACHE / "seaweedfs"
+                # Fresh data every time, removed afterwards: SeaweedFS gives the space of deleted objects
+                # back only when it vacuums, and the benchmarks write gigabytes (see bench_ingest).
+                shutil.rmtree(WEED / "data", ignore_errors=True)
                 started.append(devservices.start_seaweedfs(
-                    weed / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, weed / "weed.log"))
+                    WEED / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, WEED / "weed.log"))
             env["CLIPJURY_S3_ENDPOINT_URL"] = f"http://127.0.0.1:{devservices.SEAWEED_S3_PORT}"
             env.setdefault("CLIPJURY_S3_BUCKET", "clipjury-bench")
         if not env.get("CLIPJURY_DATABASE_URL"):
@@ -70,6 +74,7 @@ def main() -> int:
             results.append((path.stem, code, time.monotonic() - t0))
     finally:
         devservices.stop_all(started)
+        shutil.rmtree(WEED / "data", ignore_errors=True)
 
     print("\n==> summary (results in bench/out/, figures for docs/benchmarks.md)")
     for name, code, seconds in results:

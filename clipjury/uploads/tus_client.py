@@ -103,10 +103,12 @@ def upload_parallel(
 ) -> str:
     """``parallel`` partial uploads sent at once, joined by a final upload. Returns the final's URL."""
     ranges = split(path.stat().st_size, parallel, chunk_size)
-    urls = [create(client, endpoint, headers, length=end - start, concat="partial") for start, end in ranges]
-    final_header = "final;" + " ".join(urls)
-    final = create(client, endpoint, headers, metadata=metadata, concat=final_header) if final_first else None
     with ThreadPoolExecutor(len(ranges)) as pool:
+        # The partials are created at once (as tus-js-client's parallel uploads do), in the file's order.
+        urls = list(pool.map(
+            lambda piece: create(client, endpoint, headers, length=piece[1] - piece[0], concat="partial"), ranges))
+        final_header = "final;" + " ".join(urls)
+        final = create(client, endpoint, headers, metadata=metadata, concat=final_header) if final_first else None
         done = [pool.submit(send, client, url, headers, path, start, end, chunk_size)
                 for url, (start, end) in zip(urls, ranges, strict=True)]
         for future in done:
