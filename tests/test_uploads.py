@@ -295,6 +295,45 @@ def test_busy_upload_answers_423(client: Any, auth: dict[str, str]) -> None:
     assert patch(client, auth, upload_id, 0, b"abc").status_code == 204
 
 
+def test_slow_request_keeps_its_lock_past_the_ttl(demo: dict[str, int]) -> None:
+    """A request slower than the lock's TTL (an office line sending one chunk) renews the lock as its
+    bytes arrive: a second request on the same upload meanwhile is refused, not let in to interleave."""
+    import time
+
+    server = start_server({"CLIPJURY_UPLOAD_LOCK_TTL_S": "2"})
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            auth = {"Authorization": f"Bearer {token_for(client, 'demo-submitter')}"}
+            work_id = new_work(client, auth)
+            upload_id = create(client, auth, work_id, 10 * MIB)
+            piece = payload(32 * 1024, seed=7)
+            pieces = 20  # one every 0.2 s: 4 s in all, twice the TTL, never a whole part
+
+            def slow_body() -> Iterator[bytes]:
+                for _ in range(pieces):
+                    time.sleep(0.2)
+                    yield piece
+
+            answers: dict[str, Any] = {}
+
+            def send_slowly() -> None:
+                answers["slow"] = patch(client, auth, upload_id, 0, slow_body(),
+                                        **{"Content-Length": str(len(piece) * pieces)})
+
+            sender = threading.Thread(target=send_slowly)
+            sender.start()
+            time.sleep(3)  # past the TTL of a lock that would only be renewed at a part boundary
+            answers["second"] = patch(client, auth, upload_id, 0, b"abc")
+            sender.join(30)
+            assert answers["second"].status_code == 423, answers["second"].text
+            assert answers["second"].json()["code"] == "upload_busy"
+            assert answers["slow"].status_code == 204, answers["slow"].text
+            assert answers["slow"].headers["upload-offset"] == str(len(piece) * pieces)
+            assert head(client, auth, upload_id).headers["upload-offset"] == str(len(piece) * pieces)
+    finally:
+        devservices.stop(server.proc)  # type: ignore[arg-type]
+
+
 # -- resumability ----------------------------------------------------------------------------------
 
 def test_small_chunks_make_progress_and_complete_once(client: Any, auth: dict[str, str]) -> None:

@@ -749,6 +749,10 @@ async def append(
                     raise UploadLengthExceeded()
                 buffer.write(chunk)
                 received += len(chunk)
+                # Renewed as the bytes come, not only when a part is full: a slow office connection may
+                # take longer than the lock's TTL to send one part, and must not lose the upload to a retry.
+                if lock.due() and not await _thread(lock.refresh):
+                    raise UploadBusy("上传锁已失效，请刷新进度后继续。")
                 while _part_ready(state, len(buffer), sent_end, part_size):
                     data = buffer.pop_part()
                     if pending is not None:
@@ -757,8 +761,6 @@ async def append(
                         committed = sent_end
                         buffer.recycle(in_flight)
                     in_flight = data
-                    if lock.due() and not await _thread(lock.refresh):
-                        raise UploadBusy("上传锁已失效，请刷新进度后继续。")
                     pending = asyncio.ensure_future(_thread(_store_part, state, store, data, committed))
                     sent_end += len(data)
         except BodyInterrupted:
