@@ -47,6 +47,7 @@ def main() -> int:
 
     env = dict(os.environ)
     started: list[subprocess.Popen[bytes]] = []
+    own_store = False
     results: list[tuple[str, int, float]] = []
     try:
         if not env.get("CLIPJURY_REDIS_URL"):
@@ -58,6 +59,7 @@ def main() -> int:
                 # Fresh data every time, removed afterwards: SeaweedFS gives the space of deleted objects
                 # back only when it vacuums, and the benchmarks write gigabytes (see bench_ingest).
                 shutil.rmtree(WEED / "data", ignore_errors=True)
+                own_store = True
                 started.append(devservices.start_seaweedfs(
                     WEED / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, WEED / "weed.log"))
             env["CLIPJURY_S3_ENDPOINT_URL"] = f"http://127.0.0.1:{devservices.SEAWEED_S3_PORT}"
@@ -74,7 +76,8 @@ def main() -> int:
             results.append((path.stem, code, time.monotonic() - t0))
     finally:
         devservices.stop_all(started)
-        shutil.rmtree(WEED / "data", ignore_errors=True)
+        if own_store:
+            shutil.rmtree(WEED / "data", ignore_errors=True)
 
     print("\n==> summary (results in bench/out/, figures for docs/benchmarks.md)")
     for name, code, seconds in results:
