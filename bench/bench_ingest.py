@@ -38,6 +38,8 @@ LAYOUT = os.environ.get("BENCH_LAYOUT", "shared")
 if LAYOUT not in ("shared", "isolated"):
     raise SystemExit("BENCH_LAYOUT must be shared or isolated")
 TMP = Path(tempfile.mkdtemp(prefix="clipjury-bench-"))
+# Where the SeaweedFS this benchmark starts (when none runs) keeps its data, for that run only.
+SEAWEED_DIR = ROOT / ".cache" / "bench-seaweedfs"
 # BENCH_DB=postgres: a throw-away database on the local PostgreSQL instead of SQLite.
 PG_DB = "clipjury_bench_ingest" if os.environ.get("BENCH_DB") == "postgres" else None
 ENV = {
@@ -92,14 +94,19 @@ def reference_client() -> Any:
     )
 
 
+def store_process() -> psutil.Process | None:
+    """The local SeaweedFS process, if the store is one."""
+    return next((p for p in psutil.process_iter(["name"]) if p.info["name"] == "weed"), None)
+
+
 class CpuMeter:
     """CPU seconds (user + system) of the bench process (the client), the API process and the store."""
 
     def __init__(self, api_pid: int) -> None:
         self.processes = {"client": psutil.Process(), "api": psutil.Process(api_pid)}
-        weed = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "weed"]
-        if weed:
-            self.processes["store"] = weed[0]
+        weed = store_process()
+        if weed is not None:
+            self.processes["store"] = weed
 
     def read(self) -> dict[str, float]:
         return {name: sum(p.cpu_times()[:2]) for name, p in self.processes.items()}
@@ -128,9 +135,10 @@ ALL_MODES = {
     "sequential": "tus, one upload, chunk after chunk",
 }
 # BENCH_MODES=straight: only the figure the target is about (more runs in the same time).
-MODES = {mode: ALL_MODES[mode] for mode in os.environ.get("BENCH_MODES", ",".join(ALL_MODES)).split(",")}
-if "straight" not in MODES:
-    raise SystemExit("BENCH_MODES must include straight (the figure the target is about)")
+_wanted = os.environ.get("BENCH_MODES", ",".join(ALL_MODES)).split(",")
+if "straight" not in _wanted or not set(_wanted) <= set(ALL_MODES):
+    raise SystemExit(f"BENCH_MODES: a comma-separated choice of {', '.join(ALL_MODES)}, straight included")
+MODES = {mode: ALL_MODES[mode] for mode in _wanted}
 
 
 def tus_upload(client: httpx.Client, auth: dict[str, str], work_id: int, path: Path, mode: str) -> tuple[float, str]:
@@ -160,10 +168,10 @@ def isolate_store() -> tuple[int, set[int]]:
     cores = sorted(os.sched_getaffinity(0))
     if len(cores) < 2:
         raise SystemExit("BENCH_LAYOUT=isolated needs at least 2 cores")
-    weed = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "weed"]
-    if not weed:
+    weed = store_process()
+    if weed is None:
         raise SystemExit("BENCH_LAYOUT=isolated: no SeaweedFS process found")
-    pid, before = weed[0].pid, os.sched_getaffinity(weed[0].pid)
+    pid, before = weed.pid, os.sched_getaffinity(weed.pid)
     half = len(cores) // 2
     pin(pid, set(cores[:half]))
     os.sched_setaffinity(0, set(cores[half:]))
@@ -176,11 +184,10 @@ def main() -> int:
     if not devservices.port_open("127.0.0.1", devservices.SEAWEED_S3_PORT):
         # Fresh data, removed at the end: SeaweedFS gives the space of deleted objects back only when it
         # vacuums, and every run writes the file 1 + len(MODES) times (about 10 GB for 9 runs).
-        seaweed_dir = ROOT / ".cache" / "bench-seaweedfs"
-        shutil.rmtree(seaweed_dir / "data", ignore_errors=True)
-        seaweed_dir.mkdir(parents=True, exist_ok=True)
-        weed = devservices.start_seaweedfs(seaweed_dir / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY,
-                                           seaweed_dir / "weed.log")
+        shutil.rmtree(SEAWEED_DIR / "data", ignore_errors=True)
+        SEAWEED_DIR.mkdir(parents=True, exist_ok=True)
+        weed = devservices.start_seaweedfs(SEAWEED_DIR / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY,
+                                           SEAWEED_DIR / "weed.log")
     from sqlmodel import Session
 
     from clipjury.db import get_engine
@@ -314,7 +321,7 @@ def main() -> int:
                 pin(*isolated)  # a store this bench did not start gets its cores back
         if weed is not None:
             devservices.stop(weed)
-            shutil.rmtree(ROOT / ".cache" / "bench-seaweedfs" / "data", ignore_errors=True)
+            shutil.rmtree(SEAWEED_DIR / "data", ignore_errors=True)
         if PG_DB:
             from bench.pgdb import ADMIN_URL, drop_database
 
