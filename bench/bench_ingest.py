@@ -4,8 +4,9 @@ Runs against a live uvicorn subprocess on the local services (Redis, SeaweedFS o
 if absent — and a throw-away SQLite database). Each run times, one after another on the same file and
 store: boto3 ``upload_file`` with boto3's defaults (the reference), tus over N partial uploads in parallel
 with the final created first (the partials go straight into the final object; the figure the target is about), the
-same with the final created last (tus-js-client's and Uppy's order: the server joins by copying), and
-one sequential tus upload. Samples the API process's RSS, prints a table and writes
+same with the final created last but partials that declare their layout (what the web page does with
+Uppy: straight too), with the final created last and nothing declared (plain tus-js-client: the server
+joins by copying), and one sequential tus upload. Samples the API process's RSS, prints a table and writes
 ``bench/out/ingest.json``. Usage: ``python bench/bench_ingest.py`` (``BENCH_RUNS``, ``BENCH_PARALLEL``,
 ``BENCH_DB=postgres``, ``BENCH_INGEST_MIB``, ``BENCH_MODES``, ``BENCH_LAYOUT``).
 """
@@ -131,6 +132,7 @@ class RssSampler(threading.Thread):
 
 ALL_MODES = {
     "straight": f"tus, {PARALLEL} partials in parallel, final first",
+    "declared": f"tus, {PARALLEL} partials in parallel declaring their layout, final last (the web page)",
     "copy": f"tus, {PARALLEL} partials in parallel, final last",
     "sequential": "tus, one upload, chunk after chunk",
 }
@@ -149,7 +151,8 @@ def tus_upload(client: httpx.Client, auth: dict[str, str], work_id: int, path: P
         url = tus_client.upload(client, "/api/v1/uploads", auth, path, metadata, chunk_size=CHUNK)
     else:
         url = tus_client.upload_parallel(client, "/api/v1/uploads", auth, path, metadata, parallel=PARALLEL,
-                                         chunk_size=CHUNK, final_first=mode == "straight")
+                                         chunk_size=CHUNK, final_first=mode == "straight",
+                                         declare_layout=mode == "declared")
     return time.perf_counter() - started, url.rsplit("/", 1)[-1]
 
 

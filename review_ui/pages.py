@@ -20,6 +20,7 @@ from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid
 from clipjury.notifications.service import unread_count
 from clipjury.reviews.service import decisions_of
+from clipjury.settings import get_settings
 from clipjury.timeutil import fmt_local
 from clipjury.works import service as works
 from clipjury.works.models import EDITABLE_STATUSES
@@ -229,6 +230,8 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
             "progress": progress,
             "can_upload": editable and closed is None,
             "upload_closed_reason": closed if editable else None,
+            # The uploader's chunks and pieces are whole S3 parts (see clipjury/uploads/concat.py).
+            "part_size": get_settings().s3_part_size,
         },
     )
 

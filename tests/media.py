@@ -61,6 +61,15 @@ def valid_mp4(seconds: float = 2) -> Path:
     return _encode("valid.mp4", [*_av_inputs(seconds), *H264, *AAC, "-shortest", "-f", "mp4"])
 
 
+def large_mp4(seconds: float = 3) -> Path:
+    """About 11 MB a second (640x360, noise at near-lossless quality): a file of several S3 parts that
+    still decodes in a second."""
+    return _encode("large.mp4", [
+        *_av_inputs(seconds, size="640x360"), "-vf", "noise=alls=40:allf=t", *H264, "-qp", "1", *AAC,
+        "-shortest", "-f", "mp4",
+    ])
+
+
 def faststart_mp4(seconds: float = 2) -> Path:
     return _encode("faststart.mp4", [*_av_inputs(seconds), *H264, *AAC, "-movflags", "+faststart", "-f", "mp4"])
 

@@ -240,3 +240,42 @@ def test_rejected_file_shows_its_reason(stack: LiveServer, browser: Any, tmp_pat
     shot(page, "13-rejected-phone")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     assert not [e for e in errors if "pageerror" in e], errors
+
+
+def test_a_large_file_goes_up_in_pieces_straight_into_the_final_object(
+    stack: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    """Uppy sends a file of several parts as tus partials that declare their layout: the server writes
+    them straight into the final object (no copy, no partial objects), and the verdict follows."""
+    from sqlmodel import select
+
+    from clipjury.db import session_scope
+    from clipjury.uploads.models import Upload
+    from storage import get_store
+
+    base = stack.url
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base)
+    work_url = create_work(page, base, "分段上传的大文件")
+    work_id = int(work_url.rstrip("/").rsplit("/", 1)[-1])
+    path = media.large_mp4()
+    store = get_store()
+    assert path.stat().st_size > 3 * store.part_size
+    choose_file(page, path)
+    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+    upload_button(page).click()
+    page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
+    shot(page, "14-large-file-ready-desktop")
+    with session_scope() as session:
+        uploads = list(session.exec(select(Upload).where(Upload.work_id == work_id)))
+    finals = [u for u in uploads if u.concat == "final"]
+    assert len(finals) == 1, [(u.id, u.concat, u.status) for u in uploads]
+    final = finals[0]
+    assert final.status == "complete" and final.length == path.stat().st_size
+    assert final.concat_group is not None and final.part_base == 0  # written straight, no copy
+    pieces = [u for u in uploads if u.concat == "partial"]
+    assert sorted(u.id for u in pieces) == sorted(final.partial_ids) and len(pieces) == 3
+    assert all(u.final_id == final.id and u.part_base is not None for u in pieces)
+    assert [k for u in pieces for k in store.list_keys(f"uploads/{u.id}/")] == []
+    assert not [e for e in errors if "pageerror" in e], errors

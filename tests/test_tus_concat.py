@@ -7,6 +7,7 @@ Both ways of joining are covered: straight into the final object (final created 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import shutil
 import subprocess
@@ -166,6 +167,167 @@ def test_metadata_may_come_with_the_partials(client: Any, auth: dict[str, str]) 
         send_all(client, auth, upload_id, data[index * 1000:(index + 1) * 1000], 1000)
     final_id = final_id_of(final(client, auth, ids))
     assert assert_completed_once(final_id, data).original_filename == "片段.mp4"
+
+
+# -- partials that declare their layout (the web page's way) ---------------------------------------------
+
+def layout_partial(client: Any, auth: dict[str, str], length: int, layout: dict[str, str], **metadata: str) -> Any:
+    return client.post(ENDPOINT, headers={**auth, **TUS, "Upload-Length": str(length), "Upload-Concat": "partial",
+                                          "Upload-Metadata": meta(**layout, **metadata)})
+
+
+def declare(sizes: list[int], group: str = "group-0123456789") -> dict[str, str]:
+    return {"concat_group": group, "concat_layout": ",".join(map(str, sizes))}
+
+
+def group_final(upload_id: str) -> Upload:
+    final_id = row(upload_id).final_id
+    assert final_id is not None
+    return row(final_id)
+
+
+def test_partials_declaring_their_layout_go_straight_into_the_final(client: Any, auth: dict[str, str]) -> None:
+    """tus-js-client's order (final last), yet no copy: each partial finds its place by its length."""
+    work_id = new_work(client, auth)
+    sizes = [16 * MIB, 8 * MIB, 3 * MIB + 5]  # whole parts but the last, no two alike
+    data = payload(sum(sizes), seed=31)
+    layout = declare(sizes)
+    # Created out of order, as concurrent requests may arrive.
+    order = [1, 2, 0]
+    created = {i: final_id_of(layout_partial(client, auth, sizes[i], layout, work_id=str(work_id),
+                                             filename="分段.mp4")) for i in order}
+    ids = [created[i] for i in range(len(sizes))]
+    pre = group_final(ids[0])
+    assert pre.partial_ids == ids and pre.part_base == 0 and pre.concat_group is not None
+    assert [row(i).part_base for i in ids] == [0, 2, 3]
+    assert all(row(i).final_id == pre.id and row(i).object_key == pre.object_key for i in ids)
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    for index in reversed(range(len(sizes))):
+        send_all(client, auth, ids[index], data[starts[index]:starts[index] + sizes[index]], 8 * MIB)
+    # The last byte of the last partial completed the file; the final the client now creates is that one.
+    assert row(pre.id).status == UploadStatus.complete
+    response = final(client, auth, ids, work_id=str(work_id))
+    assert final_id_of(response) == pre.id
+    assert response.headers["upload-offset"] == response.headers["upload-length"] == str(len(data))
+    version = assert_completed_once(pre.id, data)
+    assert version.original_filename == "分段.mp4"
+    assert_partials_freed(ids)  # nothing was ever stored under the partials' own keys
+    assert final_id_of(final(client, auth, ids, work_id=str(work_id))) == pre.id  # a retried final
+    assert_completed_once(pre.id, data)
+
+
+def test_a_final_created_early_over_declared_partials_waits_for_them(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    sizes = [8 * MIB, 1000]
+    data = payload(sum(sizes), seed=32)
+    layout = declare(sizes, "early-final-group")
+    ids = [final_id_of(layout_partial(client, auth, n, layout, work_id=str(work_id))) for n in sizes]
+    # Listing the pieces in another order than they declared is refused; nothing is lost by it.
+    wrong = final(client, auth, list(reversed(ids)), work_id=str(work_id))
+    assert (wrong.status_code, wrong.json()["code"]) == (409, "concat_layout_mismatch")
+    response = final(client, auth, ids, work_id=str(work_id))
+    final_id = final_id_of(response)
+    assert final_id == group_final(ids[0]).id and "upload-offset" not in response.headers
+    send_all(client, auth, ids[0], data[:8 * MIB], 8 * MIB)
+    assert row(final_id).status == UploadStatus.receiving
+    send_all(client, auth, ids[1], data[8 * MIB:], 8 * MIB)
+    assert_completed_once(final_id, data)
+
+
+def test_a_retried_partial_creation_takes_the_place_of_the_lost_one(client: Any, auth: dict[str, str]) -> None:
+    """The answer to a partial's creation was lost and the client created it again: the new one takes
+    the place; the first, which never got a byte, ends. A place whose partial has bytes is kept."""
+    work_id = new_work(client, auth)
+    sizes = [16 * MIB, 8 * MIB + 1]
+    data = payload(sum(sizes), seed=33)
+    layout = declare(sizes, "retried-creation")
+    lost = final_id_of(layout_partial(client, auth, sizes[0], layout, work_id=str(work_id)))
+    second = final_id_of(layout_partial(client, auth, sizes[1], layout, work_id=str(work_id)))
+    first = final_id_of(layout_partial(client, auth, sizes[0], layout, work_id=str(work_id)))
+    assert row(lost).status == UploadStatus.terminated and row(lost).final_id is None
+    assert group_final(first).partial_ids == [first, second]
+    assert patch(client, auth, lost, 0, b"x").status_code == 410
+    assert patch(client, auth, first, 0, data[:8 * MIB]).status_code == 204
+    extra = final_id_of(layout_partial(client, auth, sizes[0], layout, work_id=str(work_id)))
+    assert row(extra).final_id is None and row(extra).part_base is None  # an ordinary partial
+    assert group_final(first).partial_ids == [first, second]
+    assert patch(client, auth, first, 8 * MIB, data[8 * MIB:sizes[0]]).status_code == 204
+    send_all(client, auth, second, data[sizes[0]:], 8 * MIB)
+    assert_completed_once(final_id_of(final(client, auth, [first, second], work_id=str(work_id))), data)
+
+
+def test_declared_layouts_that_cannot_go_straight_are_joined_by_copy(client: Any, auth: dict[str, str]) -> None:
+    """Two pieces of the same length (which is which?), a piece not a whole number of parts, or no
+    work: ordinary partials, joined by copy at the end. The file is the same either way."""
+    work_id = new_work(client, auth)
+    for sizes, with_work in (([6 * MIB, 6 * MIB, 10], True), ([6 * MIB + 1, 10], True), ([8 * MIB, 10], False)):
+        data = payload(sum(sizes), seed=34)
+        layout = declare(sizes, f"plain-{len(sizes)}-{with_work}-group")
+        extra = {"work_id": str(work_id)} if with_work else {}
+        ids = [final_id_of(layout_partial(client, auth, n, layout, **extra)) for n in sizes]
+        assert all(row(i).final_id is None and row(i).part_base is None for i in ids)
+        start = 0
+        for upload_id, size in zip(ids, sizes, strict=True):
+            send_all(client, auth, upload_id, data[start:start + size], 8 * MIB)
+            start += size
+        final_id = final_id_of(final(client, auth, ids, work_id=str(work_id)))
+        assert row(final_id).part_base is None and row(final_id).concat_group is None
+        get_queue(VALIDATE).empty()
+        with session_scope() as session:
+            version = session.exec(select(WorkVersion).where(WorkVersion.upload_id == final_id)).one()
+        assert version.size_bytes == len(data)
+        assert_partials_freed(ids)
+
+
+def test_bad_declared_layouts(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    for layout in ({"concat_group": "short", "concat_layout": "10,20"},
+                   {"concat_group": "group-0123456789", "concat_layout": "10,-20"},
+                   {"concat_group": "group-0123456789", "concat_layout": ""},
+                   {"concat_layout": "10,20"},
+                   {"concat_group": "../../etc/passwd", "concat_layout": "10,20"}):
+        response = layout_partial(client, auth, 10, layout, work_id=str(work_id))
+        assert (response.status_code, response.json()["code"]) == (400, "invalid_concat_layout"), layout
+        assert "concat_layout" in response.json()["detail"]
+    # A file over the limit is refused with its first piece, before a byte is sent.
+    limit = 20 * MIB
+    set_campaign(max_size_bytes=limit)
+    over = layout_partial(client, auth, 8 * MIB, declare([16 * MIB, 8 * MIB, 1]), work_id=str(work_id))
+    assert (over.status_code, over.json()["code"]) == (413, "too_large")
+    with session_scope() as session:
+        assert session.exec(select(Upload)).first() is None
+
+
+def test_terminating_a_declared_partial_ends_its_group(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    sizes = [8 * MIB, 100]
+    layout = declare(sizes, "terminated-group")
+    ids = [final_id_of(layout_partial(client, auth, n, layout, work_id=str(work_id))) for n in sizes]
+    assert patch(client, auth, ids[0], 0, payload(8 * MIB)).status_code == 204
+    pre = group_final(ids[0])
+    assert multipart_keys(pre.object_key) == [pre.object_key]
+    assert client.delete(f"{ENDPOINT}/{ids[1]}", headers={**auth, **TUS}).status_code == 204
+    assert multipart_keys(pre.object_key) == [] and get_store().head(pre.object_key) is None
+    assert {row(i).status for i in [*ids, pre.id]} == {UploadStatus.terminated}
+    # A new partial of the same group cannot bring the ended file back: it is an ordinary one.
+    again = final_id_of(layout_partial(client, auth, 100, layout, work_id=str(work_id)))
+    assert row(again).final_id is None
+
+
+def test_an_abandoned_group_expires(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    sizes = [8 * MIB, 8 * MIB + 1]
+    layout = declare(sizes, "abandoned-group")
+    first = final_id_of(layout_partial(client, auth, sizes[0], layout, work_id=str(work_id)))
+    assert patch(client, auth, first, 0, payload(8 * MIB)).status_code == 204
+    pre = group_final(first)  # the second piece was never created
+    with session_scope() as session:
+        session.execute(update(Upload).where(col(Upload.id).in_([first, pre.id]))
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+    with session_scope() as session:
+        assert cleanup_expired_uploads(session, utcnow()) == 1
+    assert multipart_keys(pre.object_key) == [] and get_store().head(pre.object_key) is None
+    assert {row(i).status for i in [first, pre.id]} == {UploadStatus.expired}
 
 
 # -- bad input ------------------------------------------------------------------------------------------
@@ -432,3 +594,87 @@ def test_tus_js_client_parallel_uploads(two_servers: tuple[LiveServer, LiveServe
     assert version.original_filename == "node.mp4"
     assert len(row(final_id).partial_ids) == 3
     assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+NODE_PAGE_CLIENT = r"""
+import { createRequire } from 'node:module';
+import fs from 'node:fs';
+import { pathToFileURL } from 'node:url';
+const [tusPath, planPath, file, endpoint, token, workId, partSize] = process.argv.slice(2);
+const tus = createRequire(import.meta.url)(tusPath);
+const { planPieces, layoutMetadata } = await import(pathToFileURL(planPath).href);
+const sizes = [];
+for (let size = 1; size < 400 * 1048576; size += 1048573) sizes.push(size);
+for (let parts = 1; parts <= 50; parts++) sizes.push(parts * Number(partSize), parts * Number(partSize) + 1);
+const check = sizes.map((size) => [size, planPieces(size, 4, Number(partSize))]);
+const data = fs.readFileSync(file);
+const pieces = planPieces(data.length, 4, Number(partSize));
+const upload = new tus.Upload(data, {
+  endpoint, chunkSize: Number(partSize), parallelUploads: pieces.length, parallelUploadBoundaries: pieces,
+  retryDelays: null, headers: { Authorization: `Bearer ${token}` },
+  metadata: { work_id: workId, filename: 'page.mp4' },
+  metadataForPartialUploads: { work_id: workId, filename: 'page.mp4', ...layoutMetadata(pieces) },
+  onError: (error) => { console.error(String(error)); process.exit(1); },
+  onSuccess: () => { console.log(JSON.stringify({ url: upload.url, pieces, check })); },
+});
+upload.start();
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None or not (ROOT / "node_modules" / "tus-js-client").exists(),
+                    reason="node or tus-js-client is not installed (npm ci)")
+def test_the_web_pages_pieces_go_straight_into_the_final(
+    two_servers: tuple[LiveServer, LiveServer], tmp_path: Path
+) -> None:
+    """tus-js-client with the web page's own split (review_ui/assets/concat_plan.js): no copy."""
+    server, part_size = two_servers[0], get_store().part_size
+    data = payload(5 * part_size + 12345, seed=35)
+    path = tmp_path / "page.mp4"
+    path.write_bytes(data)
+    script = tmp_path / "upload.mjs"
+    script.write_text(NODE_PAGE_CLIENT)
+    plan = tmp_path / "concat_plan.mjs"  # the page's module as it is (ES module syntax in a .js file)
+    shutil.copyfile(ROOT / "review_ui" / "assets" / "concat_plan.js", plan)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        token = token_for(http, "demo-submitter")
+        work_id = new_work(http, {"Authorization": f"Bearer {token}"})
+    done = subprocess.run(
+        ["node", str(script), str(ROOT / "node_modules" / "tus-js-client"), str(plan), str(path),
+         f"{server.url}{ENDPOINT}", token, str(work_id), str(part_size)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    final_id = answer["url"].rsplit("/", 1)[-1]
+    assert assert_completed_once(final_id, data).original_filename == "page.mp4"
+    final_row = row(final_id)
+    assert final_row.concat_group is not None and final_row.part_base == 0
+    assert len(final_row.partial_ids) == len(answer["pieces"]) == 3
+    assert_partials_freed(final_row.partial_ids)
+    # The split for every size up to 400 MiB: whole parts but the last, no two alike, the whole file.
+    for size, pieces in answer["check"]:
+        if pieces is None:
+            assert size < 3 * part_size
+            continue
+        lengths = [p["end"] - p["start"] for p in pieces]
+        assert pieces[0]["start"] == 0 and pieces[-1]["end"] == size and len(set(lengths)) == len(lengths)
+        assert all(n % part_size == 0 for n in lengths[:-1]) and lengths[-1] > 0 and 2 <= len(pieces) <= 4
+        assert all(a["end"] == b["start"] for a, b in itertools.pairwise(pieces))
+        assert len(pieces) == 4 or size < 10 * part_size
+        # Balanced: within 3 parts; 5 for an exact number of parts (the rest needs another base).
+        assert max(lengths) - min(lengths) <= (3 if size % part_size else 5) * part_size
+
+
+def test_declared_split_of_the_script_client() -> None:
+    align = 8 * MIB
+    exact = [n * align + extra for n in range(1, 51) for extra in (0, 1)]
+    for size in [*range(1, 400 * MIB, 1_048_573), *exact]:
+        ranges = tus_client.declared_split(size, 4, align)
+        if ranges is None:
+            assert size < 3 * align
+            continue
+        lengths = [end - start for start, end in ranges]
+        assert ranges[0][0] == 0 and ranges[-1][1] == size and len(set(lengths)) == len(lengths)
+        assert all(n % align == 0 for n in lengths[:-1]) and lengths[-1] > 0
+        assert len(ranges) == 4 or size < 10 * align
+        assert max(lengths) - min(lengths) <= (3 if size % align else 5) * align  # balanced enough

@@ -143,11 +143,15 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
         raise service.BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
     if with_body and request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
         raise service.UnsupportedContentType()
+    store = get_store()
+    group = concat.declared_group(metadata, user.id or 0, length, store.part_size) if partial else None
     upload = service.create_upload(
         session, user, work_id=int(raw_work_id) if raw_work_id else None, length=length,
-        filename=metadata.get("filename"), partial=partial,
+        filename=metadata.get("filename"), partial=partial, file_length=group.total if group else None,
     )
     session.commit()  # the row must exist for any process before bytes arrive
+    if group is not None:
+        await anyio.to_thread.run_sync(concat.join_group, upload.id, group, store)
     if with_body:
         try:
             await service.append(upload.id, user.id or 0, 0, _body(request), content_length=content_length)

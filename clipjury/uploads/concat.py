@@ -10,6 +10,12 @@ Two ways the bytes reach the final object ``originals/{work}/{final}.mp4`` (one 
   ``concatenation-unfinished``), the final's multipart upload is created at once and each partial writes
   its parts into it, under part numbers that follow the previous partials'. Completing the final is one
   ``CompleteMultipartUpload``. This is the fast path: the store receives every byte once.
+* **Straight, final last**: tus-js-client and Uppy create the final only after the partials are done.
+  Our web page therefore declares, in each partial's ``Upload-Metadata``, the file's layout
+  (``concat_layout``: the lengths of all partials, in order, each but the last a whole number of S3
+  parts and no two the same) and a random ``concat_group``. The first partial of a group creates its
+  final (and the multipart upload) at once; each partial finds its place by its ``Upload-Length``. The
+  final the client creates at the end is that one, and completes when its last partial does.
 * **Copied**: when the partials already hold bytes (tus-js-client and Uppy create the final after the
   partials are done), each partial is completed into its own object ``uploads/{partial}/data`` and the
   final is assembled with ``UploadPartCopy`` (pieces under S3's 5 MiB minimum are read and re-sent), then
@@ -22,7 +28,9 @@ Either way the final completes exactly once: the request that stores the last by
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +61,7 @@ from clipjury.uploads.service import (
     _terminate,
     add_upload_version,
     object_key_for,
+    partial_key_for,
     sanitize_filename,
     tail_key_for,
     too_large,
@@ -100,6 +109,18 @@ class PartialGone(Gone):
 class PartialUsed(Conflict):
     code = "concat_partial_used"
     message = "该部分上传已合并到另一个文件中，不能再次使用。请重新上传文件。"
+
+
+class InvalidLayout(BadUploadRequest):
+    code = "invalid_concat_layout"
+    message = (
+        "Upload-Metadata 中的 concat_layout 应为以逗号分隔的各部分字节数，concat_group 应为 8–64 位字母、数字、- 或 _。"
+    )
+
+
+class LayoutMismatch(Conflict):
+    code = "concat_layout_mismatch"
+    message = "合并请求列出的部分上传与它们创建时声明的分段（concat_layout）不一致：请按声明的顺序列出全部部分上传。"
 
 
 class WorkMismatch(BadUploadRequest):
@@ -257,6 +278,8 @@ def _existing_final(user: User, ids: list[str], owners: set[str], store: ObjectS
                 if final.status in (UploadStatus.terminated, UploadStatus.expired):
                     raise PartialGone()
                 return final
+            if final is not None and final.concat_group is not None:
+                raise LayoutMismatch()
     raise PartialUsed()
 
 
@@ -305,6 +328,119 @@ def _claim(
                 return None
         session.commit()
         return final
+
+
+# -- finals made from the layout the partials declare ------------------------------------------------------
+
+GROUP_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+MAX_GROUP_PARTIALS = 16
+
+
+@dataclass(frozen=True)
+class Group:
+    """Where a new partial goes in the file its group makes."""
+
+    key: str  # digest of the owner, the group id and the layout: one final per key
+    lengths: tuple[int, ...]
+    index: int
+    part_base: int  # the S3 part numbers of the partials before it
+
+    @property
+    def total(self) -> int:
+        return sum(self.lengths)
+
+
+def declared_group(metadata: dict[str, str], user_id: int, length: int, part_size: int) -> Group | None:
+    """The group a new partial declares in its metadata (``concat_group``, ``concat_layout``, ``work_id``).
+
+    Malformed values are refused; a layout that cannot be written straight (too many pieces, a piece
+    that is not a whole number of parts, this partial's length not found exactly once) is no error:
+    the partial is then an ordinary one, joined by copy at the end.
+    """
+    raw_group, raw_layout = metadata.get("concat_group"), metadata.get("concat_layout")
+    if raw_group is None and raw_layout is None:
+        return None
+    pieces = (raw_layout or "").replace(" ", ",").split(",")
+    if (raw_group is None or not GROUP_ID.fullmatch(raw_group) or not raw_layout
+            or not all(p.isdigit() and len(p) <= 18 for p in pieces if p)):
+        raise InvalidLayout()
+    lengths = tuple(int(p) for p in pieces if p)
+    if not metadata.get("work_id", "").strip() or not 2 <= len(lengths) <= MAX_GROUP_PARTIALS:
+        return None
+    if any(n <= 0 for n in lengths) or any(n % part_size for n in lengths[:-1]) or lengths.count(length) != 1:
+        return None
+    index = lengths.index(length)
+    material = f"{user_id}\n{raw_group}\n{','.join(map(str, lengths))}"
+    return Group(key=hashlib.sha256(material.encode()).hexdigest(), lengths=lengths, index=index,
+                 part_base=sum(lengths[:index]) // part_size)
+
+
+def join_group(upload_id: str, group: Group, store: ObjectStore) -> bool:
+    """Put a new partial (no byte yet) at its place in its group's final, creating the final and its
+    multipart upload with the group's first partial. False when it stays an ordinary partial."""
+    lock = UploadLock(f"group-{group.key}")
+    if not lock.acquire_wait(LOCK_WAIT_S):
+        log.warning("partial upload %s: group busy, it will be joined by copy", upload_id)
+        return False
+    try:
+        with _session() as session:
+            upload = session.get(Upload, upload_id)
+            if upload is None or upload.work_id is None or upload.status != UploadStatus.receiving:
+                return False
+            final = session.exec(select(Upload).where(col(Upload.concat_group) == group.key)).first()
+            created = final is None
+            if final is None:
+                final = _group_final(upload, group, store)
+                session.add(final)
+            elif final.status != UploadStatus.receiving or final.work_id != upload.work_id:
+                return False
+            taken = final.partial_ids[group.index]
+            if taken and taken != upload.id and not _free_slot(session, taken):
+                return False
+            ids = list(final.partial_ids)
+            ids[group.index] = upload.id
+            final.partial_ids = ids
+            upload.final_id, upload.part_base = final.id, group.part_base
+            upload.object_key, upload.s3_upload_id = final.object_key, final.s3_upload_id
+            session.add(upload)
+            try:
+                session.commit()
+            except Exception:
+                if created and final.s3_upload_id is not None:
+                    store.abort_multipart(final.object_key, final.s3_upload_id)
+                raise
+            return True
+    finally:
+        lock.release()
+
+
+def _group_final(first: Upload, group: Group, store: ObjectStore) -> Upload:
+    final_id = secrets.token_urlsafe(24)
+    object_key = object_key_for(first.work_id or 0, final_id)
+    return Upload(
+        id=final_id, work_id=first.work_id, user_id=first.user_id, filename=first.filename,
+        length=group.total, object_key=object_key, s3_upload_id=store.create_multipart(object_key),
+        created_at=first.created_at, expires_at=first.expires_at, concat=Concat.final.value,
+        partial_ids=[""] * len(group.lengths), part_base=0, concat_group=group.key,
+    )
+
+
+def _free_slot(session: Session, upload_id: str) -> bool:
+    """A place taken by a partial that never got a byte (its creation was retried after a lost answer)
+    goes to the new one; the old one ends. False if it holds bytes or is being written."""
+    lock = UploadLock(upload_id)
+    if not lock.acquire():
+        return False
+    try:
+        result = session.execute(
+            update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == UploadStatus.receiving,
+                                 col(Upload.offset) == 0, col(Upload.tail_size) == 0)
+            .values(status=UploadStatus.terminated, final_id=None, part_base=None, s3_upload_id=None,
+                    object_key=partial_key_for(upload_id))
+        )
+        return result.rowcount == 1  # type: ignore[attr-defined]
+    finally:
+        lock.release()
 
 
 # -- completing the final --------------------------------------------------------------------------------

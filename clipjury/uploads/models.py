@@ -58,3 +58,6 @@ class Upload(SQLModel, table=True):
     # a partial, the part numbers before its own; on the final, 0. None: each partial becomes its own
     # object and the final is assembled from them with server-side copies.
     part_base: int | None = Field(default=None)
+    # A final made when the first of its partials was created, from the layout they declare (see
+    # ``clipjury.uploads.concat``): a digest of the owner, the client's group id and the layout.
+    concat_group: str | None = Field(default=None, max_length=64, unique=True, index=True)

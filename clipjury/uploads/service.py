@@ -268,12 +268,14 @@ def max_size(session: Session) -> int:
 
 def create_upload(
     session: Session, user: User, *, work_id: int | None, length: int | None, filename: str | None,
-    now: datetime | None = None, partial: bool = False,
+    now: datetime | None = None, partial: bool = False, file_length: int | None = None,
 ) -> Upload:
     """Check everything before a byte is stored, then record the upload (flushed; the caller commits).
 
     A partial upload may come without a work (tus-js-client sends the metadata on the final only):
-    then only the campaign's window and size limit apply until the final names the work.
+    then only the campaign's window and size limit apply until the final names the work. A partial
+    that declares the whole file's length (``file_length``, from its layout) is refused when that is
+    over the limit.
     """
     now = now or utcnow()
     if work_id is not None:
@@ -288,6 +290,8 @@ def create_upload(
             pass  # a client splitting a tiny file may send an empty piece; the final's total is checked
         else:
             check_declared_length(length, campaign.max_size_bytes)
+    if file_length is not None:
+        check_declared_length(file_length, campaign.max_size_bytes)
     upload_id = secrets.token_urlsafe(24)
     if partial:
         object_key = partial_key_for(upload_id)

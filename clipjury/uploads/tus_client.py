@@ -3,12 +3,15 @@ sent in parallel (concatenation), or over one upload, in fixed-size PATCH chunks
 
 ``final_first`` creates the final upload before any byte is sent (tus ``concatenation-unfinished``): the
 server then writes every partial straight into the final object, the fastest way. Without it the order is
-tus-js-client's (final after the partials), which the server has to join by copying.
+tus-js-client's (final after the partials), which the server joins by copying, unless the partials
+declare their layout (``declare_layout``, what the web page does): then they too go straight into the
+final object.
 """
 
 from __future__ import annotations
 
 import base64
+import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,6 +41,33 @@ def split(size: int, parallel: int, align: int) -> list[tuple[int, int]]:
     step = max(align, -(-size // parallel // align) * align)
     ranges = [(start, min(size, start + step)) for start in range(0, size, step)]
     return ranges or [(0, 0)]
+
+
+def declared_split(size: int, parallel: int, align: int) -> list[tuple[int, int]] | None:
+    """Ranges for partials that declare their layout: each but the last a whole number of ``align``
+    (the store's part size) and no two of the same length, so the server can tell each partial's place
+    from its length. Fewer pieces when the file is too small for ``parallel``; None below two.
+    (review_ui/assets/concat_plan.js does the same for the web page.)"""
+    for count in range(parallel, 1, -1):
+        # base+1, base, base-1, ... parts and the rest, for the base nearest an even split that makes the
+        # rest differ from the others (a size of an exact number of parts needs another base).
+        candidates = []
+        for shift in (0, -1, 1, -2, 2):
+            base = round(size / count / align) + shift
+            lengths = [(base + 1 - i) * align for i in range(count - 1)]
+            lengths.append(size - sum(lengths))
+            if lengths[-2] >= align and lengths[-1] > 0 and len(set(lengths)) == count:
+                candidates.append(lengths)
+        if candidates:
+            lengths = min(candidates, key=lambda ns: max(ns) - min(ns))
+            starts = [sum(lengths[:i]) for i in range(count)]
+            return [(start, start + length) for start, length in zip(starts, lengths, strict=True)]
+    return None
+
+
+def layout_metadata(ranges: list[tuple[int, int]]) -> dict[str, str]:
+    return {"concat_group": secrets.token_urlsafe(16),
+            "concat_layout": ",".join(str(end - start) for start, end in ranges)}
 
 
 def create(
@@ -99,14 +129,19 @@ def upload(
 
 def upload_parallel(
     client: httpx.Client, endpoint: str, headers: dict[str, str], path: Path, metadata: dict[str, str],
-    *, parallel: int = 4, chunk_size: int = 8 * MIB, final_first: bool = True,
+    *, parallel: int = 4, chunk_size: int = 8 * MIB, final_first: bool = True, declare_layout: bool = False,
 ) -> str:
-    """``parallel`` partial uploads sent at once, joined by a final upload. Returns the final's URL."""
-    ranges = split(path.stat().st_size, parallel, chunk_size)
+    """``parallel`` partial uploads sent at once, joined by a final upload. Returns the final's URL.
+    ``chunk_size`` should be the server's S3 part size (8 MiB by default)."""
+    size = path.stat().st_size
+    declared = declared_split(size, parallel, chunk_size) if declare_layout else None
+    ranges = declared or split(size, parallel, chunk_size)
+    piece_metadata = {**metadata, **layout_metadata(ranges)} if declared else None
     with ThreadPoolExecutor(len(ranges)) as pool:
         # The partials are created at once (as tus-js-client's parallel uploads do), in the file's order.
-        urls = list(pool.map(
-            lambda piece: create(client, endpoint, headers, length=piece[1] - piece[0], concat="partial"), ranges))
+        urls = list(pool.map(lambda piece: create(
+            client, endpoint, headers, length=piece[1] - piece[0], metadata=piece_metadata, concat="partial",
+        ), ranges))
         final_header = "final;" + " ".join(urls)
         final = create(client, endpoint, headers, metadata=metadata, concat=final_header) if final_first else None
         done = [pool.submit(send, client, url, headers, path, start, end, chunk_size)

@@ -2,8 +2,10 @@
 // Size and duration are checked here before a byte is sent, as advice only: the worker's verdict decides.
 import { Dashboard, Tus, Uppy } from 'uppy'
 import zh_CN from '@uppy/locales/lib/zh_CN.js'
+import { layoutMetadata, planPieces } from './concat_plan.js'
 
 const MiB = 1024 * 1024
+const PARALLEL = 4
 
 function formatDuration(seconds) {
   const s = Math.round(seconds)
@@ -51,6 +53,7 @@ function mount(root) {
   const workId = root.dataset.workId
   const maxSize = Number(root.dataset.maxSize)
   const maxDuration = Number(root.dataset.maxDuration)
+  const partSize = Number(root.dataset.partSize) || 8 * MiB
   const advice = document.getElementById('upload-advice')
   const say = (text, kind) => {
     if (!advice) return
@@ -83,12 +86,13 @@ function mount(root) {
   })
   uppy.use(Tus, {
     endpoint: root.dataset.endpoint,
-    // 8 MiB chunks: a dropped office connection loses at most one chunk, and resumes from there.
-    chunkSize: 8 * MiB,
-    // Uppy hands this to tus-js-client: the file goes as 4 partial uploads at once (tus concatenation)
-    // and a final upload joins them, so one slow TCP stream does not set the pace. The work id also goes
-    // with the partials, so a work that no longer takes a file is refused before a byte is sent.
-    parallelUploads: 4,
+    // Chunks of one S3 part (8 MiB): a dropped office connection loses at most one chunk, and resumes
+    // from there.
+    chunkSize: partSize,
+    // Uppy hands this to tus-js-client: a file goes as up to 4 partial uploads at once (tus
+    // concatenation) and a final upload joins them, so one slow TCP stream does not set the pace. Each
+    // file gets its own pieces when it is added (see `file-added`); a small file goes as one upload.
+    parallelUploads: PARALLEL,
     metadataForPartialUploads: { work_id: workId },
     retryDelays: [0, 1000, 3000, 5000, 10000],
     allowedMetaFields: ['work_id', 'filename'],
@@ -99,6 +103,19 @@ function mount(root) {
   uppy.on('file-added', (file) => {
     say('', 'info')
     uppy.setFileMeta(file.id, { filename: file.name })
+    // The pieces declare their layout, so the server writes each straight into the final object (no
+    // copy at the end); the work id goes with them, so a work that no longer takes a file is refused
+    // before a byte is sent.
+    const pieces = planPieces(file.size, PARALLEL, partSize)
+    uppy.setFileState(file.id, {
+      tus: pieces
+        ? {
+            parallelUploads: pieces.length,
+            parallelUploadBoundaries: pieces,
+            metadataForPartialUploads: { work_id: workId, filename: file.name, ...layoutMetadata(pieces) },
+          }
+        : { parallelUploads: 1, parallelUploadBoundaries: null },
+    })
     checks.set(file.id, readDuration(file.data).then((duration) => {
       if (duration !== null && duration > maxDuration + 0.5) {
         const text = `视频时长约 ${formatDuration(duration)}，超过 ${formatDuration(maxDuration)}的上限，`
