@@ -25,9 +25,9 @@ from sqlmodel import col, select
 from clipjury.db import session_scope
 from clipjury.jobs import VALIDATE, get_queue
 from clipjury.timeutil import utcnow
-from clipjury.uploads import tus_client
+from clipjury.uploads import concat, tus_client
 from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.uploads.service import cleanup_expired_uploads, partial_key_for, tail_key_for
+from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, partial_key_for, tail_key_for
 from clipjury.works.models import WorkVersion
 from storage import get_store
 from tests.conftest import ROOT, LiveServer, devservices, start_server, token_for
@@ -254,6 +254,40 @@ def test_a_retried_partial_creation_takes_the_place_of_the_lost_one(client: Any,
     assert patch(client, auth, first, 8 * MIB, data[8 * MIB:sizes[0]]).status_code == 204
     send_all(client, auth, second, data[sizes[0]:], 8 * MIB)
     assert_completed_once(final_id_of(final(client, auth, [first, second], work_id=str(work_id))), data)
+
+
+def test_a_busy_group_asks_the_client_to_create_the_partial_again(
+    client: Any, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Half a group cannot be joined, so a partial that cannot take its place now is not left behind
+    as an ordinary one: it ends and the client is told to retry (tus-js-client retries a 423)."""
+    monkeypatch.setattr(concat, "LOCK_WAIT_S", 0.2)
+    work_id = new_work(client, auth)
+    sizes = [16 * MIB, 8 * MIB + 1]
+    layout = declare(sizes, "busy-group-0001")
+    first = final_id_of(layout_partial(client, auth, sizes[0], layout, work_id=str(work_id)))
+    pre = group_final(first)
+    assert pre.concat_group is not None
+    group_lock = UploadLock(f"group-{pre.concat_group}")
+    assert group_lock.acquire()
+    try:
+        busy = layout_partial(client, auth, sizes[1], layout, work_id=str(work_id))
+    finally:
+        group_lock.release()
+    assert (busy.status_code, busy.json()["code"]) == (423, "upload_busy")
+    with session_scope() as session:
+        left = session.exec(select(Upload).where(col(Upload.concat) == "partial", col(Upload.id) != first)).all()
+    assert [u.status for u in left] == [UploadStatus.terminated]
+    # Its place is being written (a retried creation of the first piece while it streams): 423 as well.
+    slot_lock = UploadLock(first)
+    assert slot_lock.acquire()
+    try:
+        again = layout_partial(client, auth, sizes[0], layout, work_id=str(work_id))
+    finally:
+        slot_lock.release()
+    assert (again.status_code, again.json()["code"]) == (423, "upload_busy")
+    second = final_id_of(layout_partial(client, auth, sizes[1], layout, work_id=str(work_id)))
+    assert group_final(first).partial_ids == [first, second]
 
 
 def test_declared_layouts_that_cannot_go_straight_are_joined_by_copy(client: Any, auth: dict[str, str]) -> None:

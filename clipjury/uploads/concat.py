@@ -377,11 +377,13 @@ def declared_group(metadata: dict[str, str], user_id: int, length: int, part_siz
 
 def join_group(upload_id: str, group: Group, store: ObjectStore) -> bool:
     """Put a new partial (no byte yet) at its place in its group's final, creating the final and its
-    multipart upload with the group's first partial. False when it stays an ordinary partial."""
+    multipart upload with the group's first partial. False when it stays an ordinary partial (the final
+    ended, or its place holds a partial with bytes). When the group or its place is busy, the new partial
+    ends and ``UploadBusy`` (423) tells the client to create it again: half a group cannot be joined."""
     lock = UploadLock(f"group-{group.key}")
     if not lock.acquire_wait(LOCK_WAIT_S):
-        log.warning("partial upload %s: group busy, it will be joined by copy", upload_id)
-        return False
+        _end_unplaced(upload_id)
+        raise UploadBusy("同一文件的其他部分上传正在创建，请稍后重试。")
     try:
         with _session() as session:
             upload = session.get(Upload, upload_id)
@@ -395,8 +397,14 @@ def join_group(upload_id: str, group: Group, store: ObjectStore) -> bool:
             elif final.status != UploadStatus.receiving or final.work_id != upload.work_id:
                 return False
             taken = final.partial_ids[group.index]
-            if taken and taken != upload.id and not _free_slot(session, taken):
-                return False
+            if taken and taken != upload.id:
+                freed = _free_slot(session, taken)
+                if freed is None:
+                    session.rollback()
+                    _end_unplaced(upload_id)
+                    raise UploadBusy("该位置的部分上传正在写入，请稍后重试。")
+                if not freed:
+                    return False
             ids = list(final.partial_ids)
             ids[group.index] = upload.id
             final.partial_ids = ids
@@ -425,12 +433,12 @@ def _group_final(first: Upload, group: Group, store: ObjectStore) -> Upload:
     )
 
 
-def _free_slot(session: Session, upload_id: str) -> bool:
+def _free_slot(session: Session, upload_id: str) -> bool | None:
     """A place taken by a partial that never got a byte (its creation was retried after a lost answer)
-    goes to the new one; the old one ends. False if it holds bytes or is being written."""
+    goes to the new one; the old one ends. False if it holds bytes, None if it is being written."""
     lock = UploadLock(upload_id)
     if not lock.acquire():
-        return False
+        return None
     try:
         result = session.execute(
             update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == UploadStatus.receiving,
@@ -441,6 +449,13 @@ def _free_slot(session: Session, upload_id: str) -> bool:
         return result.rowcount == 1  # type: ignore[attr-defined]
     finally:
         lock.release()
+
+
+def _end_unplaced(upload_id: str) -> None:
+    with _session() as session:
+        session.execute(update(Upload).where(col(Upload.id) == upload_id, col(Upload.final_id).is_(None))
+                        .values(status=UploadStatus.terminated))
+        session.commit()
 
 
 # -- completing the final --------------------------------------------------------------------------------
