@@ -279,3 +279,83 @@ def test_a_large_file_goes_up_in_pieces_straight_into_the_final_object(
     assert all(u.final_id == final.id and u.part_base is not None for u in pieces)
     assert [k for u in pieces for k in store.list_keys(f"uploads/{u.id}/")] == []
     assert not [e for e in errors if "pageerror" in e], errors
+
+
+def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
+    stack: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    """The connection drops mid-upload and the submitter reloads the page and picks the file again:
+    tus-js-client finds the pieces it made (by Uppy's fingerprint), asks each for its offset and sends
+    only what is missing into the same final object."""
+    from sqlmodel import select
+
+    from clipjury.db import session_scope
+    from clipjury.uploads.models import Upload
+
+    base = stack.url
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base)
+    work_url = create_work(page, base, "断线后续传")
+    work_id = int(work_url.rstrip("/").rsplit("/", 1)[-1])
+    path = media.large_mp4()
+    seen: list[tuple[str, str, str | None]] = []
+    page.on("request", lambda r: seen.append((r.method, r.url, r.headers.get("upload-offset")))
+            if "/api/v1/uploads" in r.url else None)
+    accepted: list[str] = []
+    answered: list[int] = []
+    page.on("response", lambda r: answered.append(r.status) if r.request.method == "PATCH" else None)
+
+    def drop_after_two(route: Any) -> None:
+        if route.request.method != "PATCH":
+            route.continue_()
+        elif len(accepted) < 2:
+            accepted.append(route.request.url)
+            route.continue_()
+        else:
+            route.abort("connectionreset")  # the office connection drops
+
+    page.route("**/api/v1/uploads/**", drop_after_two)
+    choose_file(page, path)
+    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+    upload_button(page).click()
+    page.wait_for_function(
+        "() => Object.keys(localStorage).some((k) => k.startsWith('tus::'))", timeout=20_000
+    )  # tus-js-client saved the pieces' URLs: every piece was created
+    for _ in range(400):  # until the two chunks that went through are answered
+        if len(answered) == 2:
+            break
+        page.wait_for_timeout(50)
+    assert answered == [204, 204]
+    with session_scope() as session:
+        pieces = [u for u in session.exec(select(Upload).where(Upload.work_id == work_id)) if u.concat == "partial"]
+    before = {u.id: u.offset for u in pieces}
+    unfinished = {u.id: u.offset for u in pieces if u.offset < (u.length or 0)}
+    # Two chunks went through (a whole short last piece may be one of them), the rest was cut off.
+    assert len(before) == 3 and sum(1 for offset in before.values() if offset) == 2, before
+
+    page.reload()  # the connection is still down until the page is gone (tus-js-client keeps retrying)
+    page.unroute("**/api/v1/uploads/**")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    seen.clear()
+    choose_file(page, path)
+    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+    upload_button(page).click()
+    page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
+    shot(page, "15-resumed-after-reload-ready-desktop")
+
+    # Only the final was created after the reload; the pieces went on from where the server had them.
+    assert [m for m, _u, _o in seen if m == "POST"] == ["POST"], seen
+    resumed = {u.rsplit("/", 1)[-1] for m, u, _o in seen if m == "HEAD"}
+    assert resumed == set(before)
+    first_offsets: dict[str, int] = {}
+    for method, url, offset in seen:
+        if method == "PATCH":
+            first_offsets.setdefault(url.rsplit("/", 1)[-1], int(offset or 0))
+    assert first_offsets == unfinished, f"{first_offsets} {unfinished} {before} {seen}"
+    with session_scope() as session:
+        uploads = list(session.exec(select(Upload).where(Upload.work_id == work_id)))
+    finals = [u for u in uploads if u.concat == "final"]
+    assert len(finals) == 1 and finals[0].status == "complete" and finals[0].part_base == 0
+    assert set(finals[0].partial_ids) == set(before)
+    assert not [e for e in errors if "pageerror" in e], errors
