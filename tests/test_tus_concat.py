@@ -204,8 +204,11 @@ def test_partials_declaring_their_layout_go_straight_into_the_final(client: Any,
     starts = [sum(sizes[:i]) for i in range(len(sizes))]
     for index in reversed(range(len(sizes))):
         send_all(client, auth, ids[index], data[starts[index]:starts[index] + sizes[index]], 8 * MIB)
-    # The last byte of the last partial completed the file; the final the client now creates is that one.
+    # The last byte of the last partial completed the file; the final the client now creates is that one
+    # (for the work the partials declared: naming another one is refused).
     assert row(pre.id).status == UploadStatus.complete
+    other = final(client, auth, ids, work_id=str(new_work(client, auth)))
+    assert (other.status_code, other.json()["code"]) == (400, "concat_work_mismatch")
     response = final(client, auth, ids, work_id=str(work_id))
     assert final_id_of(response) == pre.id
     assert response.headers["upload-offset"] == response.headers["upload-length"] == str(len(data))

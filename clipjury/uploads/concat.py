@@ -215,11 +215,15 @@ def create_final(
     """
     now = now or utcnow()
     partials = _load_partials(session, user, ids, now)
+    raw_work_id = metadata.get("work_id", "").strip()
     claimed_by = {p.final_id for p in partials if p.final_id is not None}
     if claimed_by:
+        # Joined already (a retried final, or a group made when its partials were created): the same
+        # answer, for the same work only.
+        if raw_work_id and {str(p.work_id) for p in partials if p.final_id is not None} != {raw_work_id}:
+            raise WorkMismatch()
         return _existing_final(user, ids, claimed_by, store)
 
-    raw_work_id = metadata.get("work_id", "").strip()
     piece_works = {p.work_id for p in partials if p.work_id is not None}
     if raw_work_id:
         if not raw_work_id.isdigit():
