@@ -13,7 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
+from clipjury.db import session_scope
+from clipjury.uploads.models import Upload
+from storage import get_store
 from tests import media
 from tests.conftest import ROOT, LiveServer, start_server, start_worker
 
@@ -87,6 +91,15 @@ def create_work(page: Any, base: str, title: str) -> str:
     page.wait_for_url(f"{base}/works/*")
     page.wait_for_selector("#uploader .uppy-Dashboard")
     return str(page.url)
+
+
+def work_id_of(work_url: str) -> int:
+    return int(work_url.rstrip("/").rsplit("/", 1)[-1])
+
+
+def uploads_of(work_id: int) -> list[Upload]:
+    with session_scope() as session:
+        return list(session.exec(select(Upload).where(Upload.work_id == work_id)))
 
 
 def choose_file(page: Any, path: Path) -> None:
@@ -247,18 +260,11 @@ def test_a_large_file_goes_up_in_pieces_straight_into_the_final_object(
 ) -> None:
     """Uppy sends a file of several parts as tus partials that declare their layout: the server writes
     them straight into the final object (no copy, no partial objects), and the verdict follows."""
-    from sqlmodel import select
-
-    from clipjury.db import session_scope
-    from clipjury.uploads.models import Upload
-    from storage import get_store
-
     base = stack.url
     errors: list[str] = []
     page = new_page(browser, DESKTOP, errors)
     log_in(page, base)
-    work_url = create_work(page, base, "分段上传的大文件")
-    work_id = int(work_url.rstrip("/").rsplit("/", 1)[-1])
+    work_id = work_id_of(create_work(page, base, "分段上传的大文件"))
     path = media.large_mp4()
     store = get_store()
     assert path.stat().st_size > 3 * store.part_size
@@ -267,8 +273,7 @@ def test_a_large_file_goes_up_in_pieces_straight_into_the_final_object(
     upload_button(page).click()
     page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
     shot(page, "14-large-file-ready-desktop")
-    with session_scope() as session:
-        uploads = list(session.exec(select(Upload).where(Upload.work_id == work_id)))
+    uploads = uploads_of(work_id)
     finals = [u for u in uploads if u.concat == "final"]
     assert len(finals) == 1, [(u.id, u.concat, u.status) for u in uploads]
     final = finals[0]
@@ -287,17 +292,11 @@ def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
     """The connection drops mid-upload and the submitter reloads the page and picks the file again:
     tus-js-client finds the pieces it made (by Uppy's fingerprint), asks each for its offset and sends
     only what is missing into the same final object."""
-    from sqlmodel import select
-
-    from clipjury.db import session_scope
-    from clipjury.uploads.models import Upload
-
     base = stack.url
     errors: list[str] = []
     page = new_page(browser, DESKTOP, errors)
     log_in(page, base)
-    work_url = create_work(page, base, "断线后续传")
-    work_id = int(work_url.rstrip("/").rsplit("/", 1)[-1])
+    work_id = work_id_of(create_work(page, base, "断线后续传"))
     path = media.large_mp4()
     seen: list[tuple[str, str, str | None]] = []
     page.on("request", lambda r: seen.append((r.method, r.url, r.headers.get("upload-offset")))
@@ -327,8 +326,7 @@ def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
             break
         page.wait_for_timeout(50)
     assert answered == [204, 204]
-    with session_scope() as session:
-        pieces = [u for u in session.exec(select(Upload).where(Upload.work_id == work_id)) if u.concat == "partial"]
+    pieces = [u for u in uploads_of(work_id) if u.concat == "partial"]
     before = {u.id: u.offset for u in pieces}
     unfinished = {u.id: u.offset for u in pieces if u.offset < (u.length or 0)}
     # Two chunks went through (a whole short last piece may be one of them), the rest was cut off.
@@ -353,8 +351,7 @@ def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
         if method == "PATCH":
             first_offsets.setdefault(url.rsplit("/", 1)[-1], int(offset or 0))
     assert first_offsets == unfinished, f"{first_offsets} {unfinished} {before} {seen}"
-    with session_scope() as session:
-        uploads = list(session.exec(select(Upload).where(Upload.work_id == work_id)))
+    uploads = uploads_of(work_id)
     finals = [u for u in uploads if u.concat == "final"]
     assert len(finals) == 1 and finals[0].status == "complete" and finals[0].part_base == 0
     assert set(finals[0].partial_ids) == set(before)
