@@ -351,6 +351,27 @@ def test_terminating_a_declared_partial_ends_its_group(client: Any, auth: dict[s
     assert row(again).final_id is None
 
 
+def test_a_piece_idle_while_the_others_go_on_does_not_expire_alone(client: Any, auth: dict[str, str]) -> None:
+    """The file expires as a whole: a piece whose own expiry passed while another piece made progress
+    is still answered and continued (it used to be 410, and tus-js-client then made a piece no final
+    could join)."""
+    work_id = new_work(client, auth)
+    sizes = [8 * MIB, 100]
+    data = payload(sum(sizes), seed=36)
+    layout = declare(sizes, "idle-piece-group")
+    ids = [final_id_of(layout_partial(client, auth, n, layout, work_id=str(work_id))) for n in sizes]
+    assert patch(client, auth, ids[1], 0, data[8 * MIB:]).status_code == 204  # the small piece is done
+    with session_scope() as session:
+        session.execute(update(Upload).where(col(Upload.id) == ids[0])
+                        .values(expires_at=utcnow() - timedelta(minutes=1)))
+    with session_scope() as session:
+        assert cleanup_expired_uploads(session, utcnow()) == 0
+    probe = head(client, auth, ids[0])
+    assert probe.status_code == 200 and probe.headers["upload-offset"] == "0"
+    send_all(client, auth, ids[0], data[:8 * MIB], 8 * MIB)
+    assert_completed_once(group_final(ids[0]).id, data)
+
+
 def test_an_abandoned_group_expires(client: Any, auth: dict[str, str]) -> None:
     work_id = new_work(client, auth)
     sizes = [8 * MIB, 8 * MIB + 1]

@@ -327,10 +327,12 @@ def check_declared_length(length: int, limit: int) -> None:
 def _usable(upload: Upload, now: datetime) -> None:
     if upload.status in (UploadStatus.terminated, UploadStatus.expired):
         raise UploadGone()
+    # A file being joined (a final and the pieces it claimed) expires as a whole, by the cleanup, once
+    # none of its pieces made progress for the expiry: one piece idle while the others go on stays usable.
+    if upload.concat == Concat.final or (upload.concat == Concat.partial and upload.final_id is not None):
+        return
     # A finished partial that no final has joined yet expires like an unfinished upload.
-    waiting = upload.status == UploadStatus.receiving or (
-        upload.concat == Concat.partial and upload.final_id is None
-    )
+    waiting = upload.status == UploadStatus.receiving or upload.concat == Concat.partial
     if waiting and as_utc(upload.expires_at) < now:
         raise UploadGone()
 
