@@ -400,8 +400,8 @@ def join_group(upload_id: str, group: Group, store: ObjectStore) -> bool:
                 session.add(final)
             elif final.status != UploadStatus.receiving or final.work_id != upload.work_id:
                 return False
-            taken = final.partial_ids[group.index]
-            if taken and taken != upload.id:
+            taken = final.partial_ids[group.index]  # never this new partial's own id
+            if taken:
                 freed = _free_slot(session, taken)
                 if freed is None:
                     session.rollback()
