@@ -30,13 +30,6 @@ HEBEI_PROVINCIAL_UNITS = [
 
 SHANXI_UNIT = "太原市"
 
-RIGHTS_NOTICE = (
-    "有关作品要坚持正确政治方向，不得违反国家法律法规、社会公德，内容准确无误，不得存在侵权情况，"
-    "一经发现版权纠纷，主办方有权取消侵权作品参选资格，同时保留对可能产生的损害进行追偿的权利。"
-    "活动主办方对征集作品拥有发表权和出版权。主办方出于非营利性目的，有权在电视、网络或其他媒体无偿使用获奖作品。"
-    "报送作品的个人或单位，均视为已确认并遵守本活动的各项规定要求。"
-)
-
 
 class SeedRefused(RuntimeError):
     pass
@@ -97,7 +90,6 @@ def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign
             showcase_ends_at=_local(deadline + timedelta(days=20), time(23, 59, 59)),
             report_due_at=_local(deadline + timedelta(days=49), time(0, 0)),
             forward_deadline=_local(deadline + timedelta(days=5), time(23, 59, 59)),
-            rights_notice=RIGHTS_NOTICE,
         )
         session.add(campaign)
         session.flush()

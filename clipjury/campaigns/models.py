@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
-from clipjury.timeutil import as_utc, utcnow
+from clipjury.timeutil import CAMPAIGN_TZ, as_utc, utcnow
 
 # "文件大小不超过300M": read as 300 MiB.
 DEFAULT_MAX_SIZE_BYTES = 300 * 1024 * 1024
@@ -28,6 +28,16 @@ DEFAULT_QUOTA_BY_KIND: dict[str, int] = {
 # The notice fixes no date for forwarding to the national re-review; the showcase opens 11 days after
 # the submission deadline (4月13日 → 4月24日), so the provinces get five days by default.
 DEFAULT_FORWARD_DAYS_AFTER_DEADLINE = 5
+# 正文 §三: provinces report on the activities "6月1日前", 49 days after the 4月13日 deadline (due at the
+# start of that day, Beijing time).
+DEFAULT_REPORT_DAYS_AFTER_DEADLINE = 49
+# 附件3 注意事项: what the new-work form shows as the rights the organiser receives.
+DEFAULT_RIGHTS_NOTICE = (
+    "有关作品要坚持正确政治方向，不得违反国家法律法规、社会公德，内容准确无误，不得存在侵权情况，"
+    "一经发现版权纠纷，主办方有权取消侵权作品参选资格，同时保留对可能产生的损害进行追偿的权利。"
+    "活动主办方对征集作品拥有发表权和出版权。主办方出于非营利性目的，有权在电视、网络或其他媒体无偿使用获奖作品。"
+    "报送作品的个人或单位，均视为已确认并遵守本活动的各项规定要求。"
+)
 # A reviewer's claim lapses after this long, so a work never waits on someone who went away.
 DEFAULT_CLAIM_TTL_HOURS = 48
 # The preliminary review's checklist, from 附件3 (the opening line is filled in per province).
@@ -84,8 +94,8 @@ class Campaign(SQLModel, table=True):
     quota_by_kind: dict[str, Any] = Field(
         default_factory=lambda: dict(DEFAULT_QUOTA_BY_KIND), sa_column=Column(JSON, nullable=False)
     )
-    # Shown on the new-work form: the rights the organiser receives (附件3 §6).
-    rights_notice: str = Field(default="", max_length=4000)
+    # Shown on the new-work form: the rights the organiser receives (附件3 注意事项).
+    rights_notice: str = Field(default=DEFAULT_RIGHTS_NOTICE, max_length=4000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     def opening_line(self, province_name: str) -> str:
@@ -95,6 +105,15 @@ class Campaign(SQLModel, table=True):
         if self.forward_deadline is not None:
             return as_utc(self.forward_deadline)
         return as_utc(self.submission_deadline) + timedelta(days=DEFAULT_FORWARD_DAYS_AFTER_DEADLINE)
+
+    def effective_report_due_at(self) -> datetime:
+        """The activity report's due time: the campaign's, or the notice's (49 days after the deadline's
+        day, at 00:00 Beijing time)."""
+        if self.report_due_at is not None:
+            return as_utc(self.report_due_at)
+        deadline_day = as_utc(self.submission_deadline).astimezone(CAMPAIGN_TZ).date()
+        due_day = deadline_day + timedelta(days=DEFAULT_REPORT_DAYS_AFTER_DEADLINE)
+        return as_utc(datetime.combine(due_day, time(0, 0), tzinfo=CAMPAIGN_TZ))
 
     def checklist_for(self, province_name: str) -> list[str]:
         line = self.opening_line(province_name)

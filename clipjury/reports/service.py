@@ -363,11 +363,10 @@ def report_scope(session: Session, user: User, province_code: str | None) -> Rep
 
 
 def due_info(campaign: Campaign, now: datetime | None = None) -> tuple[str, int | None]:
-    """The report's due time (Beijing) and the seconds left (None when the campaign sets none)."""
-    if campaign.report_due_at is None:
-        return "", None
+    """The report's due time (Beijing) and the seconds left."""
+    due = campaign.effective_report_due_at()
     now = now or utcnow()
-    return fmt_local(campaign.report_due_at), int((as_utc(campaign.report_due_at) - now).total_seconds())
+    return fmt_local(due), int((due - as_utc(now)).total_seconds())
 
 
 def recommended_counts(
