@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -11,9 +12,25 @@ from sqlmodel import Session
 from clipjury.accounts.models import User
 from clipjury.accounts.security import decode_access_token
 from clipjury.db import session_scope
-from clipjury.errors import Unauthorized
+from clipjury.errors import Forbidden, Unauthorized
 
 SESSION_USER_KEY = "uid"
+# The web session's CSRF token (see review_ui/web.py): page forms send it as a field, scripts (htmx,
+# Uppy's tus requests) as this header.
+CSRF_SESSION_KEY = "csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    message = "页面已过期或来源不明，请刷新页面后重试。"
+
+
+def csrf_header_matches(request: Request) -> bool:
+    expected = request.session.get(CSRF_SESSION_KEY)
+    sent = request.headers.get(CSRF_HEADER, "")
+    return isinstance(expected, str) and bool(expected) and hmac.compare_digest(expected, sent)
 
 
 def get_session() -> Iterator[Session]:
@@ -28,7 +45,11 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def user_from_request(request: Request, session: Session) -> User | None:
-    """A bearer token (API clients) or the web session cookie (the browser, e.g. Uppy's tus requests)."""
+    """A bearer token (API clients) or the web session cookie (the browser, e.g. Uppy's tus requests).
+
+    A state change under /api authenticated by the cookie alone must carry the session's CSRF token in
+    ``X-CSRF-Token`` (another site's page can make the browser send the cookie, not the header); page
+    routes check their own token (review_ui/web.py)."""
     auth = request.headers.get("authorization", "")
     user_id: int | None = None
     if auth.lower().startswith("bearer "):
@@ -38,6 +59,13 @@ def user_from_request(request: Request, session: Session) -> User | None:
     elif "session" in request.scope:
         raw = request.session.get(SESSION_USER_KEY)
         user_id = int(raw) if isinstance(raw, int) else None
+        if (
+            user_id is not None
+            and request.method not in SAFE_METHODS
+            and request.url.path.startswith("/api/")
+            and not csrf_header_matches(request)
+        ):
+            raise CsrfFailed()
     if user_id is None:
         return None
     user = session.get(User, user_id)

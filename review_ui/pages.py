@@ -217,6 +217,8 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
     closed = presenters.upload_closed_reason(campaign)
     # A new file only while the submitter's part of the lifecycle lasts (before submitting, or after a return).
     editable = live.is_owner and work.status in EDITABLE_STATUSES
+    # Past the deadline, an upload that was under way may still be finished within the grace period.
+    resume_note = presenters.grace_resume_note(session, work, campaign) if editable and closed else None
     progress = presenters.review_progress(work, user, campaign, decisions_of(session, [work_id])[work_id])
     return render(
         request,
@@ -228,7 +230,8 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
             "rules": presenters.campaign_rules(campaign),
             "live": live,
             "progress": progress,
-            "can_upload": editable and closed is None,
+            "can_upload": editable and (closed is None or resume_note is not None),
+            "resume_note": resume_note,
             "upload_closed_reason": closed if editable else None,
             # The uploader's chunks and pieces are whole S3 parts (see clipjury/uploads/concat.py).
             "part_size": get_settings().s3_part_size,
@@ -280,7 +283,7 @@ def submit_work(request: Request, work_id: int, user: CurrentUser, session: Sess
 @router.post("/works/{work_id}/withdraw")
 def withdraw_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
     return _work_action(
-        request, session, work_id, lambda: works.withdraw(session, user, work_id, reason="withdrawn in the web UI"),
+        request, session, work_id, lambda: works.withdraw(session, user, work_id, reason="投稿人在网页上撤回"),
         "作品已撤回，可以重新上传文件后再次提交。",
     )
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.campaigns.models import Campaign
@@ -17,6 +17,7 @@ from clipjury.errors import DomainError
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.reviews.service import decision_by, decisions_of, shown_status, visible_decisions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
+from clipjury.uploads.models import Upload, UploadStatus
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
 from clipjury.works.service import latest_rejection, media_of, shown_version
@@ -137,6 +138,8 @@ class ReviewProgress:
     reason: str
     next_step: str
     history: list[DecisionRow]
+    # The submitter can still act on it (change the file or submit again): before the grace period ends.
+    open_for_changes: bool = False
 
 
 # What each stage means for the submitter, and the colour of its notice.
@@ -163,10 +166,35 @@ def actor_label(by: str) -> str:
     """``decision_by`` gives staff a username and everyone else a role; show the role in Chinese."""
     if by == "system":
         return "系统"
+    if not by:
+        return ""
     try:
         return ROLE_LABELS[Role(by)]
     except ValueError:
         return by
+
+
+# Reasons the system records in English (codes), as staff read them in the audit trail.
+REJECTION_SHORT_LABELS: dict[str, str] = {
+    "empty": "空文件", "too_large": "文件过大", "not_mp4": "不是 MP4 格式", "no_video_stream": "没有视频画面",
+    "too_long": "时长超限", "corrupt": "文件损坏或不完整",
+}
+FIXED_REASON_LABELS: dict[str, str] = {
+    "grace_period": "截止后的宽限期内提交（上传始于截止前）",
+    "withdrawn in the web UI": "投稿人在网页上撤回",
+}
+
+
+def audit_reason_label(action: str, reason: str) -> str:
+    """An audit event's reason in Chinese: people's own words as written, the system's codes translated."""
+    if reason in FIXED_REASON_LABELS:
+        return FIXED_REASON_LABELS[reason]
+    if action == "revalidate":
+        if reason == "ready":
+            return "按现行规则重新校验：通过"
+        if reason in REJECTION_SHORT_LABELS:
+            return f"按现行规则重新校验：未通过（{REJECTION_SHORT_LABELS[reason]}）"
+    return reason
 
 
 def decision_rows(decisions: list[ReviewDecision], viewer: User, campaign: Campaign) -> list[DecisionRow]:
@@ -201,10 +229,16 @@ def review_progress(
     next_step = ""
     if status == WorkStatus.returned or reworking:
         deadline = fmt_local(campaign.submission_deadline)
-        if utcnow() <= as_utc(campaign.submission_deadline):
+        now = utcnow()
+        if now <= as_utc(campaign.submission_deadline):
             next_step = (
                 f"请在 {deadline}（北京时间）前修改：可以重新上传修改后的视频，通过校验后再次提交；"
                 "如不需要更换文件，也可以直接重新提交。"
+            )
+        elif now <= grace_end(campaign):
+            next_step = (
+                f"作品提交已于 {deadline}（北京时间）截止：截止前已开始的上传可在 "
+                f"{fmt_local(grace_end(campaign))}（北京时间）前完成，通过校验后仍可提交。"
             )
         else:
             next_step = f"作品提交已于 {deadline}（北京时间）截止，无法再修改提交。"
@@ -217,6 +251,7 @@ def review_progress(
         reason=reason,
         next_step=next_step,
         history=decision_rows(decisions, viewer, campaign),
+        open_for_changes=bool(next_step) and utcnow() <= grace_end(campaign),
     )
 
 
@@ -239,11 +274,15 @@ def work_rows(session: Session, viewer: User, works: list[Work]) -> list[WorkRow
         campaign = session.get(Campaign, w.campaign_id)
         assert campaign is not None
         status = shown_status(w, viewer, campaign)
+        label = status_label(status)
+        if status in EDITABLE_STATUSES and utcnow() > grace_end(campaign):
+            # "可提交" or "待上传" would be a promise the deadline no longer lets the work keep.
+            label = f"{label}（已截止，未提交）"
         rows.append(WorkRow(
             id=w.id or 0,
             title=w.title,
             status=status,
-            status_label=status_label(status),
+            status_label=label,
             created=fmt_local(w.created_at),
             submitted=fmt_local(w.submitted_at),
             progress=review_progress(w, viewer, campaign, decisions[w.id or 0]),
@@ -285,6 +324,32 @@ def upload_closed_reason(campaign: Campaign) -> str | None:
     return None
 
 
+def grace_resume_note(session: Session, work: Work, campaign: Campaign) -> str | None:
+    """After the deadline and within the grace period, when an upload of this work that started before
+    the deadline is unfinished: how to finish it (the server still takes its remaining bytes, and the
+    page's uploader picks it up again from the file's fingerprint). None otherwise."""
+    now = utcnow()
+    deadline = as_utc(campaign.submission_deadline)
+    if not deadline < now <= grace_end(campaign):
+        return None
+    unfinished = session.exec(
+        select(Upload.id).where(
+            col(Upload.work_id) == work.id,
+            col(Upload.user_id) == work.owner_id,
+            col(Upload.status) == UploadStatus.receiving.value,
+            col(Upload.created_at) <= deadline,
+            col(Upload.expires_at) > now,
+        ).limit(1)
+    ).first()
+    if unfinished is None:
+        return None
+    return (
+        f"作品提交已于 {fmt_local(deadline)}（北京时间）截止，不能再开始新的上传。"
+        f"截止前已开始、尚未传完的视频可在 {fmt_local(grace_end(campaign))}（北京时间）前继续："
+        "请在下方重新选择同一个文件，上传会从中断处继续，通过校验后即可提交。"
+    )
+
+
 @dataclass
 class LiveState:
     """The part of a work page that changes without a reload (polled by htmx while it may change)."""
@@ -303,6 +368,8 @@ class LiveState:
     can_submit: bool
     can_withdraw: bool
     closed_note: str
+    # New uploads may start now (the submission window is open).
+    uploads_open: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -361,4 +428,5 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         can_submit=can_submit,
         can_withdraw=can_withdraw,
         closed_note=closed_note,
+        uploads_open=as_utc(campaign.submission_opens_at) <= now <= deadline,
     )

@@ -19,20 +19,14 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError
 
-from clipjury.errors import DomainError, Forbidden, Invalid, NotFound, Unauthorized
+from api.deps import CSRF_SESSION_KEY, SESSION_USER_KEY, CsrfFailed, csrf_header_matches
+from clipjury.errors import DomainError, Invalid, NotFound, Unauthorized
 from clipjury.timeutil import fmt_local
 
 UI_DIR = Path(__file__).resolve().parent
 STATIC_DIR = UI_DIR / "static"
-CSRF_SESSION_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
 FLASH_SESSION_KEY = "flash"
-
-
-class CsrfFailed(Forbidden):
-    code = "csrf_failed"
-    message = "页面已过期或来源不明，请刷新页面后重试。"
 
 
 def asset_url(path: str) -> str:
@@ -63,14 +57,18 @@ def csrf_token(request: Request) -> str:
 
 
 async def check_csrf(request: Request) -> None:
+    """The session's token, from the X-CSRF-Token header (htmx) or the form's field."""
+    if csrf_header_matches(request):
+        return
     expected = request.session.get(CSRF_SESSION_KEY)
-    sent = request.headers.get(CSRF_HEADER, "")
-    if not sent:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            value = (await request.form()).get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else ""
-    if not isinstance(expected, str) or not expected or not hmac.compare_digest(expected, sent):
+    if not isinstance(expected, str) or not expected:
+        raise CsrfFailed()  # no session token: nothing sent can match, so no need to read the body
+    sent = ""
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        value = (await request.form()).get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else ""
+    if not hmac.compare_digest(expected, sent):
         raise CsrfFailed()
 
 
@@ -184,6 +182,12 @@ class PageRoute(APIRoute):
                 return await handler(request)
             except Unauthorized:
                 return login_redirect(request)
+            except CsrfFailed as exc:
+                if request.session.get(SESSION_USER_KEY) is None:
+                    # The session ran out (and its token with it): log in again rather than a dead end.
+                    flash(request, "页面已过期或登录已失效，请重新登录后再操作。", "error")
+                    return login_redirect(request)
+                return error_page(request, exc)
             except RequestValidationError:
                 if request.method == "GET":
                     # A malformed path such as /works/abc is a page that does not exist.

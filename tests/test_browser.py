@@ -286,21 +286,9 @@ def test_a_large_file_goes_up_in_pieces_straight_into_the_final_object(
     assert not [e for e in errors if "pageerror" in e], errors
 
 
-def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
-    stack: LiveServer, browser: Any, tmp_path: Path
-) -> None:
-    """The connection drops mid-upload and the submitter reloads the page and picks the file again:
-    tus-js-client finds the pieces it made (by Uppy's fingerprint), asks each for its offset and sends
-    only what is missing into the same final object."""
-    base = stack.url
-    errors: list[str] = []
-    page = new_page(browser, DESKTOP, errors)
-    log_in(page, base)
-    work_id = work_id_of(create_work(page, base, "断线后续传"))
-    path = media.large_mp4()
-    seen: list[tuple[str, str, str | None]] = []
-    page.on("request", lambda r: seen.append((r.method, r.url, r.headers.get("upload-offset")))
-            if "/api/v1/uploads" in r.url else None)
+def cut_off_upload(page: Any, work_id: int, path: Path) -> dict[str, int]:
+    """Start uploading ``path`` and drop the connection after two chunks went through (tus-js-client
+    then keeps retrying until the page is gone). Returns each piece's offset on the server."""
     accepted: list[str] = []
     answered: list[int] = []
     page.on("response", lambda r: answered.append(r.status) if r.request.method == "PATCH" else None)
@@ -328,21 +316,22 @@ def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
     assert answered == [204, 204]
     pieces = [u for u in uploads_of(work_id) if u.concat == "partial"]
     before = {u.id: u.offset for u in pieces}
-    unfinished = {u.id: u.offset for u in pieces if u.offset < (u.length or 0)}
     # Two chunks went through (a whole short last piece may be one of them), the rest was cut off.
     assert len(before) == 3 and sum(1 for offset in before.values() if offset) == 2, before
+    return before
 
-    page.reload()  # the connection is still down until the page is gone (tus-js-client keeps retrying)
-    page.unroute("**/api/v1/uploads/**")
-    page.wait_for_selector("#uploader .uppy-Dashboard")
+
+def resume_after_reload(
+    page: Any, work_id: int, path: Path, before: dict[str, int], seen: list[tuple[str, str, str | None]]
+) -> None:
+    """Pick the same file again on the reloaded page: only the final is created, the pieces go on from
+    where the server has them, straight into the same final object."""
+    unfinished = {u.id: u.offset for u in uploads_of(work_id) if u.concat == "partial" and u.offset < (u.length or 0)}
     seen.clear()
     choose_file(page, path)
     page.wait_for_selector("#uploader .uppy-Dashboard-Item")
     upload_button(page).click()
     page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
-    shot(page, "15-resumed-after-reload-ready-desktop")
-
-    # Only the final was created after the reload; the pieces went on from where the server had them.
     assert [m for m, _u, _o in seen if m == "POST"] == ["POST"], seen
     resumed = {u.rsplit("/", 1)[-1] for m, u, _o in seen if m == "HEAD"}
     assert resumed == set(before)
@@ -355,4 +344,88 @@ def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
     finals = [u for u in uploads if u.concat == "final"]
     assert len(finals) == 1 and finals[0].status == "complete" and finals[0].part_base == 0
     assert set(finals[0].partial_ids) == set(before)
+
+
+def watch_uploads(page: Any) -> list[tuple[str, str, str | None]]:
+    seen: list[tuple[str, str, str | None]] = []
+    page.on("request", lambda r: seen.append((r.method, r.url, r.headers.get("upload-offset")))
+            if "/api/v1/uploads" in r.url else None)
+    return seen
+
+
+def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
+    stack: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    """The connection drops mid-upload and the submitter reloads the page and picks the file again:
+    tus-js-client finds the pieces it made (by Uppy's fingerprint), asks each for its offset and sends
+    only what is missing into the same final object."""
+    base = stack.url
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base)
+    work_id = work_id_of(create_work(page, base, "断线后续传"))
+    path = media.large_mp4()
+    seen = watch_uploads(page)
+    before = cut_off_upload(page, work_id, path)
+    page.reload()  # the connection is still down until the page is gone (tus-js-client keeps retrying)
+    page.unroute("**/api/v1/uploads/**")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    resume_after_reload(page, work_id, path, before, seen)
+    shot(page, "15-resumed-after-reload-ready-desktop")
+    assert not [e for e in errors if "pageerror" in e], errors
+
+
+def test_after_the_deadline_the_page_finishes_an_upload_begun_before_it(
+    stack: LiveServer, browser: Any, tmp_path: Path
+) -> None:
+    """The deadline passes while an upload is cut off. Within the grace period the reloaded page still
+    offers the uploader and says so; a new file is refused with the server's Chinese reason (never
+    tus-js-client's English one), the same file resumes, and the work can be submitted."""
+    from datetime import timedelta
+
+    from clipjury.campaigns.models import Campaign
+    from clipjury.timeutil import utcnow
+
+    base = stack.url
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base)
+    work_id = work_id_of(create_work(page, base, "截止时仍在上传"))
+    path = media.large_mp4()
+    seen = watch_uploads(page)
+    before = cut_off_upload(page, work_id, path)
+    with session_scope() as session:
+        for upload in session.exec(select(Upload).where(Upload.work_id == work_id)):
+            upload.created_at = utcnow() - timedelta(minutes=3)  # begun before the deadline
+        campaign = session.exec(select(Campaign)).one()
+        campaign.submission_deadline = utcnow() - timedelta(minutes=1)
+        campaign.upload_grace_minutes = 30
+    page.reload()
+    page.unroute("**/api/v1/uploads/**")
+    page.wait_for_selector("#uploader .uppy-Dashboard")
+    note = page.locator("#grace-resume").inner_text()
+    assert "不能再开始新的上传" in note and "重新选择同一个文件" in note
+
+    # Another file is a new upload: refused, in Chinese everywhere Uppy shows it.
+    choose_file(page, media.valid_mp4())
+    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+    upload_button(page).click()
+    page.wait_for_selector("#upload-advice.notice-error")
+    assert "截止" in page.locator("#upload-advice").inner_text()
+    state = page.evaluate(
+        "() => { const s = window.clipjuryUppy.getState();"
+        " return {error: s.error, files: Object.values(s.files).map((f) => f.error),"
+        " info: s.info.map((i) => `${i.message} ${i.details || ''}`)} }"
+    )
+    shown = [state["error"], *state["files"], *state["info"], page.locator("#uploader").inner_text()]
+    assert all("tus:" not in (text or "") and "response text" not in (text or "") for text in shown), shown
+    assert "截止" in state["error"] and all("截止" in (e or "") for e in state["files"]), state
+    shot(page, "16-grace-new-file-refused-desktop")
+    page.evaluate("window.clipjuryUppy.cancelAll()")  # picking a file again clears the error
+
+    resume_after_reload(page, work_id, path, before, seen)
+    shot(page, "17-grace-resumed-ready-desktop")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#submit-work")
+    page.wait_for_selector("#work-status:text('已提交')")
     assert not [e for e in errors if "pageerror" in e], errors

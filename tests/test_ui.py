@@ -145,14 +145,15 @@ def test_htmx_request_without_session_gets_hx_redirect(client: Any, demo: dict[s
 
 def test_csrf_is_required_on_every_post(client: Any, demo: dict[str, int]) -> None:
     client.get("/login")  # a session exists, so the refusal is about the token, not a missing session
+    # Signed out, a refused token leads back to the login form (a session that ran out lost its token).
     no_token = client.post("/login", data={"username": "demo-submitter", "password": "demo"}, follow_redirects=False)
-    assert no_token.status_code == 403
-    assert "页面已过期或来源不明" in no_token.text and "text/html" in no_token.headers["content-type"]
+    assert no_token.status_code == 303 and no_token.headers["location"] == "/login"
+    assert "页面已过期或登录已失效" in client.get("/login").text
     wrong = client.post(
         "/login", data={"username": "demo-submitter", "password": "demo", "csrf_token": "forged"},
         follow_redirects=False,
     )
-    assert wrong.status_code == 403
+    assert wrong.status_code == 303 and wrong.headers["location"] == "/login"
     assert client.get("/works", follow_redirects=False).status_code == 303  # still logged out
 
     assert login(client).status_code == 303
@@ -162,6 +163,7 @@ def test_csrf_is_required_on_every_post(client: Any, demo: dict[str, int]) -> No
         "/works/new", data={"title": "无令牌", "agree": "yes"}, follow_redirects=False
     )
     assert refused.status_code == 403
+    assert "页面已过期或来源不明" in refused.text and "text/html" in refused.headers["content-type"]
     assert "无令牌" not in client.get("/works").text
     add_checked_version(work_id, ok=True)
     forged = client.post(f"/works/{work_id}/submit", data={"csrf_token": token + "x"}, follow_redirects=False)
@@ -426,3 +428,160 @@ def test_other_roles_get_a_home_without_broken_links(
     for link in links:
         assert client.get(link).status_code == 200, link
     assert client.get("/works/new").status_code == 403
+
+
+def _move_deadline(delta_from_now: Any, grace_minutes: int = 30) -> None:
+    from sqlmodel import select
+
+    from clipjury.campaigns.models import Campaign
+    from clipjury.db import session_scope
+    from clipjury.timeutil import utcnow
+
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign)).one()
+        campaign.submission_deadline = utcnow() + delta_from_now
+        campaign.upload_grace_minutes = grace_minutes
+
+
+def test_the_api_takes_the_session_cookie_only_with_the_pages_token(client: Any, demo: dict[str, int]) -> None:
+    """Another site's page can make the browser send our cookie, not our header: a state change under
+    /api authenticated by the cookie alone is refused, and nothing happens."""
+    import base64
+
+    login(client)
+    token = csrf_of(client.get("/works").text)
+    forged = client.post("/api/v1/works", json={"title": "跨站伪造", "description": ""})
+    assert forged.status_code == 403 and forged.json()["code"] == "csrf_failed"
+    assert "跨站伪造" not in client.get("/works").text
+    made = client.post("/api/v1/works", json={"title": "页面脚本", "description": ""},
+                       headers={"X-CSRF-Token": token})
+    assert made.status_code == 201, made.text
+    work_id = made.json()["id"]
+    assert client.post("/api/v1/works", json={"title": "x"}, headers={"X-CSRF-Token": token + "x"}).status_code == 403
+    # Reading needs no token; tus creation (what Uppy sends) does, and keeps the tus header on refusal.
+    assert client.get(f"/api/v1/works/{work_id}").status_code == 200
+    meta = "work_id " + base64.b64encode(str(work_id).encode()).decode()
+    tus = {"Tus-Resumable": "1.0.0", "Upload-Length": "10", "Upload-Metadata": meta}
+    refused = client.post("/api/v1/uploads", headers=tus)
+    assert refused.status_code == 403 and refused.json()["code"] == "csrf_failed"
+    assert refused.headers["tus-resumable"] == "1.0.0"
+    created = client.post("/api/v1/uploads", headers={**tus, "X-CSRF-Token": token})
+    assert created.status_code == 201, created.text
+    upload_url = created.headers["location"]
+    assert client.delete(upload_url, headers={"Tus-Resumable": "1.0.0"}).status_code == 403
+    assert client.head(upload_url, headers={"Tus-Resumable": "1.0.0"}).status_code == 200
+    # A submit through the API by cookie alone is refused too; bearer clients never need the token.
+    assert client.post(f"/api/v1/works/{work_id}/submit").json()["code"] == "csrf_failed"
+    bearer = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"}).json()
+    client.cookies.clear()
+    by_token = client.post("/api/v1/works", json={"title": "脚本上传", "description": ""},
+                           headers={"Authorization": f"Bearer {bearer['access_token']}"})
+    assert by_token.status_code == 201
+
+
+def test_a_post_after_the_session_ran_out_leads_to_the_login(client: Any, demo: dict[str, int]) -> None:
+    login(client)
+    work_id = create_work_via_form(client)
+    token = page_token(client)
+    client.cookies.clear()  # the session cookie expired: its token went with it
+    client.get("/login")
+    response = client.post(f"/works/{work_id}/submit", data={"csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert "页面已过期或登录已失效，请重新登录后再操作" in client.get("/login").text
+
+
+def test_a_rendition_that_failed_is_said_and_not_polled_for_ever(client: Any, demo: dict[str, int]) -> None:
+    from clipjury.db import session_scope
+    from clipjury.works.models import WorkVersion
+
+    login(client)
+    work_id = create_work_via_form(client)
+    version_id = add_checked_version(work_id, ok=True)
+    with session_scope() as session:
+        version = session.get(WorkVersion, version_id)
+        assert version is not None
+        version.playback = "rendition"
+        version.rendition_status = "processing"
+    preparing = client.get(f"/works/{work_id}").text
+    assert "正在准备播放版本" in preparing and "hx-trigger" in preparing
+    with session_scope() as session:
+        version = session.get(WorkVersion, version_id)
+        assert version is not None
+        version.rendition_status = "failed"
+    page = client.get(f"/works/{work_id}").text
+    assert "正在准备播放版本" not in page and "hx-trigger" not in page
+    assert 'id="playback-failed"' in page and "下载原文件" in page and "不影响提交" in page
+    link = re.search(r'<a href="([^"]+)" download>下载原文件', page)
+    assert link and "X-Amz-Signature" in link.group(1) and f"work-{work_id}-v{version_id}.mp4" in link.group(1)
+    assert "确认并提交作品" in page  # the verdict stands: the work can still be submitted
+    api = client.get(f"/api/v1/works/{work_id}/playback").json()
+    assert api["failed"] is True and api["preparing"] is False and api["video_url"] is None
+
+
+def test_within_the_grace_an_unfinished_upload_can_be_finished_from_the_page(
+    client: Any, demo: dict[str, int]
+) -> None:
+    import base64
+    from datetime import timedelta
+
+    login(client)
+    work_id = create_work_via_form(client)
+    token = page_token(client)
+
+    meta = "work_id " + base64.b64encode(str(work_id).encode()).decode()
+    created = client.post("/api/v1/uploads", headers={
+        "Tus-Resumable": "1.0.0", "Upload-Length": "100", "Upload-Metadata": meta, "X-CSRF-Token": token,
+    })
+    assert created.status_code == 201
+    from clipjury.db import session_scope
+    from clipjury.timeutil import utcnow
+    from clipjury.uploads.models import Upload
+
+    with session_scope() as session:
+        upload = session.get(Upload, created.headers["location"].rsplit("/", 1)[-1])
+        assert upload is not None
+        upload.created_at = utcnow() - timedelta(minutes=10)
+    _move_deadline(timedelta(minutes=-5))  # the deadline passed while it was under way
+    page = client.get(f"/works/{work_id}").text
+    assert 'id="uploader"' in page and 'id="grace-resume"' in page and "继续未完成的上传" in page
+    assert "请在下方重新选择同一个文件" in page and "不能再开始新的上传" in page
+    assert "请在下方上传" not in page  # the draft's note does not invite a new upload
+
+    _move_deadline(timedelta(minutes=-40))  # past the grace as well
+    closed = client.get(f"/works/{work_id}").text
+    assert 'id="uploader"' not in closed and 'id="grace-resume"' not in closed and "截止" in closed
+
+    # A work with nothing under way gets no uploader after the deadline, grace or not.
+    _move_deadline(timedelta(days=1))
+    other = create_work_via_form(client, title="没有上传")
+    _move_deadline(timedelta(minutes=-5))
+    page = client.get(f"/works/{other}").text
+    assert 'id="uploader"' not in page and "不能再上传新文件" in page
+
+
+def test_after_the_grace_nothing_invites_a_submission(client: Any, demo: dict[str, int]) -> None:
+    from datetime import timedelta
+
+    login(client)
+    work_id = create_work_via_form(client, title="错过截止")
+    add_checked_version(work_id, ok=True)
+    before = client.get("/works").text
+    assert "可提交" in before and "已截止" not in before
+    _move_deadline(timedelta(minutes=-5))  # within the grace the work may still be submitted
+    assert "确认无误后请提交作品" in client.get(f"/works/{work_id}").text
+    _move_deadline(timedelta(minutes=-40))
+    page = client.get(f"/works/{work_id}").text
+    assert "视频已通过校验。" in page and "确认无误后请提交作品" not in page and "确认并提交作品" not in page
+    listing = client.get("/works").text
+    assert "可提交（已截止，未提交）" in listing
+
+
+def test_audit_reasons_are_shown_in_chinese() -> None:
+    from review_ui.presenters import actor_label, audit_reason_label
+
+    assert audit_reason_label("submit", "grace_period").startswith("截止后的宽限期内提交")
+    assert audit_reason_label("withdraw", "withdrawn in the web UI") == "投稿人在网页上撤回"
+    assert audit_reason_label("revalidate", "ready") == "按现行规则重新校验：通过"
+    assert audit_reason_label("revalidate", "too_long") == "按现行规则重新校验：未通过（时长超限）"
+    assert audit_reason_label("withdraw", "ready") == "ready"  # a person's own words stay as written
+    assert actor_label("system") == "系统"

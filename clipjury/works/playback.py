@@ -18,6 +18,10 @@ class Playback(BaseModel):
     poster_url: str | None
     source: str | None  # "original" or "rendition"
     preparing: bool  # a rendition is still being made
+    # The original is not playable in browsers and its rendition could not be made: it can still be
+    # downloaded (``download_url``) and watched in a desktop player.
+    failed: bool = False
+    download_url: str | None = None
 
 
 def playback_for(session: Session, work: Work) -> Playback:
@@ -31,6 +35,14 @@ def playback_for(session: Session, work: Work) -> Playback:
             url = store.presigned_get(version.rendition_key, content_type="video/mp4")
             return Playback(
                 version_id=version.id, video_url=url, poster_url=poster, source="rendition", preparing=False
+            )
+        if version.rendition_status == "failed":
+            download = store.presigned_get(
+                version.object_key, filename=f"work-{work.id}-v{version.id}.mp4", content_type="video/mp4"
+            )
+            return Playback(
+                version_id=version.id, video_url=None, poster_url=poster, source=None, preparing=False,
+                failed=True, download_url=download,
             )
         return Playback(version_id=version.id, video_url=None, poster_url=poster, source=None, preparing=True)
     url = store.presigned_get(version.object_key, content_type="video/mp4")

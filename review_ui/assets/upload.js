@@ -86,6 +86,8 @@ function mount(root) {
   })
   uppy.use(Tus, {
     endpoint: root.dataset.endpoint,
+    // The session cookie authenticates these requests; the token shows they come from this page.
+    headers: { 'X-CSRF-Token': root.dataset.csrf },
     // Chunks of one S3 part (8 MiB): a dropped office connection loses at most one chunk, and resumes
     // from there.
     chunkSize: partSize,
@@ -136,11 +138,27 @@ function mount(root) {
   uppy.addPreProcessor(async (fileIDs) => {
     await Promise.all(fileIDs.map((id) => checks.get(id) ?? Promise.resolve(true)))
   })
-  uppy.on('upload-error', (_file, error) => {
-    const body = error?.originalResponse?.getBody?.() ?? ''
+  uppy.on('upload-error', (file, error) => {
+    const response = error?.originalResponse
     let detail = ''
-    try { detail = JSON.parse(body).detail ?? '' } catch { detail = '' }
-    say(detail || '上传失败，请检查网络后点击重试；已上传的部分不会丢失。', 'error')
+    try { detail = JSON.parse(response?.getBody?.() ?? '').detail ?? '' } catch { detail = '' }
+    let text = detail || '上传失败，请检查网络后点击重试；已上传的部分不会丢失。'
+    if (response?.getStatus?.() === 401) {
+      text = '登录已过期：请刷新页面、重新登录后再选择同一个文件，上传会从中断处继续。'
+    }
+    say(text, 'error')
+    // Uppy has already put tus-js-client's own message (English, with the raw response) on the file,
+    // the status bar and the informer: show ours there instead.
+    if (file && uppy.getFile(file.id)) uppy.setFileState(file.id, { error: text })
+    const { info } = uppy.getState()
+    uppy.setState({
+      error: text,
+      info: info.map((item) => (item.type === 'error' && item.details ? { ...item, details: text } : item)),
+    })
+  })
+  // A retry (or a new upload) starts afresh: the previous failure no longer applies.
+  uppy.on('upload', () => {
+    if (advice && advice.classList.contains('notice-error')) say('', 'info')
   })
   uppy.on('upload-success', () => {
     say('上传完成，正在校验视频，请稍候……', 'info')
