@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -43,6 +44,17 @@ def domain_problem(exc: DomainError, headers: dict[str, str] | None = None) -> J
     return problem(exc.status_code, exc.code, exc.message, headers=headers, **exc.extra)
 
 
+REDIS_UNAVAILABLE = "service_unavailable"
+
+
+def redis_problem(exc: RedisError, headers: dict[str, str] | None = None) -> JSONResponse:
+    """Redis (upload locks, the job queue) down or refusing: a 503 to retry, like the store being down."""
+    log.warning("redis unavailable: %s", exc)
+    return problem(
+        503, REDIS_UNAVAILABLE, "服务暂时不可用，请稍后重试；已上传的部分不会丢失。", headers=headers
+    )
+
+
 def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -60,6 +72,10 @@ def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> Non
     async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败。"))
         return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+
+    @app.exception_handler(RedisError)
+    async def _redis(_request: Request, exc: RedisError) -> JSONResponse:
+        return redis_problem(exc, extra_headers)
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)

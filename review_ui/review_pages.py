@@ -82,7 +82,8 @@ def _require(user: User, roles: tuple[Role, ...], what: str) -> None:
 
 def _int_or_none(value: str) -> int | None:
     value = value.strip()
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    # ASCII digits only: str.isdigit also accepts '²', which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
 
 
 def _page_number(value: str) -> int:
@@ -463,7 +464,9 @@ def verdict(
             work = service.get_work_in_scope(session, user, work_id)
             province = session.get(Province, work.province_id)
             items = service.campaign_of(session, work).checklist_for(province.name if province else "本省")
-            ticked = {c for c in checked or [] if c.isdigit() and int(c) < len(items)}
+            # Distinct item numbers ("0" and "00" are one item), ASCII digits only.
+            ticked = {int(c) for c in checked or [] if c.isascii() and c.isdigit() and len(c) < 6}
+            ticked &= set(range(len(items)))
             if len(ticked) < len(items):
                 raise Invalid(
                     f"判定通过前，请逐项核对并勾选全部 {len(items)} 项审核要点（已勾选 {len(ticked)} 项）。",

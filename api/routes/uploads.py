@@ -17,10 +17,11 @@ import anyio.to_thread
 from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from redis.exceptions import RedisError
 from starlette.requests import ClientDisconnect
 
-from api.deps import CurrentUser, SessionDep
-from api.problems import domain_problem, problem
+from api.deps import CurrentUser, SessionDep, WorkId
+from api.problems import domain_problem, problem, redis_problem
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
@@ -46,15 +47,21 @@ class TusRoute(APIRoute):
                 if request.method != "OPTIONS" and request.headers.get("tus-resumable") != TUS_VERSION:
                     raise service.TusVersionUnsupported()
                 response = await handler(request)
-            except DomainError as exc:
-                headers.update(getattr(exc, "headers", {}))
-                response = domain_problem(exc, headers)
+            except (DomainError, RedisError) as exc:
+                response = _problem_of(exc)
             except RequestValidationError:
                 response = problem(400, "bad_upload_request", "上传请求格式有误。", headers=headers)
             response.headers.update(headers)
             return response
 
         return tus_handler
+
+
+def _problem_of(exc: DomainError | RedisError) -> Response:
+    """The problem answer of an error met in a tus request, with the error's own tus headers."""
+    if isinstance(exc, RedisError):
+        return redis_problem(exc)
+    return domain_problem(exc, dict(getattr(exc, "headers", {})))
 
 
 tus = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=TusRoute)
@@ -137,30 +144,37 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
             "创建上传时必须提供 Upload-Length（文件字节数）。", code="upload_length_required"
         )
     raw_work_id = metadata.get("work_id", "").strip()
-    if raw_work_id and not raw_work_id.isdigit():
-        raise service.BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
-    if not raw_work_id and not partial:
+    work_id = service.parse_work_id(raw_work_id) if raw_work_id else None
+    if work_id is None and not partial:
         raise service.BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
     if with_body and request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
         raise service.UnsupportedContentType()
     store = get_store()
     group = concat.declared_group(metadata, user.id or 0, length, store.part_size) if partial else None
     upload = service.create_upload(
-        session, user, work_id=int(raw_work_id) if raw_work_id else None, length=length,
+        session, user, work_id=work_id, length=length,
         filename=metadata.get("filename"), partial=partial, file_length=group.total if group else None,
     )
     session.commit()  # the row must exist for any process before bytes arrive
-    if group is not None:
-        await anyio.to_thread.run_sync(concat.join_group, upload.id, group, store)
-    if with_body:
-        try:
-            await service.append(upload.id, user.id or 0, 0, _body(request), content_length=content_length)
-        except service.BodyInterrupted:
-            pass
+    location = str(request.url_for("tus_upload", upload_id=upload.id))
+    try:
+        if group is not None:
+            await anyio.to_thread.run_sync(concat.join_group, upload.id, group, store)
+        if with_body:
+            try:
+                await service.append(upload.id, user.id or 0, 0, _body(request), content_length=content_length)
+            except service.BodyInterrupted:
+                pass
+    except (DomainError, RedisError) as exc:
+        # The upload exists now: its address goes with the error, so the client can ask where it stands
+        # (HEAD), continue it or end it (DELETE) instead of leaving it unreachable until it expires.
+        response = _problem_of(exc)
+        response.headers["Location"] = location
+        return response
     upload = _reload(session, upload.id)
     headers = _upload_headers(upload)
     headers.pop("Cache-Control")
-    headers["Location"] = str(request.url_for("tus_upload", upload_id=upload.id))
+    headers["Location"] = location
     return Response(status_code=201, headers=headers)
 
 
@@ -216,7 +230,10 @@ def filename_from(disposition: str | None) -> str | None:
         return None
     star = _DISPOSITION_STAR.search(disposition)
     if star:
-        return unquote(star.group(2).strip(), encoding=star.group(1) or "utf-8", errors="replace")
+        try:
+            return unquote(star.group(2).strip(), encoding=star.group(1), errors="replace")
+        except (LookupError, ValueError):
+            pass  # a charset Python does not know (or cannot decode with): unusable, try ``filename``
     plain = _DISPOSITION.search(disposition)
     if plain:
         return (plain.group(1) if plain.group(1) is not None else plain.group(2)).strip()
@@ -225,7 +242,7 @@ def filename_from(disposition: str | None) -> str | None:
 
 @router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic)
 async def put_video(
-    work_id: int, request: Request, user: CurrentUser, session: SessionDep, filename: str | None = None
+    work_id: WorkId, request: Request, user: CurrentUser, session: SessionDep, filename: str | None = None
 ) -> WorkPublic:
     """The whole file as the body (for scripts): same checks and limits as tus, not resumable."""
     content_length = _content_length(request)

@@ -79,10 +79,14 @@ def sniff_major_brand(head: bytes) -> str | None:
     if head[4:8] != b"ftyp" or not (16 <= size <= 4096 and size != 1):
         return None
     brand = head[8:12]
-    try:
-        return brand.decode("ascii")
-    except UnicodeDecodeError:
-        return None
+    # A brand is a four-character code of printable ASCII. Anything else (a NUL or another control
+    # byte, which PostgreSQL text cannot even hold) is no MP4.
+    text = brand.decode("latin-1")
+    return text if _printable(text) else None
+
+
+def _printable(brand: str) -> bool:
+    return len(brand) == 4 and all(" " <= ch <= "~" for ch in brand)
 
 
 @dataclass
@@ -150,7 +154,7 @@ def _cheap_verdict(m: Measurements, limits: Limits) -> Verdict | None:
         return reject(RejectionCode.too_large, f"（{m.size_bytes / (1024 * 1024):.1f} MB）")
     if m.major_brand in AUDIO_ONLY_BRANDS:
         return reject(RejectionCode.no_video_stream)
-    if m.major_brand is None:
+    if m.major_brand is None or not _printable(m.major_brand):
         return reject(RejectionCode.not_mp4)
     if m.major_brand not in limits.allowed_brands:
         label = "QuickTime（MOV）" if m.major_brand == "qt  " else f"“{m.major_brand.strip()}”"

@@ -60,7 +60,9 @@ from clipjury.uploads.service import (
     _session,
     _terminate,
     add_upload_version,
+    ascii_digits,
     object_key_for,
+    parse_work_id,
     partial_key_for,
     sanitize_filename,
     tail_key_for,
@@ -140,7 +142,10 @@ def parse_header(value: str) -> list[str] | None:
         raise InvalidConcat()
     ids: list[str] = []
     for url in rest.split():
-        path = urlsplit(url).path.rstrip("/")
+        try:
+            path = urlsplit(url).path.rstrip("/")
+        except ValueError:  # e.g. "http://[x/..." (an unclosed IPv6 host)
+            raise InvalidConcat(f"Upload-Concat 中的地址 {url[:80]!r} 不是有效的网址。") from None
         prefix, _, upload_id = path.rpartition("/")
         if not prefix.endswith(UPLOADS_PATH) or not upload_id or len(upload_id) > 64:
             raise InvalidConcat(f"Upload-Concat 中的地址 {url[:80]!r} 不是本服务的上传地址。")
@@ -226,9 +231,7 @@ def create_final(
 
     piece_works = {p.work_id for p in partials if p.work_id is not None}
     if raw_work_id:
-        if not raw_work_id.isdigit():
-            raise BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
-        work_id = int(raw_work_id)
+        work_id = parse_work_id(raw_work_id)
     elif len(piece_works) == 1:
         work_id = next(iter(piece_works))
     else:
@@ -366,7 +369,7 @@ def declared_group(metadata: dict[str, str], user_id: int, length: int, part_siz
         return None
     pieces = (raw_layout or "").replace(" ", ",").split(",")
     if (raw_group is None or not GROUP_ID.fullmatch(raw_group) or not raw_layout
-            or not all(p.isdigit() and len(p) <= 18 for p in pieces if p)):
+            or not all(ascii_digits(p) and len(p) <= 18 for p in pieces if p)):
         raise InvalidLayout()
     lengths = tuple(int(p) for p in pieces if p)
     if not metadata.get("work_id", "").strip() or not 2 <= len(lengths) <= MAX_GROUP_PARTIALS:

@@ -49,6 +49,7 @@ from clipjury.works.service import (
     AlreadySubmitted,
     Disqualified,
     UnderReview,
+    WorkNotFound,
     add_version,
     ensure_accepts_upload,
     ensure_editable,
@@ -62,6 +63,8 @@ MIB = 1024 * 1024
 # S3's smallest part (every part but the last of an object).
 MIN_PART = 5 * MIB
 FILENAME_MAX = 255
+# The largest database id (32-bit integers on PostgreSQL; api.deps.DB_ID_MAX bounds the URLs' ids).
+WORK_ID_MAX = 2_147_483_647
 DEFAULT_FILENAME = "video.mp4"
 
 
@@ -196,13 +199,29 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     return result
 
 
+def ascii_digits(value: str) -> bool:
+    """Only ``[0-9]+``: ``str.isdigit`` also accepts '²' or '٣' (header bytes are decoded as latin-1),
+    which ``int`` then refuses or reads as a number nobody typed."""
+    return value.isascii() and value.isdigit()
+
+
 def parse_length(value: str | None, header: str) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    if not value.isdigit() or len(value) > 18:
+    if not ascii_digits(value) or len(value) > 18:
         raise BadUploadRequest(f"{header} 必须是非负整数。", code=f"invalid_{header.lower().replace('-', '_')}")
     return int(value)
+
+
+def parse_work_id(raw: str) -> int:
+    """The ``work_id`` of ``Upload-Metadata`` (stripped, not empty). A number no database id can be
+    (ids are 32-bit on PostgreSQL) names no work: answered like an unknown one, never sent to the database."""
+    if not ascii_digits(raw):
+        raise BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
+    if len(raw) > len(str(WORK_ID_MAX)) or int(raw) > WORK_ID_MAX:
+        raise WorkNotFound()
+    return int(raw)
 
 
 def _lock_key(upload_id: str) -> str:
