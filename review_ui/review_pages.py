@@ -63,6 +63,7 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "submit": "提交作品",
     "withdraw": "撤回提交",
     "publish_national_results": "发布全国复评结果",
+    "activity_report": "填报活动开展情况",
 }
 
 
@@ -276,6 +277,12 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
                 f"文件头标注的时长（{version.header_duration_s:.1f} 秒）与实际播放时长"
                 f"（{version.duration_s:.1f} 秒）不一致，以实际时长为准。"
             )
+        elif warning == "worker_gave_up":  # workers.tasks.WORKER_GAVE_UP
+            warnings.append("校验进程多次异常退出，系统已停止重试并判定文件无法校验。")
+        elif warning.startswith("attempts: "):
+            warnings.append(f"校验尝试次数：{warning.removeprefix('attempts: ')}。")
+        elif warning.startswith("size_changed"):
+            warnings.append("存储中的文件大小与上传记录不一致，已按实际读取的文件校验。")
         else:
             warnings.append(warning)
     if version.duration_s is not None and version.duration_s > campaign.max_duration_s:
@@ -348,7 +355,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
             label=AUDIT_ACTION_LABELS.get(e.action, e.action),
             change=(f"{presenters.status_label(e.from_status)} → {presenters.status_label(e.to_status)}"
                     if e.from_status and e.to_status and e.from_status != e.to_status else ""),
-            reason=e.reason if e.action != "verdict" else "",
+            reason=presenters.audit_reason_label(e.action, e.reason) if e.action != "verdict" else "",
         )
         for e in visible_events(session, user, work, events)
     ]
@@ -647,12 +654,13 @@ def audit_log(
     shown = [hide_national(e, national_ok) for e in events]
     rows = [
         AuditRow(
-            id=e.id or 0, at=fmt_local(e.at), by=e.actor_name, label=AUDIT_ACTION_LABELS.get(e.action, e.action),
+            id=e.id or 0, at=fmt_local(e.at), by="系统" if e.actor_name == "system" else e.actor_name,
+            label=AUDIT_ACTION_LABELS.get(e.action, e.action),
             work_id=e.work_id, work_title=titles.get(e.work_id, "") if e.work_id else "",
             change=(f"{WORK_STATUS_LABELS.get(v.from_status or '', v.from_status)} → "
                     f"{WORK_STATUS_LABELS.get(v.to_status or '', v.to_status)}"
                     if v.from_status and v.to_status and v.from_status != v.to_status else ""),
-            reason=e.reason if e.action != "verdict" else "",
+            reason=presenters.audit_reason_label(e.action, e.reason) if e.action != "verdict" else "",
         )
         for e, v in zip(events, shown, strict=True)
     ]

@@ -726,3 +726,19 @@ def test_the_review_lists_and_dashboards_offer_their_exports(client: Any, review
         if "status=passed" in page:
             assert any("status=passed" in link for link in links)
         client.post("/logout", data={"csrf_token": csrf_of(client.get("/notifications").text)})
+
+
+def test_counts_typed_into_the_form_are_ascii_whole_numbers() -> None:
+    from clipjury.errors import Invalid
+    from clipjury.reports.service import parse_count
+
+    def code_of(text: str) -> str:
+        with pytest.raises(Invalid) as refused:
+            parse_count(text, field="sessions", label="场次", maximum=10_000)
+        return refused.value.code
+
+    assert parse_count(" 1，234 ", field="sessions", label="场次", maximum=10_000) == 1234
+    assert code_of("²") == "invalid_sessions"  # str.isdigit says yes, int() says no
+    assert code_of("٣") == "invalid_sessions"  # an Arabic-Indic 3 is not what the form asks for
+    assert code_of("9" * 5000) == "sessions_too_large"  # int() refuses more than 4,300 digits
+    assert code_of("-3") == "negative_sessions"

@@ -226,8 +226,13 @@ def parse_count(raw: Any, *, field: str, label: str, maximum: int) -> int:
         text = raw.strip().replace(",", "").replace("，", "")
         if not text:
             raise Invalid(f"请填写{label}（没有开展请填 0）。", code=f"{field}_required")
-        if not text.lstrip("-").isdigit():
+        digits = text.removeprefix("-")
+        # ASCII digits only ('²' passes str.isdigit and then breaks int()); a number longer than any
+        # count is over the maximum before it is read (int() refuses more than 4,300 digits).
+        if not (digits.isascii() and digits.isdigit()):
             raise Invalid(f"{label}应为整数，不能包含其他字符。", code=f"invalid_{field}")
+        if len(digits) > 18:
+            raise Invalid(f"{label}不能超过 {maximum:,}，请核对是否多输入了数字。", code=f"{field}_too_large")
         raw = int(text)
     if not isinstance(raw, int):
         raise Invalid(f"{label}应为整数。", code=f"invalid_{field}")
