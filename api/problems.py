@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
@@ -55,6 +56,20 @@ def redis_problem(exc: RedisError, headers: dict[str, str] | None = None) -> JSO
     )
 
 
+# Set by the web UI (review_ui/app.py): renders an error as a Chinese HTML page.
+HtmlErrorRenderer = Callable[[Request, int, str, str], Response]
+API_PREFIXES = ("/api/", "/healthz", "/static/")
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not the API, the health check or a static file)."""
+    return (
+        not request.url.path.startswith(API_PREFIXES)
+        and "text/html" in request.headers.get("accept", "")
+        and "session" in request.scope  # the page renderer needs the session (the CSRF token, flashes)
+    )
+
+
 def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> None:
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
@@ -69,8 +84,16 @@ def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> Non
         return problem(422, "invalid", "提交的内容格式不正确，请检查各字段。", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败。"))
+        renderer: HtmlErrorRenderer | None = getattr(request.app.state, "html_error_renderer", None)
+        if renderer is not None and wants_html(request):
+            # A mistyped or stale page address (or a GET of a form's POST route) in a browser.
+            if exc.status_code == 404:
+                detail = "找不到该页面，地址可能有误或已失效。"
+            elif exc.status_code == 405:
+                detail = "该地址不能直接打开，请从页面上的按钮或链接进入。"
+            return renderer(request, exc.status_code, code, detail)
         return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
 
     @app.exception_handler(RedisError)

@@ -12,7 +12,7 @@ from review_ui.org_pages import router as org_router
 from review_ui.pages import router as pages_router
 from review_ui.report_pages import router as report_pages_router
 from review_ui.review_pages import router as review_pages_router
-from review_ui.web import STATIC_DIR
+from review_ui.web import STATIC_DIR, html_error
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 
@@ -47,6 +47,7 @@ def create_ui(app: FastAPI) -> None:
     # Registered before the /static mount, which would otherwise answer for /static/vendor/ too.
     app.add_api_route("/static/vendor/{name}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.state.html_error_renderer = html_error
     app.include_router(pages_router)
     app.include_router(report_pages_router)
     app.include_router(review_pages_router)

@@ -149,6 +149,11 @@ def error_page(request: Request, exc: DomainError) -> HTMLResponse:
     )
 
 
+def html_error(request: Request, status: int, code: str, message: str) -> HTMLResponse:
+    """An error outside any page route (an unknown address, a wrong method) as the same HTML page."""
+    return render(request, "error.html", {"status": status, "code": code, "message": message}, status_code=status)
+
+
 def safe_next(target: str | None, default: str = "/works") -> str:
     """Only a path on this site: never an open redirect to another host."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -585,3 +585,19 @@ def test_audit_reasons_are_shown_in_chinese() -> None:
     assert audit_reason_label("revalidate", "too_long") == "按现行规则重新校验：未通过（时长超限）"
     assert audit_reason_label("withdraw", "ready") == "ready"  # a person's own words stay as written
     assert actor_label("system") == "系统"
+
+
+def test_a_wrong_page_address_in_a_browser_is_a_chinese_page(client: Any, demo: dict[str, int]) -> None:
+    html = {"Accept": "text/html,application/xhtml+xml"}
+    login(client)
+    missing = client.get("/works/1/edit", headers=html)
+    assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
+    assert "找不到页面" in missing.text and "找不到该页面，地址可能有误或已失效" in missing.text
+    wrong_method = client.get("/logout", headers=html)
+    assert wrong_method.status_code == 405 and "text/html" in wrong_method.headers["content-type"]
+    assert "该地址不能直接打开" in wrong_method.text
+    # The API, the health check and static files keep answering problem+json.
+    for path in ("/api/v1/nothing", "/static/nothing.css"):
+        api = client.get(path, headers=html)
+        assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json", path
+    assert client.get("/works/1/edit").headers["content-type"] == "application/problem+json"  # not a browser
