@@ -188,6 +188,7 @@ def create_work(
             work = works.create_work(
                 session, user, title=title, description=description,
                 province_code=(province or None) if user.unit_id is None else None,
+                agreed_to_rights_notice=True,
             )
         except DomainError as exc:
             session.rollback()

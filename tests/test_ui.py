@@ -601,3 +601,26 @@ def test_a_wrong_page_address_in_a_browser_is_a_chinese_page(client: Any, demo: 
         api = client.get(path, headers=html)
         assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json", path
     assert client.get("/works/1/edit").headers["content-type"] == "application/problem+json"  # not a browser
+
+
+def test_the_agreement_to_the_rights_notice_is_recorded(client: Any, demo: dict[str, int]) -> None:
+    import hashlib
+
+    from sqlmodel import select
+
+    from clipjury.audit.models import AuditEvent
+    from clipjury.campaigns.models import Campaign
+    from clipjury.db import session_scope
+
+    login(client)
+    token = page_token(client, "/works/new")
+    refused = client.post("/works/new", data={"title": "未同意", "csrf_token": token}, follow_redirects=False)
+    assert refused.status_code == 422 and "我已阅读并同意" in refused.text
+    work_id = create_work_via_form(client, title="同意权利说明")
+    with session_scope() as session:
+        notice = session.exec(select(Campaign)).one().rights_notice
+        events = list(session.exec(select(AuditEvent).where(AuditEvent.work_id == work_id)))
+    assert [(e.action, e.reason) for e in events] == [("create", "已阅读并同意作品权利说明")]
+    assert events[0].data == {
+        "rights_notice_agreed": True, "rights_notice_sha256": hashlib.sha256(notice.encode()).hexdigest(),
+    }

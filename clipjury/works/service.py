@@ -10,6 +10,7 @@ every write of it is compare-and-set on the status read, so two workers or two c
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -124,8 +125,11 @@ def versions_of(session: Session, work: Work) -> list[WorkVersion]:
 # -- creating --------------------------------------------------------------------------------------
 
 def create_work(
-    session: Session, user: User, *, title: str, description: str = "", province_code: str | None = None
+    session: Session, user: User, *, title: str, description: str = "", province_code: str | None = None,
+    agreed_to_rights_notice: bool = False,
 ) -> Work:
+    """A draft work. ``agreed_to_rights_notice``: the submitter ticked 我已阅读并同意 under the campaign's
+    rights notice (the web form requires it); the audit event keeps that, with a digest of the text."""
     if Role(user.role) not in (Role.submitter, Role.unit_coordinator):
         raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
     title = (title or "").strip()
@@ -163,7 +167,16 @@ def create_work(
     )
     session.add(work)
     session.flush()
-    record(session, actor=user, action="create", work_id=work.id, province_id=province_id, to_status=work.status)
+    consent: dict[str, Any] | None = None
+    if agreed_to_rights_notice:
+        consent = {
+            "rights_notice_agreed": True,
+            "rights_notice_sha256": hashlib.sha256(campaign.rights_notice.encode()).hexdigest(),
+        }
+    record(
+        session, actor=user, action="create", work_id=work.id, province_id=province_id, to_status=work.status,
+        reason="已阅读并同意作品权利说明" if agreed_to_rights_notice else "", data=consent,
+    )
     return work
 
 
