@@ -7,6 +7,7 @@ one. These run the ffmpeg command line directly: the tests are not workers and m
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 import shutil
@@ -88,6 +89,50 @@ def long_mp4(seconds: float) -> Path:
         "long.mp4",
         [*_av_inputs(seconds, size="64x48", rate=1, audio=False), *H264, "-g", "10", "-f", "mp4"],
     )
+
+
+TINY = "64x64"
+
+
+def timed_mp4(seconds: float, rate: int = 10) -> Path:
+    """Exactly ``seconds * rate`` frames of tiny video at ``rate`` fps, no audio: its packets span exactly
+    ``seconds`` (for the duration limit's boundary; 120 s at 10 fps encodes and decodes in about a second)."""
+    return _encode(
+        "timed.mp4", [*_av_inputs(seconds, size=TINY, rate=rate, audio=False), *H264, "-f", "mp4"]
+    )
+
+
+def probe_major_brand(path: Path) -> str | None:
+    """The major brand as ffprobe reads it (spaces kept: ``"M4V "``)."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags=major_brand", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    tags = (json.loads(out).get("format") or {}).get("tags") or {}
+    brand = tags.get("major_brand")
+    return None if brand is None else str(brand)
+
+
+def branded_mp4(brand: str) -> Path:
+    """A tiny valid H.264 MP4 (64x64, 10 fps, 1 s, no audio) whose ``ftyp`` major brand is ``brand``.
+
+    Written with the mp4 muxer's ``-brand``; if ffprobe does not then read ``brand`` back, the four bytes
+    of the major brand are patched in place (the rest of the file stays as ffmpeg wrote it).
+    """
+    assert len(brand) == 4 and brand.isascii(), brand
+    recipe = [*_av_inputs(1, size=TINY, rate=10, audio=False), *H264, "-brand", brand, "-f", "mp4"]
+
+    def make(out: Path) -> None:
+        ffmpeg(*recipe, str(out))
+        if probe_major_brand(out) != brand:
+            data = bytearray(out.read_bytes())
+            assert data[4:8] == b"ftyp", "ffmpeg's mp4 muxer writes ftyp first"
+            data[8:12] = brand.encode("ascii")
+            out.write_bytes(bytes(data))
+        assert probe_major_brand(out) == brand, (brand, probe_major_brand(out))
+
+    slug = brand.replace(" ", "_")
+    return _cached(f"brand-{slug}.mp4", " ".join(recipe), make)
 
 
 def hevc_mp4(seconds: float = 2) -> Path | None:

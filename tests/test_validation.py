@@ -231,6 +231,88 @@ def test_header_understating_the_duration_is_too_long(client, auth) -> None:  # 
     assert any(w.startswith("header_duration_mismatch") for w in row.warnings), row.warnings
 
 
+# The campaign's default allow-list, as the requirement states it (not read from the code under test).
+ALLOWED_BRANDS = ["isom", "iso2", "iso4", "iso5", "iso6", "mp41", "mp42", "avc1", "M4V ", "MSNV", "dash"]
+
+
+def verdict_of(client: Any, auth: dict[str, str], path: Path, title: str = "品牌") -> dict[str, Any]:
+    """Upload ``path`` as a new work's file, run the workers, and return the work as the API shows it."""
+    work_id = new_work(client, auth, title)
+    add_file(work_id, path)
+    run_jobs()
+    return dict(client.get(f"/api/v1/works/{work_id}", headers=auth).json())
+
+
+def test_the_default_allow_list_is_the_required_one(demo) -> None:  # type: ignore[no-untyped-def]
+    """The seeded campaign carries exactly the required brands, so the tests below test the real setting."""
+    from clipjury.campaigns.models import Campaign
+    from clipjury.db import session_scope
+
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign)).one()
+        assert sorted(campaign.allowed_brands) == sorted(ALLOWED_BRANDS)
+
+
+@pytest.mark.parametrize("brand", ALLOWED_BRANDS, ids=[b.strip() for b in ALLOWED_BRANDS])
+def test_every_allowed_major_brand_is_ready(client, auth, brand: str) -> None:  # type: ignore[no-untyped-def]
+    body = verdict_of(client, auth, media.branded_mp4(brand))
+    assert body["status"] == "ready" and body["rejection"] is None, body
+    assert body["media"]["major_brand"] == brand
+    assert body["media"]["video_codec"] == "h264" and body["media"]["width"] == 64
+
+
+# M4A (and M4B/M4P) are refused with the clearer "no video" reason (clipjury/media/rules.py AUDIO_ONLY_BRANDS).
+REFUSED_BRANDS = {"qt  ": "not_mp4", "3gp4": "not_mp4", "heic": "not_mp4", "crx ": "not_mp4", "f4v ": "not_mp4",
+                  "M4A ": "no_video_stream"}
+
+
+@pytest.mark.parametrize("brand", list(REFUSED_BRANDS), ids=[b.strip() for b in REFUSED_BRANDS])
+def test_a_brand_outside_the_list_is_refused(client, auth, brand: str) -> None:  # type: ignore[no-untyped-def]
+    """The same valid H.264 file, only its major brand changed: refused at the ftyp sniff, before ffmpeg."""
+    path = media.branded_mp4(brand)
+    work_id = new_work(client, auth, "品牌")
+    version_id = add_file(work_id, path)
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "rejected", body
+    assert body["rejection"]["code"] == REFUSED_BRANDS[brand]
+    assert CJK.search(body["rejection"]["message"])
+    if brand == "qt  ":
+        assert "QuickTime" in body["rejection"]["message"]
+    elif REFUSED_BRANDS[brand] == "not_mp4":
+        assert brand.strip() in body["rejection"]["message"]
+    row = version_row(version_id)
+    assert row.major_brand == brand and row.ffmpeg_version is None  # decided without running ffmpeg
+
+
+def test_the_allow_list_is_a_campaign_setting(client, auth) -> None:  # type: ignore[no-untyped-def]
+    set_campaign(allowed_brands=["isom"])
+    refused = verdict_of(client, auth, media.branded_mp4("mp42"), "mp42")
+    assert refused["status"] == "rejected" and refused["rejection"]["code"] == "not_mp4", refused
+    assert "mp42" in refused["rejection"]["message"]
+    accepted = verdict_of(client, auth, media.branded_mp4("isom"), "isom")
+    assert accepted["status"] == "ready" and accepted["media"]["major_brand"] == "isom", accepted
+    # Widened again, the same mp42 file passes.
+    set_campaign(allowed_brands=["isom", "mp42"])
+    again = verdict_of(client, auth, media.branded_mp4("mp42"), "mp42 again")
+    assert again["status"] == "ready" and again["media"]["major_brand"] == "mp42", again
+
+
+@pytest.mark.parametrize(
+    ("seconds", "status"), [(120, "ready"), (120.1, "too_long"), (120.5, "too_long")],
+    ids=["120.0s", "120.1s", "120.5s"],
+)
+def test_duration_limit_boundary(client, auth, seconds: float, status: str) -> None:  # type: ignore[no-untyped-def]
+    """120.0 s is within "不超过2分钟"; one frame more is not (the measured duration is the packets')."""
+    body = verdict_of(client, auth, media.timed_mp4(seconds), f"{seconds}s")
+    assert body["status"] == ("ready" if status == "ready" else "rejected"), body
+    assert body["media"]["duration_s"] == pytest.approx(seconds, abs=1e-6)  # the boundary is really hit
+    if status == "ready":
+        assert body["rejection"] is None
+    else:
+        assert body["rejection"]["code"] == "too_long" and f"{seconds:.1f}" in body["rejection"]["message"]
+
+
 # -- lifecycle ------------------------------------------------------------------------------------
 
 def test_reupload_keeps_the_good_file_until_a_new_one_is_ready(client, auth) -> None:  # type: ignore[no-untyped-def]
