@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     access_token_expire_minutes: int = 12 * 60
     session_max_age_s: int = 12 * 3600
     cookie_secure: bool = False
+    # Failed logins per account and address within the window before logins from there are refused
+    # (the address alone may fail 5 times as often); 0 turns the limit off.
+    login_max_failures: int = Field(default=10, ge=0)
+    login_window_s: int = Field(default=900, ge=60)
 
     # Uploads (tus).
     upload_expiry_hours: int = 24

@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 from api.deps import SESSION_USER_KEY, CurrentUser, SessionDep, user_from_request
 from clipjury.accounts.models import Province, Unit, User
 from clipjury.accounts.service import BadCredentials, authenticate
+from clipjury.accounts.throttle import TooManyAttempts
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid
@@ -92,12 +93,12 @@ def login(
     try:
         if not username.strip() or not password:
             raise BadCredentials("请输入用户名和密码。", code="credentials_required")
-        user = authenticate(session, username, password)
-    except BadCredentials as exc:
+        user = authenticate(session, username, password, address=request.client.host if request.client else "")
+    except (BadCredentials, TooManyAttempts) as exc:
         return render(
             request, "login.html",
             {"next": safe_next(next, ""), "username": username[:64], "error": exc.message},
-            status_code=401,
+            status_code=exc.status_code,
         )
     # A fresh session on login: nothing set before authentication (a planted token) carries over.
     request.session.clear()

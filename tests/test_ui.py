@@ -624,3 +624,43 @@ def test_the_agreement_to_the_rights_notice_is_recorded(client: Any, demo: dict[
     assert events[0].data == {
         "rights_notice_agreed": True, "rights_notice_sha256": hashlib.sha256(notice.encode()).hexdigest(),
     }
+
+
+def test_guessing_passwords_is_throttled_per_account_and_address(client: Any, demo: dict[str, int]) -> None:
+    """Past the limit, logins from that address for that account are refused (even the right password)
+    until the window ends; the same account from elsewhere, and the API token route, are counted apart."""
+    from clipjury.settings import get_settings
+
+    limit = get_settings().login_max_failures
+    assert limit == 10
+    for _ in range(limit):
+        assert login(client, password="guess").status_code == 401
+    refused = login(client)  # the right password, too late
+    assert refused.status_code == 429 and "登录失败次数过多" in refused.text and "分钟后再试" in refused.text
+    assert client.get("/works", follow_redirects=False).status_code == 303  # not logged in
+    api = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"})
+    assert api.status_code == 429 and api.json()["code"] == "too_many_login_attempts"
+    assert api.json()["retry_after_s"] > 800
+    # Another account from the same address is still let in, and its success clears nothing of the other.
+    assert login(client, "demo-coordinator").status_code == 303
+    # Another address (behind a proxy, uvicorn gives the client's) is not locked out.
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    with TestClient(create_app(), client=("198.51.100.7", 50000)) as elsewhere:
+        assert login(elsewhere).status_code == 303
+        token = elsewhere.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"})
+        assert token.status_code == 200
+
+
+def test_a_successful_login_clears_the_failures(client: Any, demo: dict[str, int]) -> None:
+    from clipjury.settings import get_settings
+
+    for _ in range(get_settings().login_max_failures - 1):
+        assert login(client, password="typo").status_code == 401
+    assert login(client).status_code == 303
+    client.cookies.clear()
+    for _ in range(get_settings().login_max_failures - 1):
+        assert login(client, password="typo").status_code == 401
+    assert login(client).status_code == 303

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
@@ -32,8 +32,11 @@ class Me(BaseModel):
 
 
 @router.post("/token", response_model=Token)
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep) -> Token:
-    user = authenticate(session, form.username, form.password)
+def issue_token(
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep
+) -> Token:
+    address = request.client.host if request.client else ""
+    user = authenticate(session, form.username, form.password, address=address)
     return Token(access_token=create_access_token(user.id or 0))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, select
 
+from clipjury.accounts import throttle
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.security import dummy_hash, hash_password, verify_password
 from clipjury.errors import Invalid
@@ -15,13 +16,19 @@ class BadCredentials(Invalid):
     message = "用户名或密码错误。"
 
 
-def authenticate(session: Session, username: str, password: str) -> User:
+def authenticate(session: Session, username: str, password: str, *, address: str = "") -> User:
+    """The user with this username and password; failures from ``address`` are counted and, past
+    the limit, refused before the password is checked (``clipjury.accounts.throttle``)."""
+    throttle.check(username, address)
     user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None:
         verify_password(password, dummy_hash())
+        throttle.failed(username, address)
         raise BadCredentials()
     if not verify_password(password, user.password_hash) or not user.is_active:
+        throttle.failed(username, address)
         raise BadCredentials()
+    throttle.succeeded(username, address)
     return user
 
 
