@@ -191,6 +191,16 @@ def test_upload_verdict_preview_submit(stack: LiveServer, browser: Any, tmp_path
     assert "时长" in page.inner_text(".facts") and "160 × 120" in page.inner_text(".facts")
     shot(page, "07-preview-playing-desktop")
 
+    # A page left open past the presigned URL's lifetime: the store refuses the player's next request
+    # (here: a URL whose signature no longer holds); the page asks for fresh URLs and plays on.
+    stale = page.evaluate(
+        "() => { const v = document.getElementById('preview-player');"
+        " v.src = v.currentSrc.replace(/X-Amz-Signature=[0-9a-f]+/, 'X-Amz-Signature=' + '0'.repeat(64));"
+        " return v.src }"
+    )
+    assert page.request.get(stale).status == 403  # the store checks signatures
+    wait_for_player(page, "v.readyState >= 1 && !v.currentSrc.includes('0'.repeat(64))")
+
     # Confirm and submit.
     dialogs: list[str] = []
 

@@ -29,4 +29,28 @@
     var target = document.getElementById('opening-line')
     if (target && lines[select.value]) target.textContent = '“' + lines[select.value] + '”'
   })
+
+  // Presigned playback URLs expire (CLIPJURY_S3_PRESIGN_EXPIRY_S, 1 hour): a player left open longer
+  // fails on its next range request. Ask for fresh URLs and carry on from the same moment; at most
+  // once a minute, so a video that is really unplayable does not loop.
+  document.addEventListener('error', function (event) {
+    var video = event.target
+    if (!(video instanceof HTMLVideoElement)) return
+    var url = video.getAttribute('data-playback-url')
+    var last = Number(video.getAttribute('data-refreshed-at') || 0)
+    if (!url || Date.now() - last < 60000) return
+    video.setAttribute('data-refreshed-at', String(Date.now()))
+    var at = video.currentTime
+    fetch(url, { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+      .then(function (response) { return response.ok ? response.json() : null })
+      .then(function (play) {
+        if (!play || !play.video_url) return
+        if (play.poster_url) video.poster = play.poster_url
+        video.addEventListener('loadedmetadata', function () {
+          if (at) video.currentTime = at
+        }, { once: true })
+        video.src = play.video_url
+      })
+      .catch(function () {})
+  }, true) // media errors do not bubble: listen while capturing
 })()
