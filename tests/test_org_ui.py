@@ -190,6 +190,24 @@ def test_forward_a_ranked_selection(client: Any, demo: dict[str, int]) -> None:
     assert f'name="work_id" value="{c}"' in page and f'name="work_id" value="{a}"' not in page
 
 
+def test_forward_refuses_ids_the_page_never_wrote(client: Any, demo: dict[str, int]) -> None:
+    """Selections and ranks are ASCII ids within the database's range: anything else is a clear refusal
+    and nothing is forwarded (a 31-digit id used to reach the database; '٣' was read as work 3)."""
+    a, b = passed_works("demo-submitter", 2)
+    token = as_user(client, "demo-province-admin")
+    for data in (
+        {"work_id": [str(a), "9" * 31]},
+        {"work_id": [str(a), "٣"]},
+        {"work_id": [str(a), "2147483648"]},
+        {"work_id": [str(a)], "rank_" + "9" * 31: "1"},
+        {"work_id": [str(a)], f"rank_{a}": "٣"},
+    ):
+        page = client.post("/review/forward", data={"csrf_token": token, **data}, follow_redirects=True)
+        assert page.status_code == 200, (data, page.status_code)
+        assert "所选作品无效" in page.text or "排序号必须是" in page.text, data
+        assert work_state(a) == ("passed", None) and work_state(b) == ("passed", None), data
+
+
 def test_forward_all(client: Any, demo: dict[str, int]) -> None:
     ids = passed_works("demo-submitter", 3)
     token = as_user(client, "demo-province-admin")
