@@ -2,17 +2,23 @@
 
 Each run gets its own Redis (a private redis-server on a free port), its own PostgreSQL database and its
 own bucket, so it neither needs nor disturbs a running ``make run`` or another test run on the machine.
-SeaweedFS on :8333 is shared: reused when one runs, else started here once for both databases.
+SeaweedFS on :8333 is shared: reused when one runs, else started here once for both databases. Test runs at
+the same time share it too: each holds a shared lock on ``.cache/test-seaweedfs.users`` while it uses it, and
+the run that started it waits for the others before stopping it (SeaweedFS dies with the process that
+started it).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -26,6 +32,50 @@ PG_ADMIN_URL = os.environ.get("CLIPJURY_TEST_PG_ADMIN", "postgresql://postgres@1
 SEAWEED_DIR = Path(os.environ.get("CLIPJURY_TEST_SEAWEED_DIR", ROOT / ".cache" / "test-seaweedfs"))
 S3_ENDPOINT = f"http://127.0.0.1:{devservices.SEAWEED_S3_PORT}"
 NO_TESTS_COLLECTED = 5
+USERS_LOCK = SEAWEED_DIR.parent / "test-seaweedfs.users"
+START_LOCK = SEAWEED_DIR.parent / "test-seaweedfs.start"
+
+
+class SharedStore:
+    """The SeaweedFS on :8333 for this run: reused or started (under a lock, so two runs starting at
+    once do not both start one), held with a shared lock while the run uses it."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen[bytes] | None = None
+        USERS_LOCK.parent.mkdir(parents=True, exist_ok=True)
+        self.users = os.open(USERS_LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        with _locked(START_LOCK):
+            if devservices.port_open("127.0.0.1", devservices.SEAWEED_S3_PORT):
+                self.reused = True
+            else:
+                self.reused = False
+                SEAWEED_DIR.mkdir(parents=True, exist_ok=True)
+                self.proc = devservices.start_seaweedfs(
+                    SEAWEED_DIR / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, SEAWEED_DIR / "weed.log"
+                )
+            fcntl.flock(self.users, fcntl.LOCK_SH)
+
+    def close(self) -> None:
+        """Done with it; the run that started it first waits until no other run holds it."""
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                fcntl.flock(self.users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                say("another test run still uses the SeaweedFS this run started: waiting for it to finish")
+                fcntl.flock(self.users, fcntl.LOCK_EX)
+            with _locked(START_LOCK):  # no run may start using it while it stops
+                devservices.stop(self.proc)
+        os.close(self.users)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def say(message: str) -> None:
@@ -128,6 +178,7 @@ def main() -> int:
     env.setdefault("CLIPJURY_TEST_S3_BUCKET", f"clipjury-test-{run_id}")
     started: list[subprocess.Popen[bytes]] = []
     results: list[tuple[str, int, float]] = []
+    store: SharedStore | None = None
     try:
         if "CLIPJURY_TEST_REDIS" not in env:
             port = free_port()
@@ -136,14 +187,11 @@ def main() -> int:
             started.append(devservices.start_redis(port, run_dir, run_dir / "redis.log"))
             env["CLIPJURY_TEST_REDIS"] = f"redis://127.0.0.1:{port}/15"
             say(f"private Redis for this run on 127.0.0.1:{port}")
-        if devservices.port_open("127.0.0.1", devservices.SEAWEED_S3_PORT):
+        store = SharedStore()
+        if store.reused:
             say(f"reusing the S3 server on {S3_ENDPOINT} (bucket {env['CLIPJURY_TEST_S3_BUCKET']})")
         else:
-            SEAWEED_DIR.mkdir(parents=True, exist_ok=True)
-            say(f"starting SeaweedFS on {S3_ENDPOINT} for both runs (data in {SEAWEED_DIR})")
-            started.append(devservices.start_seaweedfs(
-                SEAWEED_DIR / "data", DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, SEAWEED_DIR / "weed.log"
-            ))
+            say(f"started SeaweedFS on {S3_ENDPOINT} for both runs (data in {SEAWEED_DIR})")
 
         if args.sequential or len(databases) == 1:
             for db in databases:
@@ -170,6 +218,8 @@ def main() -> int:
                 except Exception as exc:
                     print(f"could not remove bucket {bucket}: {exc}", file=sys.stderr)
         devservices.stop_all(started)
+        if store is not None:
+            store.close()
 
     say("summary")
     failed = False
