@@ -141,7 +141,7 @@ def _new_work_context(session: Session, user: User, campaign: Campaign) -> dict[
     if home is not None:
         opening_line = campaign.opening_line(home.name)
     elif provinces:
-        opening_line = lines[provinces[0].code]
+        opening_line = campaign.opening_line("××省")  # until a province is chosen (app.js fills it in)
     else:
         opening_line = campaign.opening_line("本省")
     return {
@@ -197,6 +197,9 @@ def create_work(
     if work is None:
         form = {"title": title, "description": description, "province": province, "agree": bool(agree)}
         context = _new_work_context(session, user, campaign)
+        chosen = next((p for p in context["provinces"] if p.code == province), None)  # type: ignore[attr-defined]
+        if chosen is not None:
+            context["opening_line"] = campaign.opening_line(chosen.name)
         return render(request, "work_new.html", {**context, "form": form, "errors": errors}, status_code=422)
     flash(request, "作品已创建，请上传视频文件。")
     return _see_other(f"/works/{work.id}")

@@ -289,7 +289,16 @@ def test_province_choice_for_a_submitter_without_a_unit(client: Any, demo: dict[
     form = client.get("/works/new")
     assert 'name="province"' in form.text and "北京市" in form.text and "data-opening-lines" in form.text
     assert "我在北京市话保密" in form.text  # every province's opening line is ready for the choice
+    assert '<option value="" selected>请选择省份</option>' in form.text  # no province chosen for them
+    assert "“我在××省话保密" in form.text
     token = csrf_of(form.text)
+    unchosen = client.post("/works/new", data={"title": "市民作品", "agree": "yes", "csrf_token": token})
+    assert unchosen.status_code == 422 and "请选择作品所属的省份" in unchosen.text
+    assert 'aria-describedby="province-error"' in unchosen.text and 'id="province-error"' in unchosen.text
+    disagreed = client.post("/works/new", data={"title": "市民作品", "province": "beijing", "csrf_token": token})
+    assert disagreed.status_code == 422 and 'aria-describedby="agree-error"' in disagreed.text
+    assert '<option value="beijing" selected>' in disagreed.text  # the choice is kept
+    assert "“我在北京市话保密" in disagreed.text
     unknown = client.post(
         "/works/new", data={"title": "市民作品", "province": "atlantis", "agree": "yes", "csrf_token": token}
     )
