@@ -240,6 +240,17 @@ def live_server() -> Iterator[LiveServer]:
     devservices.stop(server.proc)  # type: ignore[arg-type]
 
 
+@pytest.fixture()
+def two_servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]:
+    """Two API processes on the same database, Redis and store (an upload may go on from one to the other)."""
+    first, second = start_server(), start_server()
+    try:
+        yield first, second
+    finally:
+        devservices.stop(first.proc)  # type: ignore[arg-type]
+        devservices.stop(second.proc)  # type: ignore[arg-type]
+
+
 def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = devservices.child_env(**TEST_ENV, **(extra_env or {}))
     return subprocess.Popen([sys.executable, "-m", "clipjury.cli", "worker", "--name", name], cwd=ROOT, env=env)

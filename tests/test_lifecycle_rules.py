@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -28,7 +27,7 @@ from clipjury.uploads.service import _lock_key
 from clipjury.works.models import Work, WorkVersion
 from storage import get_store
 from tests import media
-from tests.conftest import LiveServer, devservices, run_jobs, start_server
+from tests.conftest import run_jobs
 from tests.test_uploads import create, head, meta, patch, payload
 from tests.test_validation import CJK, add_file, new_work, set_campaign
 
@@ -121,16 +120,6 @@ def test_grace_period_end_to_end(client, auth, demo) -> None:  # type: ignore[no
 
 
 # -- submitting twice at once, on two processes ------------------------------------------------------
-
-@pytest.fixture()
-def two_servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first, second = start_server(), start_server()
-    try:
-        yield first, second
-    finally:
-        devservices.stop(first.proc)  # type: ignore[arg-type]
-        devservices.stop(second.proc)  # type: ignore[arg-type]
-
 
 def submit_together(
     clients: list[httpx.Client], work_id: int, auth: dict[str, str]

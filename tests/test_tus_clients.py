@@ -4,28 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlmodel import select
 from tusclient import client as tus_client
 
 from clipjury.db import session_scope
 from clipjury.uploads.models import Upload
-from tests.conftest import LiveServer, devservices, start_server, token_for
+from tests.conftest import LiveServer, token_for
 from tests.test_uploads import MIB, assert_completed_once, head, new_work, payload
-
-
-@pytest.fixture()
-def servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first, second = start_server(), start_server()
-    try:
-        yield first, second
-    finally:
-        devservices.stop(first.proc)  # type: ignore[arg-type]
-        devservices.stop(second.proc)  # type: ignore[arg-type]
 
 
 def _only_upload_id() -> str:
@@ -34,9 +22,9 @@ def _only_upload_id() -> str:
 
 
 def test_tuspy_uploads_in_chunks_and_resumes_on_another_process(
-    servers: tuple[LiveServer, LiveServer], tmp_path: Path
+    two_servers: tuple[LiveServer, LiveServer], tmp_path: Path
 ) -> None:
-    first, second = servers
+    first, second = two_servers
     data = payload(13 * MIB + 17, seed=11)
     path = tmp_path / "作品.mp4"
     path.write_bytes(data)
@@ -68,8 +56,8 @@ def test_tuspy_uploads_in_chunks_and_resumes_on_another_process(
     assert work["status"] == "processing"
 
 
-def test_tuspy_async_uploader_single_chunk(servers: tuple[LiveServer, LiveServer], tmp_path: Path) -> None:
-    server = servers[0]
+def test_tuspy_async_uploader_single_chunk(two_servers: tuple[LiveServer, LiveServer], tmp_path: Path) -> None:
+    server = two_servers[0]
     data = payload(700_000, seed=12)
     path = tmp_path / "clip.mp4"
     path.write_bytes(data)

@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from clipjury.uploads.models import Upload, UploadStatus
 from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, partial_key_for, tail_key_for
 from clipjury.works.models import WorkVersion
 from storage import get_store
-from tests.conftest import ROOT, LiveServer, devservices, start_server, token_for
+from tests.conftest import ROOT, LiveServer, token_for
 from tests.test_uploads import (
     MIB,
     OCTET,
@@ -541,16 +540,6 @@ def test_a_final_waits_while_one_of_its_partials_is_still_being_sent(client: Any
 
 
 # -- several API processes and real clients -------------------------------------------------------------
-
-@pytest.fixture()
-def two_servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]:
-    first, second = start_server(), start_server()
-    try:
-        yield first, second
-    finally:
-        devservices.stop(first.proc)  # type: ignore[arg-type]
-        devservices.stop(second.proc)  # type: ignore[arg-type]
-
 
 def test_parallel_partials_across_two_processes_and_duplicate_finals(
     two_servers: tuple[LiveServer, LiveServer], tmp_path: Path
