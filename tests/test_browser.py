@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -296,6 +297,59 @@ def test_a_large_file_goes_up_in_pieces_straight_into_the_final_object(
     assert not [e for e in errors if "pageerror" in e], errors
 
 
+@dataclass
+class CutOff:
+    """A new work whose upload of ``path`` lost its connection after two chunks; ``before``: each piece's
+    offset on the server then; ``seen``: the upload requests the page makes (method, URL, offset)."""
+
+    page: Any
+    errors: list[str]
+    work_id: int
+    path: Path
+    seen: list[tuple[str, str, str | None]]
+    before: dict[str, int]
+
+    def reload(self) -> None:
+        """The connection stays down until the page is gone (tus-js-client keeps retrying); reloaded, the
+        page has it back."""
+        self.page.reload()
+        self.page.unroute("**/api/v1/uploads/**")
+        self.page.wait_for_selector("#uploader .uppy-Dashboard")
+
+    def resume(self) -> None:
+        """Pick the same file again on the reloaded page: only the final is created, the pieces go on from
+        where the server has them, straight into the same final object."""
+        pieces = [u for u in uploads_of(self.work_id) if u.concat == "partial"]
+        unfinished = {u.id: u.offset for u in pieces if u.offset < (u.length or 0)}
+        self.seen.clear()
+        choose_file(self.page, self.path)
+        self.page.wait_for_selector("#uploader .uppy-Dashboard-Item")
+        upload_button(self.page).click()
+        self.page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
+        assert [m for m, _u, _o in self.seen if m == "POST"] == ["POST"], self.seen
+        resumed = {u.rsplit("/", 1)[-1] for m, u, _o in self.seen if m == "HEAD"}
+        assert resumed == set(self.before)
+        first_offsets: dict[str, int] = {}
+        for method, url, offset in self.seen:
+            if method == "PATCH":
+                first_offsets.setdefault(url.rsplit("/", 1)[-1], int(offset or 0))
+        assert first_offsets == unfinished, f"{first_offsets} {unfinished} {self.before} {self.seen}"
+        uploads = uploads_of(self.work_id)
+        finals = [u for u in uploads if u.concat == "final"]
+        assert len(finals) == 1 and finals[0].status == "complete" and finals[0].part_base == 0
+        assert set(finals[0].partial_ids) == set(self.before)
+
+
+def cut_off_new_upload(base: str, browser: Any, title: str) -> CutOff:
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base)
+    work_id = work_id_of(create_work(page, base, title))
+    path = media.large_mp4()
+    seen = watch_uploads(page)
+    return CutOff(page, errors, work_id, path, seen, cut_off_upload(page, work_id, path))
+
+
 def cut_off_upload(page: Any, work_id: int, path: Path) -> dict[str, int]:
     """Start uploading ``path`` and drop the connection after two chunks went through (tus-js-client
     then keeps retrying until the page is gone). Returns each piece's offset on the server."""
@@ -331,31 +385,6 @@ def cut_off_upload(page: Any, work_id: int, path: Path) -> dict[str, int]:
     return before
 
 
-def resume_after_reload(
-    page: Any, work_id: int, path: Path, before: dict[str, int], seen: list[tuple[str, str, str | None]]
-) -> None:
-    """Pick the same file again on the reloaded page: only the final is created, the pieces go on from
-    where the server has them, straight into the same final object."""
-    unfinished = {u.id: u.offset for u in uploads_of(work_id) if u.concat == "partial" and u.offset < (u.length or 0)}
-    seen.clear()
-    choose_file(page, path)
-    page.wait_for_selector("#uploader .uppy-Dashboard-Item")
-    upload_button(page).click()
-    page.wait_for_selector("#work-status:text('可提交')", timeout=VERDICT_TIMEOUT_MS)
-    assert [m for m, _u, _o in seen if m == "POST"] == ["POST"], seen
-    resumed = {u.rsplit("/", 1)[-1] for m, u, _o in seen if m == "HEAD"}
-    assert resumed == set(before)
-    first_offsets: dict[str, int] = {}
-    for method, url, offset in seen:
-        if method == "PATCH":
-            first_offsets.setdefault(url.rsplit("/", 1)[-1], int(offset or 0))
-    assert first_offsets == unfinished, f"{first_offsets} {unfinished} {before} {seen}"
-    uploads = uploads_of(work_id)
-    finals = [u for u in uploads if u.concat == "final"]
-    assert len(finals) == 1 and finals[0].status == "complete" and finals[0].part_base == 0
-    assert set(finals[0].partial_ids) == set(before)
-
-
 def watch_uploads(page: Any) -> list[tuple[str, str, str | None]]:
     seen: list[tuple[str, str, str | None]] = []
     page.on("request", lambda r: seen.append((r.method, r.url, r.headers.get("upload-offset")))
@@ -369,20 +398,11 @@ def test_an_upload_cut_off_by_a_reload_resumes_in_the_same_pieces(
     """The connection drops mid-upload and the submitter reloads the page and picks the file again:
     tus-js-client finds the pieces it made (by Uppy's fingerprint), asks each for its offset and sends
     only what is missing into the same final object."""
-    base = stack.url
-    errors: list[str] = []
-    page = new_page(browser, DESKTOP, errors)
-    log_in(page, base)
-    work_id = work_id_of(create_work(page, base, "断线后续传"))
-    path = media.large_mp4()
-    seen = watch_uploads(page)
-    before = cut_off_upload(page, work_id, path)
-    page.reload()  # the connection is still down until the page is gone (tus-js-client keeps retrying)
-    page.unroute("**/api/v1/uploads/**")
-    page.wait_for_selector("#uploader .uppy-Dashboard")
-    resume_after_reload(page, work_id, path, before, seen)
-    shot(page, "15-resumed-after-reload-ready-desktop")
-    assert not [e for e in errors if "pageerror" in e], errors
+    cut = cut_off_new_upload(stack.url, browser, "断线后续传")
+    cut.reload()
+    cut.resume()
+    shot(cut.page, "15-resumed-after-reload-ready-desktop")
+    assert not [e for e in cut.errors if "pageerror" in e], cut.errors
 
 
 def test_after_the_deadline_the_page_finishes_an_upload_begun_before_it(
@@ -396,23 +416,15 @@ def test_after_the_deadline_the_page_finishes_an_upload_begun_before_it(
     from clipjury.campaigns.models import Campaign
     from clipjury.timeutil import utcnow
 
-    base = stack.url
-    errors: list[str] = []
-    page = new_page(browser, DESKTOP, errors)
-    log_in(page, base)
-    work_id = work_id_of(create_work(page, base, "截止时仍在上传"))
-    path = media.large_mp4()
-    seen = watch_uploads(page)
-    before = cut_off_upload(page, work_id, path)
+    cut = cut_off_new_upload(stack.url, browser, "截止时仍在上传")
+    page, errors = cut.page, cut.errors
     with session_scope() as session:
-        for upload in session.exec(select(Upload).where(Upload.work_id == work_id)):
+        for upload in session.exec(select(Upload).where(Upload.work_id == cut.work_id)):
             upload.created_at = utcnow() - timedelta(minutes=3)  # begun before the deadline
         campaign = session.exec(select(Campaign)).one()
         campaign.submission_deadline = utcnow() - timedelta(minutes=1)
         campaign.upload_grace_minutes = 30
-    page.reload()
-    page.unroute("**/api/v1/uploads/**")
-    page.wait_for_selector("#uploader .uppy-Dashboard")
+    cut.reload()
     note = page.locator("#grace-resume").inner_text()
     assert "不能再开始新的上传" in note and "重新选择同一个文件" in note
 
@@ -433,7 +445,7 @@ def test_after_the_deadline_the_page_finishes_an_upload_begun_before_it(
     shot(page, "16-grace-new-file-refused-desktop")
     page.evaluate("window.clipjuryUppy.cancelAll()")  # picking a file again clears the error
 
-    resume_after_reload(page, work_id, path, before, seen)
+    cut.resume()
     shot(page, "17-grace-resumed-ready-desktop")
     page.once("dialog", lambda dialog: dialog.accept())
     page.click("#submit-work")
