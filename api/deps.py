@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from clipjury.accounts.models import User
 from clipjury.accounts.security import decode_access_token
-from clipjury.db import session_scope
+from clipjury.db import DB_ID_MAX, session_scope
 from clipjury.errors import Forbidden, Unauthorized
 
 SESSION_USER_KEY = "uid"
@@ -83,8 +83,6 @@ def current_user(request: Request, session: SessionDep) -> User:
 
 CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 
-# Database ids are 32-bit integers on PostgreSQL: a bigger number in a URL names nothing and must not
-# reach the database (where it is an error rather than "not found").
-DB_ID_MAX = 2_147_483_647
+# Ids in URLs are bounded by what the database holds (clipjury.db.DB_ID_MAX).
 WorkId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 OptionalDbId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]

@@ -16,6 +16,10 @@ from sqlmodel import Session, create_engine
 
 from clipjury.settings import get_settings
 
+# Database ids are 32-bit integers on PostgreSQL: a bigger number names nothing and must not reach the
+# database (where it is an error rather than "not found").
+DB_ID_MAX = 2_147_483_647
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC in and out, on PostgreSQL and on SQLite (which forgets the zone)."""

@@ -38,7 +38,7 @@ from sqlmodel import Session, col, select
 from clipjury.accounts.models import User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_upload_may_continue
-from clipjury.db import get_engine, relaxed_commit
+from clipjury.db import DB_ID_MAX, get_engine, relaxed_commit
 from clipjury.errors import Conflict, DomainError, Gone, Invalid, Locked, NotFound, PayloadTooLarge
 from clipjury.jobs import get_redis
 from clipjury.settings import get_settings
@@ -63,8 +63,6 @@ MIB = 1024 * 1024
 # S3's smallest part (every part but the last of an object).
 MIN_PART = 5 * MIB
 FILENAME_MAX = 255
-# The largest database id (32-bit integers on PostgreSQL; api.deps.DB_ID_MAX bounds the URLs' ids).
-WORK_ID_MAX = 2_147_483_647
 DEFAULT_FILENAME = "video.mp4"
 
 
@@ -219,7 +217,7 @@ def parse_work_id(raw: str) -> int:
     (ids are 32-bit on PostgreSQL) names no work: answered like an unknown one, never sent to the database."""
     if not ascii_digits(raw):
         raise BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
-    if len(raw) > len(str(WORK_ID_MAX)) or int(raw) > WORK_ID_MAX:
+    if len(raw) > len(str(DB_ID_MAX)) or int(raw) > DB_ID_MAX:
         raise WorkNotFound()
     return int(raw)
 
