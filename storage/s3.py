@@ -195,13 +195,17 @@ class ObjectStore:
             token = page.get("NextContinuationToken")
 
     def presigned_get(
-        self, key: str, *, filename: str | None = None, content_type: str | None = None, expires_s: int | None = None
+        self, key: str, *, filename: str | None = None, content_type: str | None = None, expires_s: int | None = None,
+        attachment: bool = False,
     ) -> str:
+        """A GET URL for browsers; ``attachment``: saved as ``filename`` rather than shown (the ``download``
+        attribute of a link does not apply across origins, and the store is another origin)."""
         params: dict[str, Any] = {"Bucket": self.bucket, "Key": key}
         if content_type:
             params["ResponseContentType"] = content_type
         if filename:
-            params["ResponseContentDisposition"] = f"inline; filename*=UTF-8''{quote(filename)}"
+            kind = "attachment" if attachment else "inline"
+            params["ResponseContentDisposition"] = f"{kind}; filename*=UTF-8''{quote(filename)}"
         try:
             url: str = self._presign_client.generate_presigned_url(
                 "get_object", Params=params, ExpiresIn=expires_s or self.presign_expiry_s

@@ -522,6 +522,7 @@ def test_a_rendition_that_failed_is_said_and_not_polled_for_ever(client: Any, de
     assert 'id="playback-failed"' in page and "下载原文件" in page and "不影响提交" in page
     link = re.search(r'<a href="([^"]+)" download>下载原文件', page)
     assert link and "X-Amz-Signature" in link.group(1) and f"work-{work_id}-v{version_id}.mp4" in link.group(1)
+    assert "response-content-disposition=attachment" in link.group(1)  # saved, not shown (another origin)
     assert "确认并提交作品" in page  # the verdict stands: the work can still be submitted
     api = client.get(f"/api/v1/works/{work_id}/playback").json()
     assert api["failed"] is True and api["preparing"] is False and api["video_url"] is None

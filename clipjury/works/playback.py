@@ -38,7 +38,8 @@ def playback_for(session: Session, work: Work) -> Playback:
             )
         if version.rendition_status == "failed":
             download = store.presigned_get(
-                version.object_key, filename=f"work-{work.id}-v{version.id}.mp4", content_type="video/mp4"
+                version.object_key, filename=f"work-{work.id}-v{version.id}.mp4", content_type="video/mp4",
+                attachment=True,
             )
             return Playback(
                 version_id=version.id, video_url=None, poster_url=poster, source=None, preparing=False,
