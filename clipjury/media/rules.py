@@ -11,8 +11,9 @@ import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-# Bump when the decision logic below changes meaning.
-RULES_CODE_VERSION = "1"
+# Bump when the decision logic below changes meaning. 2: a major brand is four printable ASCII characters
+# (a control byte made it an unknown brand before, and a NUL one could not be stored on PostgreSQL).
+RULES_CODE_VERSION = "2"
 
 # How far the header's duration may drift from the packets' before we record a warning.
 HEADER_DRIFT_TOLERANCE_S = 1.0
