@@ -4,6 +4,7 @@ domain errors as Chinese HTML pages (a 401 becomes a redirect to the login page)
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -25,6 +26,8 @@ from clipjury.timeutil import fmt_local
 
 UI_DIR = Path(__file__).resolve().parent
 STATIC_DIR = UI_DIR / "static"
+log = logging.getLogger(__name__)
+
 CSRF_FIELD = "csrf_token"
 FLASH_SESSION_KEY = "flash"
 
@@ -140,18 +143,33 @@ def render(
     )
 
 
+def _viewer(request: Request) -> dict[str, object]:
+    """The signed-in user's header (name, navigation) for an error page; nothing when signed out or when
+    even that cannot be read (an error page must not fail in turn)."""
+    uid = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
+    if not isinstance(uid, int):
+        return {}
+    from clipjury.accounts.models import User
+    from clipjury.db import session_scope
+    from review_ui.pages import user_context  # pages imports this module
+
+    try:
+        with session_scope() as session:
+            user = session.get(User, uid)
+            return user_context(user, session) if user is not None and user.is_active else {}
+    except Exception:
+        log.warning("error page without the user's header", exc_info=True)
+        return {}
+
+
 def error_page(request: Request, exc: DomainError) -> HTMLResponse:
-    return render(
-        request,
-        "error.html",
-        {"status": exc.status_code, "code": exc.code, "message": exc.message},
-        status_code=exc.status_code,
-    )
+    return html_error(request, exc.status_code, exc.code, exc.message)
 
 
 def html_error(request: Request, status: int, code: str, message: str) -> HTMLResponse:
     """An error outside any page route (an unknown address, a wrong method) as the same HTML page."""
-    return render(request, "error.html", {"status": status, "code": code, "message": message}, status_code=status)
+    context = {**_viewer(request), "status": status, "code": code, "message": message}
+    return render(request, "error.html", context, status_code=status)
 
 
 def safe_next(target: str | None, default: str = "/works") -> str:

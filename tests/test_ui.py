@@ -603,6 +603,11 @@ def test_a_wrong_page_address_in_a_browser_is_a_chinese_page(client: Any, demo: 
     missing = client.get("/works/1/edit", headers=html)
     assert missing.status_code == 404 and "text/html" in missing.headers["content-type"]
     assert "找不到页面" in missing.text and "找不到该页面，地址可能有误或已失效" in missing.text
+    assert "演示投稿人" in missing.text and 'action="/logout"' in missing.text  # the signed-in header
+    client.cookies.clear()
+    signed_out = client.get("/works/1/edit", headers=html)
+    assert signed_out.status_code == 404 and 'action="/logout"' not in signed_out.text
+    login(client)
     wrong_method = client.get("/logout", headers=html)
     assert wrong_method.status_code == 405 and "text/html" in wrong_method.headers["content-type"]
     assert "该地址不能直接打开" in wrong_method.text
