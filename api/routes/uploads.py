@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
+from sqlalchemy.exc import IntegrityError
 from starlette.requests import ClientDisconnect
 
 from api.deps import CurrentUser, SessionDep, WorkId
@@ -244,13 +245,35 @@ def filename_from(disposition: str | None) -> str | None:
 async def put_video(
     work_id: WorkId, request: Request, user: CurrentUser, session: SessionDep, filename: str | None = None
 ) -> WorkPublic:
-    """The whole file as the body (for scripts): same checks and limits as tus, not resumable."""
+    """The whole file as the body (for scripts): same checks and limits as tus, not resumable.
+
+    With an ``Idempotency-Key`` header, the same request sent again (a retry after a lost answer) stores
+    nothing twice: once the first has completed, the work is answered again as it stands; while it is
+    still being received, the retry gets 409 ``upload_in_progress``.
+    """
     content_length = _content_length(request)
     name = filename or filename_from(request.headers.get("content-disposition"))
-    upload = service.create_upload(session, user, work_id=work_id, length=content_length, filename=name)
-    session.commit()
+    key = request.headers.get("idempotency-key")
+    digest = service.idempotency_digest(user.id or 0, work_id, key) if key is not None else None
+    if digest is not None:
+        get_own_work(session, user, work_id)  # someone else's work stays a 404, key or not
+        if await anyio.to_thread.run_sync(service.earlier_put, session, digest) is not None:
+            session.expire_all()
+            return work_public(session, get_own_work(session, user, work_id), user)
+    upload = service.create_upload(
+        session, user, work_id=work_id, length=content_length, filename=name, idempotency=digest
+    )
+    # Locked before the row is visible: a retry with the same key sees it busy, never abandoned.
+    lock = service.UploadLock(upload.id)
+    await anyio.to_thread.run_sync(lock.acquire)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        await anyio.to_thread.run_sync(lock.release)
+        raise service.UploadInProgress() from None
     await service.append(
-        upload.id, user.id or 0, 0, _body(request), content_length=content_length, whole_file=True
+        upload.id, user.id or 0, 0, _body(request), content_length=content_length, whole_file=True, held_lock=lock
     )
     session.expire_all()
     return work_public(session, get_own_work(session, user, work_id), user)

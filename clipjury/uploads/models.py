@@ -61,3 +61,6 @@ class Upload(SQLModel, table=True):
     # A final made when the first of its partials was created, from the layout they declare (see
     # ``clipjury.uploads.concat``): a digest of the owner, the client's group id and the layout.
     concat_group: str | None = Field(default=None, max_length=64, unique=True, index=True)
+    # A raw PUT sent with an ``Idempotency-Key``: a digest of the owner, the work and the key, so the same
+    # request sent again (a retry after a lost answer) finds this upload instead of storing the file twice.
+    idempotency_digest: str | None = Field(default=None, max_length=64, unique=True, index=True)

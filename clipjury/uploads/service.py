@@ -21,6 +21,7 @@ import asyncio
 import base64
 import binascii
 import contextlib
+import hashlib
 import logging
 import secrets
 import threading
@@ -142,6 +143,16 @@ class UploadComplete(Conflict):
     message = "该上传已完成，不能再取消。"
 
 
+class InvalidIdempotencyKey(BadUploadRequest):
+    code = "invalid_idempotency_key"
+    message = "Idempotency-Key 必须是 1 到 255 个可见的 ASCII 字符（如一个 UUID）。"
+
+
+class UploadInProgress(Conflict):
+    code = "upload_in_progress"
+    message = "带同一 Idempotency-Key 的上传正在进行：请等它结束后查询作品状态，不必重复发送。"
+
+
 class IncompleteBody(BadUploadRequest):
     code = "incomplete_body"
     message = "文件没有完整收到（连接中断），请重新上传。"
@@ -222,6 +233,39 @@ def parse_work_id(raw: str) -> int:
     return int(raw)
 
 
+IDEMPOTENCY_KEY_MAX = 255
+
+
+def idempotency_digest(user_id: int, work_id: int, key: str) -> str:
+    """What a raw PUT's ``Idempotency-Key`` names: this user's upload of a file to this work."""
+    key = key.strip()
+    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not all("!" <= ch <= "~" for ch in key):
+        raise InvalidIdempotencyKey()
+    return hashlib.sha256(f"{user_id}\0{work_id}\0{key}".encode()).hexdigest()
+
+
+def earlier_put(session: Session, digest: str, store: ObjectStore | None = None) -> Upload | None:
+    """The upload a PUT with the same key already made, when it completed (the answer is given again,
+    nothing is stored twice). One still receiving is refused (``UploadInProgress``) while its request
+    holds the lock, and ended when that request is gone (its process died); an ended one frees the key."""
+    upload = session.exec(select(Upload).where(col(Upload.idempotency_digest) == digest)).first()
+    if upload is None:
+        return None
+    if upload.status == UploadStatus.complete:
+        return upload
+    if upload.status == UploadStatus.receiving:
+        lock = UploadLock(upload.id)
+        if not lock.acquire():
+            raise UploadInProgress()
+        try:
+            _terminate(upload.id, store or get_store(), True)
+        finally:
+            lock.release()
+    session.execute(update(Upload).where(col(Upload.id) == upload.id).values(idempotency_digest=None))
+    session.commit()
+    return None
+
+
 def _lock_key(upload_id: str) -> str:
     return f"{get_settings().queue_prefix}:upload-lock:{upload_id}"
 
@@ -286,6 +330,7 @@ def max_size(session: Session) -> int:
 def create_upload(
     session: Session, user: User, *, work_id: int | None, length: int | None, filename: str | None,
     now: datetime | None = None, partial: bool = False, file_length: int | None = None,
+    idempotency: str | None = None,
 ) -> Upload:
     """Check everything before a byte is stored, then record the upload (flushed; the caller commits).
 
@@ -328,6 +373,7 @@ def create_upload(
         concat=Concat.partial.value if partial else None,
         status=UploadStatus.complete.value if empty_piece else UploadStatus.receiving.value,
         completed_at=now if empty_piece else None,
+        idempotency_digest=idempotency,
     )
     session.add(upload)
     session.flush()
@@ -735,6 +781,7 @@ async def append(
     *,
     content_length: int | None,
     whole_file: bool = False,
+    held_lock: UploadLock | None = None,
 ) -> Appended:
     """Stream a request body onto an upload at ``offset``; returns where the upload stands now.
 
@@ -744,8 +791,8 @@ async def append(
     """
     store = get_store()
     part_size = store.part_size
-    lock = UploadLock(upload_id)
-    if not await _thread(lock.acquire):
+    lock = held_lock or UploadLock(upload_id)  # held: taken before the upload row was committed
+    if held_lock is None and not await _thread(lock.acquire):
         raise UploadBusy()
     pending: asyncio.Task[None] | None = None
     try:
