@@ -15,11 +15,12 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, col, select
 from starlette.datastructures import FormData
 
-from api.deps import DB_ID_MAX, CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from clipjury.numbers import ascii_digits, db_id
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
 from clipjury.timeutil import fmt_local
@@ -186,30 +187,21 @@ def forward_page(request: Request, user: CurrentUser, session: SessionDep) -> Re
     })
 
 
-def _db_id(text: str) -> int | None:
-    """A work id as the page wrote it: ASCII digits (int() also reads Unicode digits such as '٣')
-    within what the database holds; None otherwise."""
-    if not (text.isascii() and text.isdigit()) or len(text) > 10:
-        return None
-    value = int(text)
-    return value if 1 <= value <= DB_ID_MAX else None
-
-
 def _parse_ranks(form: FormData) -> dict[int, int]:
     ranks: dict[int, int] = {}
     for key, value in form.multi_items():
         if not key.startswith("rank_") or not isinstance(value, str) or not value.strip():
             continue
-        work_id = _db_id(key[5:])
+        work_id = db_id(key[5:])
         text = value.strip()[:RANK_FIELD_MAX]
-        if work_id is None or not (text.isascii() and text.isdigit()):
+        if work_id is None or not ascii_digits(text):
             raise Invalid("排序号必须是 1 到 10000 之间的整数。", code="invalid_rank")
         ranks[work_id] = int(text)
     return ranks
 
 
 def _parse_ids(form: FormData) -> list[int]:
-    ids = [_db_id(v) for v in form.getlist("work_id") if isinstance(v, str)]
+    ids = [db_id(v) for v in form.getlist("work_id") if isinstance(v, str)]
     if any(i is None for i in ids):
         raise Invalid("所选作品无效，请刷新页面后重试。", code="invalid_selection")
     return [i for i in ids if i is not None]

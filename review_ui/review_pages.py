@@ -20,6 +20,7 @@ from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid, NotFound
 from clipjury.notifications import service as notes
+from clipjury.numbers import ascii_digits
 from clipjury.reviews import service
 from clipjury.reviews.events import hide_national, visible_events, without_unpublished_national
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
@@ -83,8 +84,7 @@ def _require(user: User, roles: tuple[Role, ...], what: str) -> None:
 
 def _int_or_none(value: str) -> int | None:
     value = value.strip()
-    # ASCII digits only: str.isdigit also accepts '²', which int() refuses.
-    return int(value) if value.isascii() and value.isdigit() and len(value) < 12 else None
+    return int(value) if ascii_digits(value) and len(value) < 12 else None
 
 
 def _page_number(value: str) -> int:
@@ -472,7 +472,7 @@ def verdict(
             province = session.get(Province, work.province_id)
             items = service.campaign_of(session, work).checklist_for(province.name if province else "本省")
             # Distinct item numbers ("0" and "00" are one item), ASCII digits only.
-            ticked = {int(c) for c in checked or [] if c.isascii() and c.isdigit() and len(c) < 6}
+            ticked = {int(c) for c in checked or [] if ascii_digits(c) and len(c) < 6}
             ticked &= set(range(len(items)))
             if len(ticked) < len(items):
                 raise Invalid(

@@ -21,6 +21,7 @@ from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.errors import Forbidden, Invalid, NotFound
+from clipjury.numbers import ascii_digits
 from clipjury.reports.exports import Cell, Report, Sheet
 from clipjury.reports.models import ActivityEntry
 from clipjury.reviews.quotas import QuotaRow, quota_rows
@@ -227,9 +228,9 @@ def parse_count(raw: Any, *, field: str, label: str, maximum: int) -> int:
         if not text:
             raise Invalid(f"请填写{label}（没有开展请填 0）。", code=f"{field}_required")
         digits = text.removeprefix("-")
-        # ASCII digits only ('²' passes str.isdigit and then breaks int()); a number longer than any
-        # count is over the maximum before it is read (int() refuses more than 4,300 digits).
-        if not (digits.isascii() and digits.isdigit()):
+        # A number longer than any count is over the maximum before it is read (int() refuses more
+        # than 4,300 digits).
+        if not ascii_digits(digits):
             raise Invalid(f"{label}应为整数，不能包含其他字符。", code=f"invalid_{field}")
         if len(digits) > 18:
             raise Invalid(f"{label}不能超过 {maximum:,}，请核对是否多输入了数字。", code=f"{field}_too_large")

@@ -44,6 +44,7 @@ from clipjury.accounts.models import User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import SubmissionClosed, ensure_upload_may_continue
 from clipjury.errors import Conflict, DomainError, Gone, NotFound
+from clipjury.numbers import ascii_digits
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.uploads.models import Concat, Upload, UploadStatus
@@ -60,7 +61,6 @@ from clipjury.uploads.service import (
     _session,
     _terminate,
     add_upload_version,
-    ascii_digits,
     object_key_for,
     parse_work_id,
     partial_key_for,

@@ -39,9 +39,10 @@ from sqlmodel import Session, col, select
 from clipjury.accounts.models import User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_upload_may_continue
-from clipjury.db import DB_ID_MAX, get_engine, relaxed_commit
+from clipjury.db import get_engine, relaxed_commit
 from clipjury.errors import Conflict, DomainError, Gone, Invalid, Locked, NotFound, PayloadTooLarge
 from clipjury.jobs import get_redis
+from clipjury.numbers import ascii_digits, db_id
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.uploads.models import Concat, Upload, UploadStatus
@@ -208,12 +209,6 @@ def parse_metadata(header: str | None) -> dict[str, str]:
     return result
 
 
-def ascii_digits(value: str) -> bool:
-    """Only ``[0-9]+``: ``str.isdigit`` also accepts '²' or '٣' (header bytes are decoded as latin-1),
-    which ``int`` then refuses or reads as a number nobody typed."""
-    return value.isascii() and value.isdigit()
-
-
 def parse_length(value: str | None, header: str) -> int | None:
     if value is None:
         return None
@@ -228,9 +223,10 @@ def parse_work_id(raw: str) -> int:
     (ids are 32-bit on PostgreSQL) names no work: answered like an unknown one, never sent to the database."""
     if not ascii_digits(raw):
         raise BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
-    if len(raw) > len(str(DB_ID_MAX)) or int(raw) > DB_ID_MAX:
+    work_id = db_id(raw)
+    if work_id is None:
         raise WorkNotFound()
-    return int(raw)
+    return work_id
 
 
 IDEMPOTENCY_KEY_MAX = 255
