@@ -128,8 +128,9 @@ def _provinces(session: Session) -> list[Province]:
     return list(session.exec(select(Province).order_by(col(Province.id))))
 
 
-def _new_work_context(session: Session, user: User, campaign: Campaign) -> dict[str, object]:
-    """The rules and the opening line; a province choice only for a submitter outside any unit."""
+def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: str = "") -> dict[str, object]:
+    """The rules and the opening line (of the ``chosen`` province's code, when the form has one); a province
+    choice only for a submitter outside any unit."""
     home_province_id = user.province_id
     if user.unit_id is not None:
         unit = session.get(Unit, user.unit_id)
@@ -138,7 +139,9 @@ def _new_work_context(session: Session, user: User, campaign: Campaign) -> dict[
     provinces = _provinces(session) if choose_province else []
     home = session.get(Province, home_province_id) if home_province_id is not None else None
     lines = {p.code: campaign.opening_line(p.name) for p in provinces}
-    if home is not None:
+    if chosen in lines:
+        opening_line = lines[chosen]
+    elif home is not None:
         opening_line = campaign.opening_line(home.name)
     elif provinces:
         opening_line = campaign.opening_line("××省")  # until a province is chosen (app.js fills it in)
@@ -196,10 +199,7 @@ def create_work(
             errors[FIELD_OF_CODE.get(exc.code, "form")] = exc.message
     if work is None:
         form = {"title": title, "description": description, "province": province, "agree": bool(agree)}
-        context = _new_work_context(session, user, campaign)
-        chosen = next((p for p in context["provinces"] if p.code == province), None)  # type: ignore[attr-defined]
-        if chosen is not None:
-            context["opening_line"] = campaign.opening_line(chosen.name)
+        context = _new_work_context(session, user, campaign, chosen=province)
         return render(request, "work_new.html", {**context, "form": form, "errors": errors}, status_code=422)
     flash(request, "作品已创建，请上传视频文件。")
     return _see_other(f"/works/{work.id}")
