@@ -315,3 +315,11 @@ def test_the_cookie_api_checks_csrf_behind_a_root_path(app: Any, demo: dict[str,
     # Page forms keep working with their own field.
     out = client.post("/clipjury/logout", data={"csrf_token": token}, follow_redirects=False)
     assert out.status_code == 303
+
+
+def test_the_account_wide_limit_is_not_below_the_per_address_one() -> None:
+    from clipjury.settings import Settings
+
+    with pytest.raises(ValueError, match="CLIPJURY_LOGIN_MAX_FAILURES_PER_ACCOUNT"):
+        Settings(_env_file=None, login_max_failures=10, login_max_failures_per_account=5)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, login_max_failures=10, login_max_failures_per_account=10)  # type: ignore[call-arg]
