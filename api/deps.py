@@ -11,10 +11,14 @@ from sqlmodel import Session
 
 from clipjury.accounts.models import User
 from clipjury.accounts.security import decode_access_token
+from clipjury.accounts.sessions import session_user, token_user
 from clipjury.db import DB_ID_MAX, session_scope
 from clipjury.errors import Forbidden, Unauthorized
 
 SESSION_USER_KEY = "uid"
+# The server-side session's token (clipjury.accounts.sessions): without a live row for it, the signed
+# cookie alone signs nobody in.
+SESSION_TOKEN_KEY = "sid"
 # The web session's CSRF token (see review_ui/web.py): page forms send it as a field, scripts (htmx,
 # Uppy's tus requests) as this header.
 CSRF_SESSION_KEY = "csrf"
@@ -44,34 +48,51 @@ def get_session() -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+def route_checks_own_csrf(request: Request) -> bool:
+    """Whether the matched route checks the session's CSRF token itself (the page routes' class says
+    so, review_ui/web.py). Decided from the route, not the path, so it holds behind a ``root_path``; a
+    route that does not say so (any API route, or none matched) gets the header check."""
+    return bool(getattr(request.scope.get("route"), "checks_own_csrf", False))
+
+
+def cookie_user(request: Request, session: Session) -> User | None:
+    """The user of the web session cookie, if its server-side session is still live. A cookie whose
+    session ended (logout, sign out everywhere, a new password, deactivation, expiry) is forgotten."""
+    if "session" not in request.scope:
+        return None
+    user_id = request.session.get(SESSION_USER_KEY)
+    token = request.session.get(SESSION_TOKEN_KEY)
+    if not isinstance(user_id, int):
+        return None
+    user = session_user(session, token, user_id) if isinstance(token, str) else None
+    if user is None:
+        request.session.pop(SESSION_USER_KEY, None)
+        request.session.pop(SESSION_TOKEN_KEY, None)
+    return user
+
+
 def user_from_request(request: Request, session: Session) -> User | None:
     """A bearer token (API clients) or the web session cookie (the browser, e.g. Uppy's tus requests).
 
-    A state change under /api authenticated by the cookie alone must carry the session's CSRF token in
-    ``X-CSRF-Token`` (another site's page can make the browser send the cookie, not the header); page
-    routes check their own token (review_ui/web.py)."""
+    A state change authenticated by the cookie alone must carry the session's CSRF token in
+    ``X-CSRF-Token`` (another site's page can make the browser send the cookie, not the header), unless
+    its route checks the form's token itself (the page routes)."""
     auth = request.headers.get("authorization", "")
-    user_id: int | None = None
     if auth.lower().startswith("bearer "):
-        user_id = decode_access_token(auth[7:].strip())
-        if user_id is None:
-            raise Unauthorized("登录凭证无效或已过期，请重新登录。", code="invalid_token")
-    elif "session" in request.scope:
-        raw = request.session.get(SESSION_USER_KEY)
-        user_id = int(raw) if isinstance(raw, int) else None
-        if (
-            user_id is not None
-            and request.method not in SAFE_METHODS
-            and request.url.path.startswith("/api/")
-            and not csrf_header_matches(request)
-        ):
-            raise CsrfFailed()
-    if user_id is None:
-        return None
-    user = session.get(User, user_id)
-    if user is None or not user.is_active:
-        return None
-    return user
+        claims = decode_access_token(auth[7:].strip())
+        user = token_user(session, claims.user_id, claims.generation) if claims is not None else None
+        if user is None:
+            raise Unauthorized("登录凭证无效、已过期或已被注销，请重新登录。", code="invalid_token")
+        return user
+    if (
+        "session" in request.scope
+        and isinstance(request.session.get(SESSION_USER_KEY), int)
+        and request.method not in SAFE_METHODS
+        and not route_checks_own_csrf(request)
+        and not csrf_header_matches(request)
+    ):
+        raise CsrfFailed()
+    return cookie_user(request, session)
 
 
 def current_user(request: Request, session: SessionDep) -> User:

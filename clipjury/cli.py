@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
     """Commands that live with their domain register themselves here."""
     registrars: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
-    for module_name in ("workers.commands", "clipjury.uploads.commands", "clipjury.devservices"):
+    for module_name in (
+        "workers.commands", "clipjury.uploads.commands", "clipjury.accounts.commands", "clipjury.devservices",
+    ):
         try:
             module = __import__(module_name, fromlist=["register"])
         except ModuleNotFoundError as exc:

@@ -64,8 +64,10 @@ class Settings(BaseSettings):
     session_max_age_s: int = 12 * 3600
     cookie_secure: bool = False
     # Failed logins per account and address within the window before logins from there are refused
-    # (the address alone may fail 5 times as often); 0 turns the limit off.
+    # (the address alone may fail 5 times as often); 0 turns the limits off.
     login_max_failures: int = Field(default=10, ge=0)
+    # Failed logins per account from all addresses together (one password tried from many places).
+    login_max_failures_per_account: int = Field(default=50, ge=1)
     login_window_s: int = Field(default=900, ge=60)
 
     # Uploads (tus).
@@ -114,6 +116,11 @@ class Settings(BaseSettings):
     def _defaults_and_guards(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite:///{self.data_dir / 'clipjury.db'}"
+        if self.login_max_failures_per_account < self.login_max_failures:
+            # Smaller, one person's typos from their own desk would lock the account for everyone.
+            raise ValueError(
+                "CLIPJURY_LOGIN_MAX_FAILURES_PER_ACCOUNT must be at least CLIPJURY_LOGIN_MAX_FAILURES"
+            )
         if self.env == Environment.production:
             if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
                 raise ValueError("CLIPJURY_SECRET_KEY must be set to a real secret in production")
@@ -123,6 +130,8 @@ class Settings(BaseSettings):
                 raise ValueError("CLIPJURY_S3_SECRET_ACCESS_KEY must be set in production")
             if not self.redis_url or not self.s3_endpoint_url:
                 raise ValueError("production needs CLIPJURY_REDIS_URL and CLIPJURY_S3_ENDPOINT_URL")
+            if not self.cookie_secure:
+                raise ValueError("production needs CLIPJURY_COOKIE_SECURE=true (the session cookie only over HTTPS)")
         self._check_notify_channels()
         return self
 

@@ -12,10 +12,11 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from api.deps import SESSION_USER_KEY, CurrentUser, SessionDep, user_from_request
+from api.deps import SESSION_TOKEN_KEY, SESSION_USER_KEY, CurrentUser, SessionDep, cookie_user, user_from_request
 from clipjury.accounts.models import Province, Unit, User
 from clipjury.accounts.service import BadCredentials, authenticate
-from clipjury.accounts.throttle import TooManyAttempts
+from clipjury.accounts.sessions import end_all_sessions, end_session, start_session
+from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid
@@ -94,7 +95,7 @@ def login(
         if not username.strip() or not password:
             raise BadCredentials("请输入用户名和密码。", code="credentials_required")
         user = authenticate(session, username, password, address=request.client.host if request.client else "")
-    except (BadCredentials, TooManyAttempts) as exc:
+    except (BadCredentials, TooManyAttempts, ThrottleUnavailable) as exc:
         return render(
             request, "login.html",
             {"next": safe_next(next, ""), "username": username[:64], "error": exc.message},
@@ -103,14 +104,31 @@ def login(
     # A fresh session on login: nothing set before authentication (a planted token) carries over.
     request.session.clear()
     request.session[SESSION_USER_KEY] = user.id
+    request.session[SESSION_TOKEN_KEY] = start_session(session, user)
     csrf_token(request)
     return _see_other(safe_next(next))
 
 
 @router.post("/logout")
-def logout(request: Request) -> Response:
+def logout(request: Request, session: SessionDep) -> Response:
+    """Ends this browser's session on the server too: a copy of the cookie taken before no longer works."""
+    token = request.session.get(SESSION_TOKEN_KEY)
+    if isinstance(token, str):
+        end_session(session, token)
     request.session.clear()
     flash(request, "您已安全退出。", "info")
+    return _see_other("/login")
+
+
+@router.post("/logout/all")
+def logout_everywhere(request: Request, session: SessionDep) -> Response:
+    """Sign out everywhere: every browser and every API token of the account (e.g. after using a shared
+    computer, or when a device was lost)."""
+    user = cookie_user(request, session)
+    if user is not None:
+        end_all_sessions(session, user)
+    request.session.clear()
+    flash(request, "您已在所有设备上退出，其他浏览器和接口令牌需重新登录。", "info")
     return _see_other("/login")
 
 

@@ -20,7 +20,14 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError
 
-from api.deps import CSRF_SESSION_KEY, SESSION_USER_KEY, CsrfFailed, csrf_header_matches
+from api.deps import (
+    CSRF_SESSION_KEY,
+    SAFE_METHODS,
+    SESSION_USER_KEY,
+    CsrfFailed,
+    cookie_user,
+    csrf_header_matches,
+)
 from clipjury.errors import DomainError, Invalid, NotFound, Unauthorized
 from clipjury.timeutil import fmt_local
 
@@ -149,14 +156,13 @@ def _viewer(request: Request) -> dict[str, object]:
     uid = request.session.get(SESSION_USER_KEY) if "session" in request.scope else None
     if not isinstance(uid, int):
         return {}
-    from clipjury.accounts.models import User
     from clipjury.db import session_scope
     from review_ui.pages import user_context  # pages imports this module
 
     try:
         with session_scope() as session:
-            user = session.get(User, uid)
-            return user_context(user, session) if user is not None and user.is_active else {}
+            user = cookie_user(request, session)
+            return user_context(user, session) if user is not None else {}
     except Exception:
         log.warning("error page without the user's header", exc_info=True)
         return {}
@@ -193,14 +199,17 @@ def login_redirect(request: Request) -> Response:
 
 
 class PageRoute(APIRoute):
-    """Every page route: CSRF checked on each POST, domain errors rendered as HTML pages."""
+    """Every page route: CSRF checked on each state change, domain errors rendered as HTML pages."""
+
+    # Read by api.deps: a page route checks the form's (or htmx's header) CSRF token itself.
+    checks_own_csrf = True
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def route_handler(request: Request) -> Response:
             try:
-                if request.method == "POST":
+                if request.method not in SAFE_METHODS:
                     await check_csrf(request)
                 return await handler(request)
             except Unauthorized:

@@ -322,6 +322,10 @@ RULES: dict[tuple[str, str], Rule] = {
         note="no credentials: the form again with 401, for everyone",
     ),
     ("POST", "/logout"): Rule("public", ok=frozenset({303}), own_session=True),
+    ("POST", "/logout/all"): Rule(
+        "public", ok=frozenset({303}), own_session=True, mutates=True,
+        note="ends every session of the actor, the matrix's own too: a state change, undone by the next thaw",
+    ),
     # -- the caller's own things -------------------------------------------------------------------
     ("GET", "/api/v1/auth/me"): Rule("api"),
     ("GET", "/api/v1/works"): Rule("api", shows_works=True),

@@ -21,6 +21,7 @@ PRODUCTION_ENV = {
     "CLIPJURY_ENV": "production",
     "CLIPJURY_SECRET_KEY": "a-real-production-secret-of-more-than-32-chars",
     "CLIPJURY_S3_SECRET_ACCESS_KEY": "a-real-store-secret",
+    "CLIPJURY_COOKIE_SECURE": "true",
 }
 
 
@@ -116,13 +117,14 @@ def test_production_refuses_the_development_secrets() -> None:
 
     good = {"env": "production", "secret_key": PRODUCTION_ENV["CLIPJURY_SECRET_KEY"],
             "s3_secret_access_key": "a-real-store-secret", "redis_url": "redis://r:6379/0",
-            "s3_endpoint_url": "https://s3.example"}
+            "s3_endpoint_url": "https://s3.example", "cookie_secure": "true"}
     Settings(_env_file=None, **good)  # type: ignore[call-arg, arg-type]
     for change, complaint in [
         ({"secret_key": "too-short"}, "at least 32"),
         ({"s3_secret_access_key": "clipjury-dev-secret"}, "CLIPJURY_S3_SECRET_ACCESS_KEY"),
         ({"redis_url": ""}, "CLIPJURY_REDIS_URL"),
         ({"s3_endpoint_url": ""}, "CLIPJURY_S3_ENDPOINT_URL"),
+        ({"cookie_secure": "false"}, "CLIPJURY_COOKIE_SECURE"),
     ]:
         with pytest.raises(ValueError, match=complaint):
             Settings(_env_file=None, **{**good, **change})  # type: ignore[call-arg, arg-type]

@@ -91,7 +91,7 @@ def reviewed(client: Any, demo: dict[str, int]) -> dict[str, Any]:
 
     def bearer(username: str) -> dict[str, str]:
         # Tokens minted directly: logging nine accounts in costs nine argon2 checks (the login is tested elsewhere).
-        return {"Authorization": f"Bearer {create_access_token(demo[username])}"}
+        return {"Authorization": f"Bearer {create_access_token(demo[username], 0)}"}
 
     reviewer = bearer("demo-reviewer")
     admin = bearer("demo-province-admin")

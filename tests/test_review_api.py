@@ -37,7 +37,7 @@ class Api:
         self.ids = ids
 
     def h(self, username: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {create_access_token(self.ids[username])}"}
+        return {"Authorization": f"Bearer {create_access_token(self.ids[username], 0)}"}
 
     def post(self, username: str, path: str, body: Any = None) -> Any:
         return self.client.post(path, json=body, headers=self.h(username))

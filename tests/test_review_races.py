@@ -50,7 +50,7 @@ class Racer:
         self.http = http
 
     def headers(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {create_access_token(self.ids[who])}"}
+        return {"Authorization": f"Bearer {create_access_token(self.ids[who], 0)}"}
 
     def post(self, who: str, path: str, body: Any = None) -> httpx.Response:
         """One call on its own (setting a race up)."""

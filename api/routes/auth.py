@@ -37,7 +37,7 @@ def issue_token(
 ) -> Token:
     address = request.client.host if request.client else ""
     user = authenticate(session, form.username, form.password, address=address)
-    return Token(access_token=create_access_token(user.id or 0))
+    return Token(access_token=create_access_token(user.id or 0, user.session_generation))
 
 
 @router.get("/me", response_model=Me)

@@ -1,4 +1,5 @@
-"""Tables of the accounts domain: the province/unit hierarchy and users with one role each."""
+"""Tables of the accounts domain: the province/unit hierarchy, users with one role each, and their web
+sessions."""
 
 from __future__ import annotations
 
@@ -78,8 +79,26 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     is_active: bool = True
+    # Carried in every API token and web session; raising it (sign out everywhere, a new password,
+    # deactivation) ends them all at once, whatever a stolen token or cookie says.
+    session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     @property
     def role_enum(self) -> Role:
         return Role(self.role)
+
+
+class AuthSession(SQLModel, table=True):
+    """One signed-in browser. The cookie holds a random token; only its SHA-256 is stored, so a copy of
+    this table lets nobody in. Ended by logout (``revoked_at``) or, with all others of the account, by a
+    raised ``User.session_generation``."""
+
+    __tablename__ = "auth_session"
+
+    id: str = Field(sa_column=Column(String(64), primary_key=True))  # sha256 hex of the cookie's token
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    generation: int
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
 
@@ -36,11 +37,20 @@ def dummy_hash() -> str:
     return hash_password("clipjury-no-such-user")
 
 
-def create_access_token(user_id: int) -> str:
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    # The account's session_generation when the token was issued: a token behind the account's current
+    # one was ended (sign out everywhere, a new password, deactivation) and is refused.
+    generation: int
+
+
+def create_access_token(user_id: int, generation: int) -> str:
     settings = get_settings()
     now = utcnow()
     payload = {
         "sub": str(user_id),
+        "gen": generation,
         "iat": now,
         "exp": now + timedelta(minutes=settings.access_token_expire_minutes),
         "typ": "access",
@@ -48,16 +58,21 @@ def create_access_token(user_id: int) -> str:
     return jwt.encode(payload, settings.secret_key.get_secret_value(), algorithm=TOKEN_ALGORITHM)
 
 
-def decode_access_token(token: str) -> int | None:
+def decode_access_token(token: str) -> TokenClaims | None:
     try:
         payload = jwt.decode(
-            token, get_settings().secret_key.get_secret_value(), algorithms=[TOKEN_ALGORITHM]
+            token, get_settings().secret_key.get_secret_value(), algorithms=[TOKEN_ALGORITHM],
+            options={"require": ["exp", "sub", "gen"]},
         )
     except jwt.PyJWTError:
         return None
     if payload.get("typ") != "access":
         return None
+    generation = payload["gen"]
+    # A token from before revocable sessions has no generation: it is refused like an ended one.
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        return None
     try:
-        return int(payload["sub"])
-    except (KeyError, ValueError):
+        return TokenClaims(user_id=int(payload["sub"]), generation=generation)
+    except ValueError:
         return None

@@ -1,13 +1,24 @@
-"""Account operations: authentication and lookups."""
+"""Account operations: authentication, passwords, deactivation and lookups."""
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+import logging
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from clipjury.accounts import throttle
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.security import dummy_hash, hash_password, verify_password
-from clipjury.errors import Invalid
+from clipjury.accounts.sessions import end_all_sessions
+from clipjury.errors import Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+# Long enough that the login throttle makes guessing hopeless; an upper bound so that hashing a huge
+# "password" cannot be used to burn CPU.
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_CHARS = 256
 
 
 class BadCredentials(Invalid):
@@ -30,6 +41,46 @@ def authenticate(session: Session, username: str, password: str, *, address: str
         raise BadCredentials()
     throttle.succeeded(username, address)
     return user
+
+
+class UnknownUser(NotFound):
+    code = "unknown_user"
+    message = "没有这个用户名的账号。"
+
+
+class WeakPassword(Invalid):
+    code = "weak_password"
+    message = f"密码长度须为 {PASSWORD_MIN_CHARS}–{PASSWORD_MAX_CHARS} 个字符，且不能全是空白。"
+
+
+def user_by_username(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username.strip())).first()
+    if user is None:
+        raise UnknownUser()
+    return user
+
+
+def change_password(session: Session, user: User, new_password: str) -> None:
+    """Set a new password and end every session and token of the account: whoever knew the old one
+    (and kept a cookie or token from then) is out."""
+    if not (PASSWORD_MIN_CHARS <= len(new_password) <= PASSWORD_MAX_CHARS) or not new_password.strip():
+        raise WeakPassword()
+    user.password_hash = hash_password(new_password)
+    session.add(user)
+    session.flush()
+    end_all_sessions(session, user)
+    log.info("password changed for user %s; all sessions ended", user.id)
+
+
+def deactivate(session: Session, user: User) -> bool:
+    """Deactivate the account and end all its sessions and tokens; False if it already was inactive
+    (compare-and-set, so two operators at once deactivate it once)."""
+    changed = session.execute(
+        update(User).where(col(User.id) == user.id, col(User.is_active).is_(True)).values(is_active=False)
+    ).rowcount  # type: ignore[attr-defined]
+    end_all_sessions(session, user)
+    log.info("user %s deactivated (changed: %s); all sessions ended", user.id, bool(changed))
+    return bool(changed)
 
 
 def create_user(
