@@ -61,11 +61,11 @@ from clipjury.uploads.service import (
     _session,
     _terminate,
     add_upload_version,
+    delete_tails,
     object_key_for,
     parse_work_id,
     partial_key_for,
     sanitize_filename,
-    tail_key_for,
     too_large,
 )
 from clipjury.works.service import (
@@ -543,7 +543,7 @@ def _finish_final(final_id: str, store: ObjectStore) -> bool:
         )
         session.commit()  # sends the validation job
     for piece in pieces:
-        _delete_quietly(store, tail_key_for(piece.id))
+        delete_tails(store, piece.id)
         if piece.part_base is None and (piece.length or 0) > 0:
             _delete_quietly(store, piece.object_key)
     return True

@@ -27,6 +27,7 @@ import secrets
 import threading
 import time
 import unicodedata
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -119,6 +120,14 @@ class OffsetMismatch(TusError, Conflict):
         self.headers = {"Upload-Offset": str(current)}
 
 
+class TailRewound(OffsetMismatch):
+    """The bytes after the last stored part are not what the row recorded (a request that lost its lock
+    wrote over them, or their object is gone): they are dropped and the client sends them again."""
+
+    code = "upload_rewound"
+    message = "服务器上最后一段数据未能确认，已退回到上一个完整分块：请从该位置继续上传（tus 客户端会自动续传）。"
+
+
 class UploadNotFound(NotFound):
     code = "upload_not_found"
     message = "找不到该上传，或您无权访问。"
@@ -169,8 +178,19 @@ def object_key_for(work_id: int, upload_id: str) -> str:
     return f"originals/{work_id}/{upload_id}.mp4"
 
 
-def tail_key_for(upload_id: str) -> str:
+def tail_prefix(upload_id: str) -> str:
     return f"uploads/{upload_id}/tail"
+
+
+def tail_key_for(upload_id: str, start: int | None) -> str:
+    """Keyed by where the tail starts in the file: a request that stores a part and then a new tail
+    writes another object, never over the one the committed row still points at (a lost relaxed commit
+    leaves the row on its older tail). ``None``: the one key of rows written before tails had a CRC."""
+    return tail_prefix(upload_id) if start is None else f"{tail_prefix(upload_id)}-{start}"
+
+
+def tail_crc(data: bytes | bytearray) -> str:
+    return f"{zlib.crc32(data):08x}"
 
 
 def partial_key_for(upload_id: str) -> str:
@@ -480,13 +500,37 @@ def _load(upload_id: str, user_id: int, offset: int, content_length: int | None,
             if final is not None and final.partial_ids and final.partial_ids[-1] != upload.id:
                 state.min_last_part = MIN_PART
         if upload.tail_size:
-            state.tail = store.get_bytes(tail_key_for(upload.id), 0, upload.tail_size - 1)
-            if len(state.tail) != upload.tail_size:
-                raise RuntimeError(f"tail of upload {upload.id} is shorter than recorded")
+            state.tail = _read_tail(session, upload, store)
         return state
 
 
-def _commit_progress(state: _State, old_offset: int, new_offset: int, tail_size: int, **values: Any) -> None:
+def _read_tail(session: Session, upload: Upload, store: ObjectStore) -> bytes:
+    """The tail the row records, checked against its CRC: a file is byte-identical or its tail is sent again.
+
+    On a mismatch the upload goes back to the end of its stored parts (compare-and-set on what was read)
+    and the request is answered 409 with that offset, which tus clients resume from.
+    """
+    start = upload.offset - upload.tail_size
+    key = tail_key_for(upload.id, start if upload.tail_crc is not None else None)
+    try:
+        data = store.get_bytes(key, 0, upload.tail_size - 1)
+    except ObjectNotFound:
+        data = b""
+    if len(data) == upload.tail_size and (upload.tail_crc is None or tail_crc(data) == upload.tail_crc):
+        return data
+    log.error("upload %s: tail at %d does not match its row (%d bytes read); rewinding", upload.id, start, len(data))
+    session.execute(
+        update(Upload).where(col(Upload.id) == upload.id, col(Upload.offset) == upload.offset,
+                             col(Upload.status) == UploadStatus.receiving)
+        .values(offset=start, tail_size=0, tail_crc=None)
+    )
+    session.commit()
+    raise TailRewound(start)
+
+
+def _commit_progress(
+    state: _State, old_offset: int, new_offset: int, tail_size: int, crc: str | None = None, **values: Any
+) -> None:
     """Compare-and-set on the offset: a request that lost its lock cannot overwrite another's progress."""
     expires_at = utcnow() + timedelta(hours=get_settings().upload_expiry_hours)
     # Progress is cheap to redo, so its commit does not wait for the disk (one per part, on the hot
@@ -498,7 +542,7 @@ def _commit_progress(state: _State, old_offset: int, new_offset: int, tail_size:
             update(Upload)
             .where(col(Upload.id) == state.upload_id, col(Upload.offset) == old_offset,
                    col(Upload.status) == UploadStatus.receiving, col(Upload.object_key) == state.object_key)
-            .values(offset=new_offset, parts=list(state.parts), tail_size=tail_size,
+            .values(offset=new_offset, parts=list(state.parts), tail_size=tail_size, tail_crc=crc,
                     s3_upload_id=state.s3_upload_id, expires_at=expires_at, **values)
         )
         if result.rowcount != 1:
@@ -524,11 +568,15 @@ def _store_part(state: _State, store: ObjectStore, data: bytes | bytearray, offs
 
 
 def _store_tail(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
-    """Keep bytes that do not fill a part yet, so a later request (on any process) can go on."""
+    """Keep bytes that do not fill a part yet, so a later request (on any process) can go on.
+
+    The tail this request started from is not deleted here: if this commit is lost, the row still points
+    at it. Tails live until the upload completes or ends (at most one per part boundary, each under a part).
+    """
     if data:
-        store.put_bytes(tail_key_for(state.upload_id), _body(data))
+        store.put_bytes(tail_key_for(state.upload_id, state.stored), _body(data))
     if state.stored + len(data) != offset_before:
-        _commit_progress(state, offset_before, state.stored + len(data), len(data))
+        _commit_progress(state, offset_before, state.stored + len(data), len(data), tail_crc(data) if data else None)
 
 
 def _store_final(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
@@ -593,7 +641,7 @@ def _finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str
         session.rollback()
         return None
     session.commit()
-    _delete_quietly(store, tail_key_for(upload.id))
+    delete_tails(store, upload.id)
     return upload.final_id
 
 
@@ -627,8 +675,10 @@ def _finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int 
         _terminate(upload_id, store, delete_object=True)
         raise
     session.commit()  # sends the validation job
-    # A tail object may linger from any earlier request (its bytes have since gone into parts).
-    _delete_quietly(store, tail_key_for(upload_id))
+    # Tail objects linger from earlier requests (their bytes have since gone into parts), and a lost
+    # commit may have left a multipart upload the row never recorded.
+    delete_tails(store, upload_id)
+    abort_orphan_multiparts(store, upload.object_key)
     return version_id
 
 
@@ -890,18 +940,31 @@ def _delete_quietly(store: ObjectStore, key: str) -> None:
         pass
 
 
+def abort_orphan_multiparts(store: ObjectStore, key: str) -> None:
+    """Multipart uploads left on a finished object's key (no row records them any more)."""
+    for other_key, other_id in store.list_multipart_uploads(prefix=key):
+        if other_key == key:
+            store.abort_multipart(key, other_id)
+
+
+def delete_tails(store: ObjectStore, upload_id: str) -> None:
+    """Every tail object of an upload (the current one and any a lost commit or a dead request left)."""
+    for key in store.list_keys(tail_prefix(upload_id)):
+        _delete_quietly(store, key)
+
+
 def _release_storage(store: ObjectStore, upload: Upload, *, delete_object: bool) -> None:
     """Abort every multipart upload of this upload's key (an orphan from a crash too), drop the tail."""
     if upload.concat == Concat.partial and upload.part_base is not None:
         # Its parts belong to the final's multipart upload, which only the final releases.
-        _delete_quietly(store, tail_key_for(upload.id))
+        delete_tails(store, upload.id)
         return
     if upload.s3_upload_id:
         store.abort_multipart(upload.object_key, upload.s3_upload_id)
     for key, other_id in store.list_multipart_uploads(prefix=upload.object_key):
         if key == upload.object_key:
             store.abort_multipart(key, other_id)
-    _delete_quietly(store, tail_key_for(upload.id))
+    delete_tails(store, upload.id)
     if delete_object:
         _delete_quietly(store, upload.object_key)
 
@@ -918,7 +981,7 @@ def _terminate(
         session.execute(
             update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == status,
                                  col(Upload.final_id).is_(None) if upload.concat == Concat.partial else true())
-            .values(status=UploadStatus.terminated, s3_upload_id=None, tail_size=0)
+            .values(status=UploadStatus.terminated, s3_upload_id=None, tail_size=0, tail_crc=None)
         )
         session.commit()
 
