@@ -28,7 +28,7 @@ import threading
 import time
 import unicodedata
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -327,6 +327,46 @@ class UploadLock:
             get_redis().eval(_RELEASE, 1, self.key, self.token)  # type: ignore[no-untyped-call]
         except Exception:  # the TTL frees it anyway
             log.warning("could not release %s", self.key, exc_info=True)
+
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[LockKeeper]:
+        """Renew the held lock from a thread while the block runs (work that makes no progress a caller
+        can see, such as server-side copies on a slow store, would otherwise outlive the TTL and let a
+        second caller take the lock and undo it). The block checks ``keeper.check()`` before it commits."""
+        keeper = LockKeeper(self)
+        keeper.start()
+        try:
+            yield keeper
+        finally:
+            keeper.stop()
+
+
+class LockKeeper(threading.Thread):
+    def __init__(self, lock: UploadLock) -> None:
+        super().__init__(name=f"keep-{lock.key}", daemon=True)
+        self.lock = lock
+        self.lost = False
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.lock.ttl_ms / 3000):
+            try:
+                held = self.lock.refresh()
+            except Exception:  # Redis away for a moment: try again at the next beat, the TTL still runs
+                log.warning("could not renew %s", self.lock.key, exc_info=True)
+                continue
+            if not held:
+                self.lost = True
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def check(self) -> None:
+        """Raise if the lock was lost (expired and maybe taken): what was done under it must not be committed."""
+        if self.lost:
+            raise UploadBusy("上传锁已失效，请刷新进度后继续。")
 
 
 def _session() -> Session:
