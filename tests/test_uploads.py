@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 
 from clipjury.campaigns.models import Campaign
@@ -33,7 +33,7 @@ from clipjury.uploads.service import (
 )
 from clipjury.works.models import WorkVersion
 from storage import get_store
-from tests.conftest import devservices, start_server, token_for
+from tests.conftest import TEST_DB, LiveServer, devservices, start_server, token_for
 
 MIB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
@@ -455,6 +455,53 @@ def test_a_tail_overwritten_by_a_request_that_lost_its_lock_is_sent_again(
     assert head(client, auth, upload_id).headers["upload-offset"] == "0"
     assert patch(client, auth, upload_id, 0, data).status_code == 204
     assert_completed_once(upload_id, data)
+
+
+# -- one slow database call holds only its own request ----------------------------------------------
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="holds a PostgreSQL row lock")
+def test_an_upload_waiting_on_the_database_does_not_hold_the_others(
+    client: Any, auth: dict[str, str], live_server: LiveServer
+) -> None:
+    """A creation whose INSERT waits on a row lock (its work is locked FOR UPDATE elsewhere) must not stop
+    the API process from answering another upload's HEAD meanwhile: the order of answers shows it."""
+    busy_work, other_work = new_work(client, auth), new_work(client, auth, "另一个作品")
+    other = create(client, auth, other_work, 100)
+    events: list[str] = []
+    with httpx.Client(base_url=live_server.url, timeout=120) as live, get_engine().connect() as blocker:
+        blocker.execute(text("SELECT id FROM work WHERE id = :id FOR UPDATE"), {"id": busy_work})
+
+        def create_on_the_locked_work() -> None:
+            answer = live.post("/api/v1/uploads", headers={
+                **auth, **TUS, "Upload-Length": "100", "Upload-Metadata": meta(work_id=str(busy_work)),
+            })
+            events.append(f"create {answer.status_code}")
+
+        creator = threading.Thread(target=create_on_the_locked_work)
+        creator.start()
+        for _ in range(600):  # until the creation's INSERT waits on the lock
+            with get_engine().connect() as watcher:
+                waiting = watcher.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )).scalar_one()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting, "the creation never waited on the row lock"
+
+        def probe() -> None:
+            answer = live.head(f"/api/v1/uploads/{other}", headers={**auth, **TUS})
+            events.append(f"head {answer.status_code}")
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        prober.join(30)  # only bounds the failure: an answer held behind the lock comes after "release"
+        events.append("release")
+        blocker.rollback()
+        creator.join(60)
+        prober.join(60)
+    assert events == ["head 200", "release", "create 201"]
 
 
 def test_termination_frees_storage(client: Any, auth: dict[str, str]) -> None:

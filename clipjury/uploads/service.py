@@ -296,6 +296,7 @@ class UploadLock:
     """One writer per upload across every API process (SET NX PX with a token, refreshed while streaming)."""
 
     def __init__(self, upload_id: str) -> None:
+        self.upload_id = upload_id
         self.key = _lock_key(upload_id)
         self.token = secrets.token_hex(16)
         self.ttl_ms = get_settings().upload_lock_ttl_s * 1000
