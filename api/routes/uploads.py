@@ -267,7 +267,7 @@ async def put_video(
     key = request.headers.get("idempotency-key")
     digest = service.idempotency_digest(user.id or 0, work_id, key) if key is not None else None
     if digest is not None:
-        await _blocking(get_own_work, session, user, work_id)  # someone else's work stays a 404, key or not
+        await _blocking(service.ensure_may_upload_to, session, user, work_id)
         if await _blocking(service.earlier_put, session, digest) is not None:
             return await _blocking(_work_answer, session, user, work_id)
 

@@ -74,6 +74,7 @@ from clipjury.works.service import (
     Disqualified,
     UnderReview,
     ensure_accepts_upload,
+    ensure_may_submit,
     get_own_work,
 )
 from storage.s3 import ObjectNotFound, ObjectStore
@@ -220,6 +221,7 @@ def create_final(
     same partials answers with the final the first one made, so a retry never makes a second file.
     """
     now = now or utcnow()
+    ensure_may_submit(user)
     partials = _load_partials(session, user, ids, now)
     raw_work_id = metadata.get("work_id", "").strip()
     claimed_by = {p.final_id for p in partials if p.final_id is not None}

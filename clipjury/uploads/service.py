@@ -46,6 +46,7 @@ from clipjury.jobs import get_redis
 from clipjury.numbers import ascii_digits, db_id
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
+from clipjury.uploads.limits import check_new_upload
 from clipjury.uploads.models import Concat, Upload, UploadStatus
 from clipjury.works.models import Work
 from clipjury.works.service import (
@@ -56,6 +57,8 @@ from clipjury.works.service import (
     add_version,
     ensure_accepts_upload,
     ensure_editable,
+    ensure_may_submit,
+    get_own_work,
 )
 from storage.s3 import ObjectNotFound, ObjectStore, get_store
 
@@ -397,6 +400,7 @@ def create_upload(
     over the limit.
     """
     now = now or utcnow()
+    ensure_may_submit(user)  # before the work: a reviewer's upload is refused as such, never a 404
     if work_id is not None:
         work, campaign = ensure_accepts_upload(session, user, work_id)
     elif partial:
@@ -411,6 +415,7 @@ def create_upload(
             check_declared_length(length, campaign.max_size_bytes)
     if file_length is not None:
         check_declared_length(file_length, campaign.max_size_bytes)
+    check_new_upload(session, user, length=length, partial=partial, now=now)
     upload_id = secrets.token_urlsafe(24)
     if partial:
         object_key = partial_key_for(upload_id)
@@ -435,6 +440,13 @@ def create_upload(
     session.add(upload)
     session.flush()
     return upload
+
+
+def ensure_may_upload_to(session: Session, user: User, work_id: int) -> None:
+    """The checks of ``create_upload`` that come before anything else, in its order: the role (403), then
+    the work (someone else's stays a 404)."""
+    ensure_may_submit(user)
+    get_own_work(session, user, work_id)
 
 
 def check_declared_length(length: int, limit: int) -> None:
