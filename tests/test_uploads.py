@@ -237,6 +237,22 @@ def test_undeclared_body_past_the_limit_over_several_parts(client: Any, auth: di
     assert stored_under(work_id) == before
 
 
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_put_over_more_parts_than_it_sends_at_once_is_byte_identical(
+    client: Any, auth: dict[str, str], declared: bool
+) -> None:
+    """The raw PUT sends several parts at once and records them with the last one: in order, all of them."""
+    work_id = new_work(client, auth)
+    data = payload(6 * 8 * MIB + 12345, seed=21)
+    body: Any = data if declared else (data[i:i + 3 * MIB] for i in range(0, len(data), 3 * MIB))
+    response = client.put(f"/api/v1/works/{work_id}/video", content=body, headers=auth)
+    assert response.status_code == 202, response.text
+    with session_scope() as session:
+        upload = session.exec(select(Upload)).one()
+        assert [part["n"] for part in upload.parts] == list(range(1, 8))
+    assert_completed_once(upload.id, data)
+
+
 def test_lying_upload_length_is_refused_and_nothing_beyond_is_kept(client: Any, auth: dict[str, str]) -> None:
     work_id = new_work(client, auth)
     upload_id = create(client, auth, work_id, 1000)

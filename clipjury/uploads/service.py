@@ -620,6 +620,12 @@ def _store_part(state: _State, store: ObjectStore, data: bytes | bytearray, offs
     _commit_progress(state, offset_before, state.stored, 0)
 
 
+def _send_part(state: _State, store: ObjectStore, data: bytes | bytearray, part: dict[str, Any]) -> None:
+    """Upload one part of a raw PUT (several at once); recorded in the row with the last part only."""
+    assert state.s3_upload_id is not None
+    part["etag"] = store.upload_part(state.object_key, state.s3_upload_id, int(part["n"]), _body(data))
+
+
 def _store_tail(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
     """Keep bytes that do not fill a part yet, so a later request (on any process) can go on.
 
@@ -790,6 +796,9 @@ class _BlockPool:
 
 
 BLOCK_POOL = _BlockPool(keep=4)
+# Parts of one raw PUT sent to the store at once: one stream keeps the store busy only while it waits on
+# several parts (tus gets the same from its parallel partials). Each is a part-sized block of memory.
+PUT_PARTS_IN_FLIGHT = 4
 
 
 class PartBuffer:
@@ -884,26 +893,42 @@ async def append(
 ) -> Appended:
     """Stream a request body onto an upload at ``offset``; returns where the upload stands now.
 
-    ``whole_file`` (the raw PUT): the body is the entire file; a short or broken body stores nothing.
-    Full parts go to S3 while the next one is being received (one part in flight), so the network
-    from the client and to the store overlap; memory stays at about three parts per request.
+    tus: full parts go to S3 while the next one is being received (one part in flight), each recorded
+    in the row once stored, so a broken request keeps what arrived; memory stays at about three parts
+    per request. ``whole_file`` (the raw PUT): the body is the entire file and a short or broken body
+    stores nothing, so no part needs recording before the end: up to ``PUT_PARTS_IN_FLIGHT`` parts go
+    to the store at once and the row is written once, with the last part.
     """
     store = get_store()
     part_size = store.part_size
     lock = held_lock or UploadLock(upload_id)  # held: taken before the upload row was committed
     if held_lock is None and not await _thread(lock.acquire):
         raise UploadBusy()
-    pending: asyncio.Task[None] | None = None
+    # Parts being stored, oldest first, with where each ends in the file.
+    in_flight: list[tuple[asyncio.Future[None], bytearray, int]] = []
+    max_in_flight = PUT_PARTS_IN_FLIGHT if whole_file else 1
+    buffer: PartBuffer | None = None
+    committed = offset  # what the row holds
+
+    async def settle(keep: int) -> None:
+        """Wait for the oldest parts until at most ``keep`` are in flight; their blocks go back to the pool."""
+        nonlocal committed
+        while len(in_flight) > keep:
+            task, block, end = in_flight.pop(0)
+            await task
+            if not whole_file:  # tus records each part as it is stored
+                committed = end
+            assert buffer is not None
+            buffer.recycle(block)
+
     try:
         state = await _thread(_load, upload_id, user_id, offset, content_length, store)
         if state.length is not None and offset == state.length:
             # Every byte is already in but the completion did not happen (a crash): do it now.
             await _thread(finish, upload_id, store)
             return Appended(offset, state.length, state.expires_at, complete=True)
-        committed = offset  # what the row holds
         sent_end = state.stored  # end of the bytes handed to the store (committed or in flight)
         buffer = PartBuffer(part_size, None if content_length is None else len(state.tail) + content_length)
-        in_flight = bytearray()  # the part being stored, recycled once the store has it
         buffer.write(state.tail)
         state.tail = b""
         room = (state.length if state.length is not None else state.limit) - offset
@@ -924,21 +949,20 @@ async def append(
                     raise UploadBusy("上传锁已失效，请刷新进度后继续。")
                 while _part_ready(state, len(buffer), sent_end, part_size):
                     data = buffer.pop_part()
-                    if pending is not None:
-                        await pending
-                        pending = None
-                        committed = sent_end
-                        buffer.recycle(in_flight)
-                    in_flight = data
-                    pending = asyncio.ensure_future(_thread(_store_part, state, store, data, committed))
+                    await settle(max_in_flight - 1)
+                    if whole_file:
+                        if state.s3_upload_id is None:
+                            state.s3_upload_id = await _thread(store.create_multipart, state.object_key)
+                        number = state.part_base + len(state.parts) + 1
+                        state.parts.append({"n": number, "etag": "", "size": len(data)})
+                        task = _thread(_send_part, state, store, data, state.parts[-1])
+                    else:
+                        task = _thread(_store_part, state, store, data, committed)
                     sent_end += len(data)
+                    in_flight.append((asyncio.ensure_future(task), data, sent_end))
         except BodyInterrupted:
             disconnected = True
-        if pending is not None:
-            await pending
-            pending = None
-            committed = sent_end
-            buffer.recycle(in_flight)
+        await settle(0)
         total = sent_end + len(buffer)
         if whole_file:
             if disconnected or (content_length is not None and received != content_length):
@@ -947,6 +971,7 @@ async def append(
                 raise EmptyUpload()
             if state.length is None:
                 state.length = total
+            state.stored = sent_end  # every part is in the store now, none recorded yet
         if state.length is not None and total == state.length:
             last = buffer.take_all()
             await _thread(_store_final, state, store, last, committed)
@@ -959,9 +984,9 @@ async def append(
             await _thread(_store_tail, state, store, buffer.take_all(), committed)
         return Appended(total, state.length, state.expires_at, complete=False)
     except BaseException:
-        if pending is not None:  # never release the lock while a part is still being written
+        for task, _block, _end in in_flight:  # never release the lock while a part is still being written
             with contextlib.suppress(BaseException):
-                await pending
+                await task
         if whole_file:
             await _thread(_terminate, upload_id, store, True)
         raise
