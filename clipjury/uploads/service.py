@@ -955,11 +955,11 @@ async def append(
                             state.s3_upload_id = await _thread(store.create_multipart, state.object_key)
                         number = state.part_base + len(state.parts) + 1
                         state.parts.append({"n": number, "etag": "", "size": len(data)})
-                        task = _thread(_send_part, state, store, data, state.parts[-1])
+                        job = _thread(_send_part, state, store, data, state.parts[-1])
                     else:
-                        task = _thread(_store_part, state, store, data, committed)
+                        job = _thread(_store_part, state, store, data, committed)
                     sent_end += len(data)
-                    in_flight.append((asyncio.ensure_future(task), data, sent_end))
+                    in_flight.append((asyncio.ensure_future(job), data, sent_end))
         except BodyInterrupted:
             disconnected = True
         await settle(0)

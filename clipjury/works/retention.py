@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, exists, or_, update
 from sqlmodel import Session, col, select
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 BATCH = 200
 
 
-def _in_use(version_id: object) -> object:
+def _in_use(version_id: Any) -> Any:
     """The version is some work's submitted, current or pending one (compared at the moment of the UPDATE)."""
     return exists().where(
         col(Work.id) == col(WorkVersion.work_id),
