@@ -73,3 +73,11 @@ class Unavailable(DomainError):
     status_code = 503
     code = "unavailable"
     message = "服务暂时不可用，请稍后重试。"
+
+
+class LimitReached(DomainError):
+    """A per-account limit (drafts, uploads, bytes a day): 429, which tus clients show instead of retrying."""
+
+    status_code = 429
+    code = "limit_reached"
+    message = "已达到账号的使用上限，请稍后再试。"

@@ -73,6 +73,16 @@ class Settings(BaseSettings):
     # Uploads (tus).
     upload_expiry_hours: int = 24
     upload_lock_ttl_s: int = 120
+    # Per-account limits (0 turns one off): works still in draft, uploads being received (a file sent in
+    # parallel pieces counts once), partial uploads not joined to a file yet, and bytes of uploads
+    # started within the last 24 hours.
+    max_draft_works_per_account: int = Field(default=20, ge=0)
+    max_active_uploads_per_account: int = Field(default=10, ge=0)
+    max_orphan_partials_per_account: int = Field(default=64, ge=0)
+    max_upload_bytes_per_day: int = Field(default=20 * 1024**3, ge=0)
+    # Stored files (original, poster, rendition) of versions that are neither the submitted one nor the
+    # current good one are deleted this many days after they were uploaded; their rows stay.
+    old_version_retention_days: int = Field(default=30, ge=1)
 
     # Workers.
     ffmpeg_path: str = "ffmpeg"

@@ -345,14 +345,14 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/works/{work_id}/submit"): Rule("api", scope=Scope.own_work, mutates=True),
     ("POST", "/api/v1/works/{work_id}/withdraw"): Rule("api", scope=Scope.own_work, mutates=True),
     ("PUT", "/api/v1/works/{work_id}/video"): Rule(
-        "api", scope=Scope.own_work, mutates=True,
+        "api", roles=SUBMITTING, role_first=True, scope=Scope.own_work, mutates=True,
         probe=Probe(content=b"\x00" * 64, headers={"Content-Type": "video/mp4",
                                                     "Content-Disposition": "attachment; filename=a.mp4"}),
     ),
     # -- uploads (tus) -----------------------------------------------------------------------------
     ("POST", "/api/v1/uploads"): Rule(
-        "api", scope=Scope.own_work, mutates=True, probe=Probe(headers=TUS_CREATE),
-        note="a new upload for the target work (its id in Upload-Metadata)",
+        "api", roles=SUBMITTING, role_first=True, scope=Scope.own_work, mutates=True, probe=Probe(headers=TUS_CREATE),
+        note="a new upload for the target work (its id in Upload-Metadata); roles that cannot submit: 403 first",
     ),
     ("HEAD", "/api/v1/uploads/{upload_id}"): Rule("api", scope=Scope.own_upload, probe=Probe(headers=TUS)),
     ("PATCH", "/api/v1/uploads/{upload_id}"): Rule(

@@ -6,10 +6,12 @@ Both ways of joining are covered: straight into the final object (final created 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
 import shutil
+import socket
 import subprocess
 import threading
 from datetime import timedelta
@@ -21,14 +23,17 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
+from clipjury.accounts.models import User
 from clipjury.db import session_scope
 from clipjury.jobs import VALIDATE, get_queue
+from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
 from clipjury.uploads import concat, tus_client
 from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, partial_key_for, tail_key_for
+from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, partial_key_for
 from clipjury.works.models import WorkVersion
 from storage import get_store
+from storage.s3 import ObjectStore
 from tests.conftest import ROOT, LiveServer, token_for
 from tests.test_uploads import (
     MIB,
@@ -42,6 +47,7 @@ from tests.test_uploads import (
     patch,
     payload,
     set_campaign,
+    tails,
 )
 
 ENDPOINT = "/api/v1/uploads"
@@ -83,7 +89,7 @@ def assert_partials_freed(ids: list[str]) -> None:
     store = get_store()
     for upload_id in ids:
         assert store.head(partial_key_for(upload_id)) is None
-        assert store.head(tail_key_for(upload_id)) is None
+        assert not tails(upload_id)
         assert multipart_keys(partial_key_for(upload_id)) == []
 
 
@@ -118,6 +124,93 @@ def test_final_after_partials_is_joined_by_copy(client: Any, auth: dict[str, str
     again = final(client, auth, ids, work_id=str(work_id))
     assert final_id_of(again) == final_id
     assert_completed_once(final_id, data)
+
+
+class HoldingProxy:
+    """A TCP relay in front of the object store that holds every request carrying ``marker`` (a real slow
+    store, as a congested link makes it) until ``release`` is set; everything else passes through."""
+
+    def __init__(self, target: tuple[str, int], marker: bytes) -> None:
+        self.target, self.marker = target, marker.lower()
+        self.holding, self.release = threading.Event(), threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, outgoing: bool) -> None:
+        try:
+            while chunk := source.recv(65536):
+                if outgoing and self.marker in chunk.lower():
+                    self.holding.set()
+                    self.release.wait()
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self.release.set()
+        self.listener.close()
+
+
+def test_a_slow_copy_keeps_its_lock_and_a_second_caller_cannot_abort_it(
+    client: Any, auth: dict[str, str], demo: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The final is joined by server-side copies that the store answers only after the lock's TTL: the
+    lock is renewed meanwhile, so a second caller (a HEAD) does not take it and abort the copy."""
+    work_id = new_work(client, auth)
+    sizes = [6 * MIB, 6 * MIB]
+    data = payload(sum(sizes), seed=31)
+    ids, start = [], 0
+    for size in sizes:
+        upload_id = partial(client, auth, size)
+        send_all(client, auth, upload_id, data[start:start + size], 8 * MIB)
+        ids.append(upload_id)
+        start += size
+    monkeypatch.setattr(get_settings(), "upload_lock_ttl_s", 1)
+    endpoint = httpx.URL(get_settings().s3_endpoint_url)
+    proxy = HoldingProxy((endpoint.host, endpoint.port or 80), b"x-amz-copy-source")
+    slow_store = ObjectStore(get_settings().model_copy(update={"s3_endpoint_url": proxy.url}))
+    outcome: dict[str, Any] = {}
+
+    def join() -> None:
+        try:
+            with session_scope() as session:
+                user = session.get(User, demo["demo-submitter"])
+                assert user is not None
+                outcome["final"] = concat.create_final(session, user, ids, {"work_id": str(work_id)}, slow_store)
+        except BaseException as exc:  # reported by the assertion below
+            outcome["error"] = exc
+
+    joiner = threading.Thread(target=join)
+    joiner.start()
+    try:
+        assert proxy.holding.wait(60), "the copy never started"
+        with session_scope() as session:
+            final_id = session.exec(select(Upload.id).where(col(Upload.concat) == "final")).one()
+        # Longer than the lock's TTL: without renewal the lock has expired by now.
+        proxy.release.wait(2.5)
+        assert concat.finish_final_if_ready(final_id, get_store(), 0, raise_errors=False) is False
+    finally:
+        proxy.close()
+        joiner.join(120)
+    assert "error" not in outcome, outcome.get("error")
+    assert outcome["final"].status == UploadStatus.complete
+    assert_completed_once(final_id, data)
+    assert_partials_freed(ids)
 
 
 def test_final_first_writes_partials_straight_into_the_final_object(client: Any, auth: dict[str, str]) -> None:
@@ -507,7 +600,7 @@ def test_orphan_partials_and_abandoned_finals_expire(client: Any, auth: dict[str
     assert patch(client, auth, straight[0], 0, payload(6 * MIB)).status_code == 204
     final_key = row(final_id).object_key
     assert multipart_keys(partial_key_for(receiving)) == [partial_key_for(receiving)]
-    assert store.head(tail_key_for(receiving)) is not None and store.head(partial_key_for(finished)) is not None
+    assert tails(receiving) and store.head(partial_key_for(finished)) is not None
     assert multipart_keys(final_key) == [final_key]
     fresh = partial(client, auth, 100)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 
 from clipjury.campaigns.models import Campaign
@@ -30,15 +30,19 @@ from clipjury.uploads.service import (
     UploadLock,
     cleanup_expired_uploads,
     sanitize_filename,
-    tail_key_for,
 )
 from clipjury.works.models import WorkVersion
 from storage import get_store
-from tests.conftest import devservices, start_server, token_for
+from tests.conftest import TEST_DB, LiveServer, devservices, start_server, token_for
 
 MIB = 1024 * 1024
 TUS = {"Tus-Resumable": "1.0.0"}
 OCTET = "application/offset+octet-stream"
+
+
+def tails(upload_id: str) -> list[str]:
+    """The upload's tail objects in the store (one per start offset a request wrote)."""
+    return get_store().list_keys(f"uploads/{upload_id}/tail")
 
 
 def payload(size: int, seed: int = 1) -> bytes:
@@ -113,7 +117,7 @@ def assert_completed_once(upload_id: str, data: bytes) -> WorkVersion:
     assert version.object_key == f"originals/{upload.work_id}/{upload_id}.mp4"
     assert get_queue(VALIDATE).get_job_ids() == [f"validate-{version.id}"]
     assert stored_sha256(version.object_key) == hashlib.sha256(data).hexdigest()
-    assert get_store().head(tail_key_for(upload_id)) is None
+    assert not tails(upload_id)
     assert multipart_keys(version.object_key) == []
     return version
 
@@ -233,6 +237,22 @@ def test_undeclared_body_past_the_limit_over_several_parts(client: Any, auth: di
     assert stored_under(work_id) == before
 
 
+@pytest.mark.parametrize("declared", [True, False])
+def test_a_put_over_more_parts_than_it_sends_at_once_is_byte_identical(
+    client: Any, auth: dict[str, str], declared: bool
+) -> None:
+    """The raw PUT sends several parts at once and records them with the last one: in order, all of them."""
+    work_id = new_work(client, auth)
+    data = payload(6 * 8 * MIB + 12345, seed=21)
+    body: Any = data if declared else (data[i:i + 3 * MIB] for i in range(0, len(data), 3 * MIB))
+    response = client.put(f"/api/v1/works/{work_id}/video", content=body, headers=auth)
+    assert response.status_code == 202, response.text
+    with session_scope() as session:
+        upload = session.exec(select(Upload)).one()
+        assert [part["n"] for part in upload.parts] == list(range(1, 8))
+    assert_completed_once(upload.id, data)
+
+
 def test_lying_upload_length_is_refused_and_nothing_beyond_is_kept(client: Any, auth: dict[str, str]) -> None:
     work_id = new_work(client, auth)
     upload_id = create(client, auth, work_id, 1000)
@@ -241,7 +261,7 @@ def test_lying_upload_length_is_refused_and_nothing_beyond_is_kept(client: Any, 
     undeclared = patch(client, auth, upload_id, 0, iter([payload(600), payload(401, seed=2)]))
     assert undeclared.status_code == 413 and undeclared.json()["code"] == "upload_length_exceeded"
     assert head(client, auth, upload_id).headers["upload-offset"] == "0"
-    assert get_store().head(tail_key_for(upload_id)) is None
+    assert not tails(upload_id)
     data = payload(1000)
     assert patch(client, auth, upload_id, 0, data).status_code == 204
     assert_completed_once(upload_id, data)
@@ -397,16 +417,119 @@ def test_a_work_with_the_upload_completed_is_processing_and_a_new_upload_replace
     assert len(get_queue(VALIDATE).get_job_ids()) == 2
 
 
+# -- the tail: byte-identical or sent again, never spliced --------------------------------------------
+
+ROW_PROGRESS = ("offset", "parts", "tail_size", "tail_crc", "s3_upload_id")
+
+
+def row_progress(upload_id: str) -> dict[str, Any]:
+    with session_scope() as session:
+        upload = session.get(Upload, upload_id)
+        assert upload is not None
+        return {name: getattr(upload, name) for name in ROW_PROGRESS}
+
+
+def lose_commit(upload_id: str, before: dict[str, Any]) -> None:
+    """What a lost relaxed commit (or a request killed between its store write and its commit) leaves:
+    the row as it was before the request, the objects the request wrote still in the store."""
+    with session_scope() as session:
+        session.execute(update(Upload).where(col(Upload.id) == upload_id).values(**before))
+
+
+def test_a_lost_commit_after_a_part_and_a_new_tail_does_not_splice(client: Any, auth: dict[str, str]) -> None:
+    work_id = new_work(client, auth)
+    data = payload(20 * MIB, seed=11)
+    upload_id = create(client, auth, work_id, len(data))
+    assert patch(client, auth, upload_id, 0, data[: 3 * MIB]).status_code == 204
+    before = row_progress(upload_id)
+    # Stores part 1 ([0, 8 MiB)) and a new tail [8, 12 MiB); then its commit is lost.
+    assert patch(client, auth, upload_id, 3 * MIB, data[3 * MIB: 12 * MIB]).status_code == 204
+    lose_commit(upload_id, before)
+    assert head(client, auth, upload_id).headers["upload-offset"] == str(3 * MIB)
+    assert patch(client, auth, upload_id, 3 * MIB, data[3 * MIB:]).status_code == 204
+    assert_completed_once(upload_id, data)
+
+
+def test_a_tail_overwritten_by_a_request_that_lost_its_lock_is_sent_again(
+    client: Any, auth: dict[str, str]
+) -> None:
+    work_id = new_work(client, auth)
+    data = payload(12 * MIB, seed=12)
+    upload_id = create(client, auth, work_id, len(data))
+    assert patch(client, auth, upload_id, 0, data[: 3 * MIB]).status_code == 204
+    started = row_progress(upload_id)
+    assert patch(client, auth, upload_id, 3 * MIB, data[3 * MIB: 4 * MIB]).status_code == 204
+    committed = row_progress(upload_id)
+    # A stale request that had read the row before that commit writes its own bytes over the same tail
+    # object; its compare-and-set commit then loses, so the row stays the other request's.
+    lose_commit(upload_id, started)
+    assert patch(client, auth, upload_id, 3 * MIB, payload(MIB, seed=99)).status_code == 204
+    lose_commit(upload_id, committed)
+    refused = patch(client, auth, upload_id, 4 * MIB, data[4 * MIB:])
+    assert refused.status_code == 409 and refused.json()["code"] == "upload_rewound"
+    assert refused.headers["upload-offset"] == "0"
+    assert head(client, auth, upload_id).headers["upload-offset"] == "0"
+    assert patch(client, auth, upload_id, 0, data).status_code == 204
+    assert_completed_once(upload_id, data)
+
+
+# -- one slow database call holds only its own request ----------------------------------------------
+
+@pytest.mark.skipif(TEST_DB != "postgres", reason="holds a PostgreSQL row lock")
+def test_an_upload_waiting_on_the_database_does_not_hold_the_others(
+    client: Any, auth: dict[str, str], live_server: LiveServer
+) -> None:
+    """A creation whose INSERT waits on a row lock (its work is locked FOR UPDATE elsewhere) must not stop
+    the API process from answering another upload's HEAD meanwhile: the order of answers shows it."""
+    busy_work, other_work = new_work(client, auth), new_work(client, auth, "另一个作品")
+    other = create(client, auth, other_work, 100)
+    events: list[str] = []
+    with httpx.Client(base_url=live_server.url, timeout=120) as live, get_engine().connect() as blocker:
+        blocker.execute(text("SELECT id FROM work WHERE id = :id FOR UPDATE"), {"id": busy_work})
+
+        def create_on_the_locked_work() -> None:
+            answer = live.post("/api/v1/uploads", headers={
+                **auth, **TUS, "Upload-Length": "100", "Upload-Metadata": meta(work_id=str(busy_work)),
+            })
+            events.append(f"create {answer.status_code}")
+
+        creator = threading.Thread(target=create_on_the_locked_work)
+        creator.start()
+        for _ in range(600):  # until the creation's INSERT waits on the lock
+            with get_engine().connect() as watcher:
+                waiting = watcher.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )).scalar_one()
+            if waiting:
+                break
+            threading.Event().wait(0.05)
+        assert waiting, "the creation never waited on the row lock"
+
+        def probe() -> None:
+            answer = live.head(f"/api/v1/uploads/{other}", headers={**auth, **TUS})
+            events.append(f"head {answer.status_code}")
+
+        prober = threading.Thread(target=probe)
+        prober.start()
+        prober.join(30)  # only bounds the failure: an answer held behind the lock comes after "release"
+        events.append("release")
+        blocker.rollback()
+        creator.join(60)
+        prober.join(60)
+    assert events == ["head 200", "release", "create 201"]
+
+
 def test_termination_frees_storage(client: Any, auth: dict[str, str]) -> None:
     work_id = new_work(client, auth)
     data = payload(10 * MIB)
     upload_id = create(client, auth, work_id, len(data) + 5)
     assert patch(client, auth, upload_id, 0, data).status_code == 204
     key = f"originals/{work_id}/{upload_id}.mp4"
-    assert multipart_keys(key) == [key] and get_store().head(tail_key_for(upload_id)) is not None
+    assert multipart_keys(key) == [key] and tails(upload_id)
     response = client.delete(f"/api/v1/uploads/{upload_id}", headers={**auth, **TUS})
     assert response.status_code == 204 and response.headers["tus-resumable"] == "1.0.0"
-    assert multipart_keys(key) == [] and get_store().head(tail_key_for(upload_id)) is None
+    assert multipart_keys(key) == [] and not tails(upload_id)
     for answer in (head(client, auth, upload_id), patch(client, auth, upload_id, len(data), b"12345")):
         assert answer.status_code == 410
     assert patch(client, auth, upload_id, len(data), b"12345").json()["code"] == "upload_gone"
@@ -419,7 +542,7 @@ def test_expired_uploads_are_cleaned_up(client: Any, auth: dict[str, str]) -> No
     assert patch(client, auth, abandoned, 0, data).status_code == 204
     fresh = create(client, auth, work_id, 100)
     key = f"originals/{work_id}/{abandoned}.mp4"
-    assert multipart_keys(key) == [key] and get_store().head(tail_key_for(abandoned)) is not None
+    assert multipart_keys(key) == [key] and tails(abandoned)
     with session_scope() as session:
         session.execute(update(Upload).where(col(Upload.id) == abandoned)
                         .values(expires_at=utcnow() - timedelta(minutes=1)))
@@ -428,7 +551,7 @@ def test_expired_uploads_are_cleaned_up(client: Any, auth: dict[str, str]) -> No
     assert gone.status_code == 410 and gone.json()["code"] == "upload_gone"
     with session_scope() as session:
         assert cleanup_expired_uploads(session, utcnow()) == 1
-    assert multipart_keys(key) == [] and get_store().head(tail_key_for(abandoned)) is None
+    assert multipart_keys(key) == [] and not tails(abandoned)
     with session_scope() as session:
         assert session.get(Upload, abandoned).status == UploadStatus.expired  # type: ignore[union-attr]
         assert session.get(Upload, fresh).status == UploadStatus.receiving  # type: ignore[union-attr]

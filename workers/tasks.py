@@ -51,6 +51,7 @@ from clipjury.media.rules import (
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
+from clipjury.works.retention import purge_old_versions
 from clipjury.works.service import MeasuredMedia, apply_verdict
 from storage import get_store
 from storage.s3 import ObjectNotFound, StorageError
@@ -405,6 +406,8 @@ def _sweep(now: datetime) -> SweepReport:
         report.media_resent.append(version_id)
 
     report.uploads_cleaned = _cleanup_uploads(now)
+    with session_scope() as session:
+        purge_old_versions(session, get_store(), now)
     return report
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
 from functools import partial as bind
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote
 
 import anyio.to_thread
@@ -31,6 +31,7 @@ from clipjury.works.schemas import WorkPublic, work_public
 from clipjury.works.service import get_own_work
 from storage import get_store
 
+T = TypeVar("T")
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = "creation,creation-with-upload,termination,expiration,concatenation,concatenation-unfinished"
 OFFSET_CONTENT_TYPE = "application/offset+octet-stream"
@@ -100,6 +101,12 @@ def _content_length(request: Request) -> int | None:
     return service.parse_length(request.headers.get("content-length"), "Content-Length")
 
 
+async def _blocking(func: Callable[..., T], *args: Any) -> T:
+    """Database and Redis calls of the ``async`` routes (they stream bodies) run in the threadpool: on the
+    event loop, one slow query would hold every other request of this process."""
+    return await anyio.to_thread.run_sync(bind(func, *args))
+
+
 def _reload(session: SessionDep, upload_id: str) -> Upload:
     session.expire_all()
     upload = session.get(Upload, upload_id)
@@ -133,8 +140,7 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
     if final_of is not None:
         if with_body:
             raise concat.InvalidConcat("合并请求（Upload-Concat: final）不能携带文件数据。")
-        create = bind(concat.create_final, session, user, final_of, metadata, get_store())
-        final = await anyio.to_thread.run_sync(create)
+        final = await _blocking(concat.create_final, session, user, final_of, metadata, get_store())
         headers = _upload_headers(final)
         headers.pop("Cache-Control")
         headers["Location"] = str(request.url_for("tus_upload", upload_id=final.id))
@@ -152,15 +158,20 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
         raise service.UnsupportedContentType()
     store = get_store()
     group = concat.declared_group(metadata, user.id or 0, length, store.part_size) if partial else None
-    upload = service.create_upload(
-        session, user, work_id=work_id, length=length,
-        filename=metadata.get("filename"), partial=partial, file_length=group.total if group else None,
-    )
-    session.commit()  # the row must exist for any process before bytes arrive
+
+    def create() -> Upload:
+        upload = service.create_upload(
+            session, user, work_id=work_id, length=length,
+            filename=metadata.get("filename"), partial=partial, file_length=group.total if group else None,
+        )
+        session.commit()  # the row must exist for any process before bytes arrive
+        return upload
+
+    upload = await _blocking(create)
     location = str(request.url_for("tus_upload", upload_id=upload.id))
     try:
         if group is not None:
-            await anyio.to_thread.run_sync(concat.join_group, upload.id, group, store)
+            await _blocking(concat.join_group, upload.id, group, store)
         if with_body:
             try:
                 await service.append(upload.id, user.id or 0, 0, _body(request), content_length=content_length)
@@ -172,7 +183,7 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
         response = _problem_of(exc)
         response.headers["Location"] = location
         return response
-    upload = _reload(session, upload.id)
+    upload = await _blocking(_reload, session, upload.id)
     headers = _upload_headers(upload)
     headers.pop("Cache-Control")
     headers["Location"] = location
@@ -199,7 +210,7 @@ async def tus_patch(upload_id: str, request: Request, user: CurrentUser, session
     offset = service.parse_length(request.headers.get("upload-offset"), "Upload-Offset")
     if offset is None:
         raise service.BadUploadRequest("PATCH 请求必须提供 Upload-Offset。", code="upload_offset_required")
-    session.commit()  # hold no database connection while the body streams
+    await _blocking(session.commit)  # hold no database connection while the body streams
     result = await service.append(
         upload_id, user.id or 0, offset, _body(request), content_length=_content_length(request)
     )
@@ -256,24 +267,33 @@ async def put_video(
     key = request.headers.get("idempotency-key")
     digest = service.idempotency_digest(user.id or 0, work_id, key) if key is not None else None
     if digest is not None:
-        get_own_work(session, user, work_id)  # someone else's work stays a 404, key or not
-        if await anyio.to_thread.run_sync(service.earlier_put, session, digest) is not None:
-            session.expire_all()
-            return work_public(session, get_own_work(session, user, work_id), user)
-    upload = service.create_upload(
-        session, user, work_id=work_id, length=content_length, filename=name, idempotency=digest
-    )
-    # Locked before the row is visible: a retry with the same key sees it busy, never abandoned.
-    lock = service.UploadLock(upload.id)
-    await anyio.to_thread.run_sync(lock.acquire)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        await anyio.to_thread.run_sync(lock.release)
-        raise service.UploadInProgress() from None
+        await _blocking(service.ensure_may_upload_to, session, user, work_id)
+        if await _blocking(service.earlier_put, session, digest) is not None:
+            return await _blocking(_work_answer, session, user, work_id)
+
+    def create() -> service.UploadLock:
+        upload = service.create_upload(
+            session, user, work_id=work_id, length=content_length, filename=name, idempotency=digest
+        )
+        # Locked before the row is visible: a retry with the same key sees it busy, never abandoned.
+        lock = service.UploadLock(upload.id)
+        lock.acquire()
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            lock.release()
+            raise service.UploadInProgress() from None
+        return lock
+
+    lock = await _blocking(create)
+    upload_id = lock.upload_id
     await service.append(
-        upload.id, user.id or 0, 0, _body(request), content_length=content_length, whole_file=True, held_lock=lock
+        upload_id, user.id or 0, 0, _body(request), content_length=content_length, whole_file=True, held_lock=lock
     )
+    return await _blocking(_work_answer, session, user, work_id)
+
+
+def _work_answer(session: SessionDep, user: CurrentUser, work_id: int) -> WorkPublic:
     session.expire_all()
     return work_public(session, get_own_work(session, user, work_id), user)

@@ -52,6 +52,7 @@ from clipjury.uploads.service import (
     MIN_PART,
     BadUploadRequest,
     EmptyUpload,
+    LockKeeper,
     UploadBusy,
     UploadComplete,
     UploadGone,
@@ -61,11 +62,11 @@ from clipjury.uploads.service import (
     _session,
     _terminate,
     add_upload_version,
+    delete_tails,
     object_key_for,
     parse_work_id,
     partial_key_for,
     sanitize_filename,
-    tail_key_for,
     too_large,
 )
 from clipjury.works.service import (
@@ -73,6 +74,7 @@ from clipjury.works.service import (
     Disqualified,
     UnderReview,
     ensure_accepts_upload,
+    ensure_may_submit,
     get_own_work,
 )
 from storage.s3 import ObjectNotFound, ObjectStore
@@ -219,6 +221,7 @@ def create_final(
     same partials answers with the final the first one made, so a retry never makes a second file.
     """
     now = now or utcnow()
+    ensure_may_submit(user)
     partials = _load_partials(session, user, ids, now)
     raw_work_id = metadata.get("work_id", "").strip()
     claimed_by = {p.final_id for p in partials if p.final_id is not None}
@@ -485,7 +488,8 @@ def finish_final_if_ready(final_id: str, store: ObjectStore, wait_s: float, *, r
             raise UploadBusy("文件正在合并，请稍后查询。")
         return False
     try:
-        return _finish_final(final_id, store)
+        with lock.kept() as keeper:
+            return _finish_final(final_id, store, keeper)
     except (AlreadySubmitted, UnderReview, Disqualified):
         _end_group(final_id, store, UploadStatus.terminated)
         if raise_errors:
@@ -501,7 +505,7 @@ class _Piece:
     size: int
 
 
-def _finish_final(final_id: str, store: ObjectStore) -> bool:
+def _finish_final(final_id: str, store: ObjectStore, keeper: LockKeeper) -> bool:
     with _session() as session:
         final = session.get(Upload, final_id)
         if final is None or final.status != UploadStatus.receiving:
@@ -521,11 +525,12 @@ def _finish_final(final_id: str, store: ObjectStore) -> bool:
         else:
             built = store.head(final.object_key)  # an earlier attempt may have built it and died
             if built is None or built.size != length:
-                _assemble(session, final, [_Piece(p.object_key, p.length or 0) for p in pieces], store)
+                _assemble(session, final, [_Piece(p.object_key, p.length or 0) for p in pieces], store, keeper)
         info = store.head(final.object_key)
         if info is None or info.size != length:
             log.error("final upload %s: object %s is missing or has the wrong size", final_id, final.object_key)
             raise UploadGone("上传的文件在存储中不完整，请重新上传。")
+        keeper.check()
         result = session.execute(
             update(Upload).where(col(Upload.id) == final_id, col(Upload.status) == UploadStatus.receiving)
             .values(status=UploadStatus.complete, offset=length, completed_at=utcnow(), s3_upload_id=None)
@@ -543,13 +548,15 @@ def _finish_final(final_id: str, store: ObjectStore) -> bool:
         )
         session.commit()  # sends the validation job
     for piece in pieces:
-        _delete_quietly(store, tail_key_for(piece.id))
+        delete_tails(store, piece.id)
         if piece.part_base is None and (piece.length or 0) > 0:
             _delete_quietly(store, piece.object_key)
     return True
 
 
-def _assemble(session: Session, final: Upload, pieces: list[_Piece], store: ObjectStore) -> None:
+def _assemble(
+    session: Session, final: Upload, pieces: list[_Piece], store: ObjectStore, keeper: LockKeeper
+) -> None:
     """Build the final object from the partials' objects: server-side copies of the pieces of at least
     S3's minimum part, and what is smaller read and re-sent together with its neighbours."""
     if final.s3_upload_id is not None:  # an earlier attempt died: start over
@@ -589,6 +596,7 @@ def _assemble(session: Session, final: Upload, pieces: list[_Piece], store: Obje
         copied = list(pool.map(
             lambda c: (c[0], store.upload_part_copy(key, s3_upload_id, c[0], c[1], c[2], c[3])), copies
         ))
+    keeper.check()  # a caller that took an expired lock may have aborted this multipart upload meanwhile
     store.complete_multipart(key, s3_upload_id, sorted(numbered + copied))
 
 

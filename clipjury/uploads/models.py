@@ -45,6 +45,8 @@ class Upload(SQLModel, table=True):
     s3_upload_id: str | None = Field(default=None, max_length=1024)
     parts: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     tail_size: int = 0
+    # CRC32 (hex) of the tail the row records, checked when a request loads it; None on rows from before.
+    tail_crc: str | None = Field(default=None, max_length=8)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

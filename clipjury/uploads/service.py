@@ -27,7 +27,8 @@ import secrets
 import threading
 import time
 import unicodedata
-from collections.abc import AsyncIterator, Callable
+import zlib
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
@@ -45,6 +46,7 @@ from clipjury.jobs import get_redis
 from clipjury.numbers import ascii_digits, db_id
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
+from clipjury.uploads.limits import check_new_upload
 from clipjury.uploads.models import Concat, Upload, UploadStatus
 from clipjury.works.models import Work
 from clipjury.works.service import (
@@ -55,6 +57,8 @@ from clipjury.works.service import (
     add_version,
     ensure_accepts_upload,
     ensure_editable,
+    ensure_may_submit,
+    get_own_work,
 )
 from storage.s3 import ObjectNotFound, ObjectStore, get_store
 
@@ -119,6 +123,14 @@ class OffsetMismatch(TusError, Conflict):
         self.headers = {"Upload-Offset": str(current)}
 
 
+class TailRewound(OffsetMismatch):
+    """The bytes after the last stored part are not what the row recorded (a request that lost its lock
+    wrote over them, or their object is gone): they are dropped and the client sends them again."""
+
+    code = "upload_rewound"
+    message = "服务器上最后一段数据未能确认，已退回到上一个完整分块：请从该位置继续上传（tus 客户端会自动续传）。"
+
+
 class UploadNotFound(NotFound):
     code = "upload_not_found"
     message = "找不到该上传，或您无权访问。"
@@ -169,8 +181,19 @@ def object_key_for(work_id: int, upload_id: str) -> str:
     return f"originals/{work_id}/{upload_id}.mp4"
 
 
-def tail_key_for(upload_id: str) -> str:
+def tail_prefix(upload_id: str) -> str:
     return f"uploads/{upload_id}/tail"
+
+
+def tail_key_for(upload_id: str, start: int | None) -> str:
+    """Keyed by where the tail starts in the file: a request that stores a part and then a new tail
+    writes another object, never over the one the committed row still points at (a lost relaxed commit
+    leaves the row on its older tail). ``None``: the one key of rows written before tails had a CRC."""
+    return tail_prefix(upload_id) if start is None else f"{tail_prefix(upload_id)}-{start}"
+
+
+def tail_crc(data: bytes | bytearray) -> str:
+    return f"{zlib.crc32(data):08x}"
 
 
 def partial_key_for(upload_id: str) -> str:
@@ -276,6 +299,7 @@ class UploadLock:
     """One writer per upload across every API process (SET NX PX with a token, refreshed while streaming)."""
 
     def __init__(self, upload_id: str) -> None:
+        self.upload_id = upload_id
         self.key = _lock_key(upload_id)
         self.token = secrets.token_hex(16)
         self.ttl_ms = get_settings().upload_lock_ttl_s * 1000
@@ -308,6 +332,46 @@ class UploadLock:
         except Exception:  # the TTL frees it anyway
             log.warning("could not release %s", self.key, exc_info=True)
 
+    @contextlib.contextmanager
+    def kept(self) -> Iterator[LockKeeper]:
+        """Renew the held lock from a thread while the block runs (work that makes no progress a caller
+        can see, such as server-side copies on a slow store, would otherwise outlive the TTL and let a
+        second caller take the lock and undo it). The block checks ``keeper.check()`` before it commits."""
+        keeper = LockKeeper(self)
+        keeper.start()
+        try:
+            yield keeper
+        finally:
+            keeper.stop()
+
+
+class LockKeeper(threading.Thread):
+    def __init__(self, lock: UploadLock) -> None:
+        super().__init__(name=f"keep-{lock.key}", daemon=True)
+        self.lock = lock
+        self.lost = False
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.lock.ttl_ms / 3000):
+            try:
+                held = self.lock.refresh()
+            except Exception:  # Redis away for a moment: try again at the next beat, the TTL still runs
+                log.warning("could not renew %s", self.lock.key, exc_info=True)
+                continue
+            if not held:
+                self.lost = True
+                return
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
+
+    def check(self) -> None:
+        """Raise if the lock was lost (expired and maybe taken): what was done under it must not be committed."""
+        if self.lost:
+            raise UploadBusy("上传锁已失效，请刷新进度后继续。")
+
 
 def _session() -> Session:
     return Session(get_engine(), expire_on_commit=False)
@@ -336,6 +400,7 @@ def create_upload(
     over the limit.
     """
     now = now or utcnow()
+    ensure_may_submit(user)  # before the work: a reviewer's upload is refused as such, never a 404
     if work_id is not None:
         work, campaign = ensure_accepts_upload(session, user, work_id)
     elif partial:
@@ -350,6 +415,7 @@ def create_upload(
             check_declared_length(length, campaign.max_size_bytes)
     if file_length is not None:
         check_declared_length(file_length, campaign.max_size_bytes)
+    check_new_upload(session, user, length=length, partial=partial, now=now)
     upload_id = secrets.token_urlsafe(24)
     if partial:
         object_key = partial_key_for(upload_id)
@@ -374,6 +440,13 @@ def create_upload(
     session.add(upload)
     session.flush()
     return upload
+
+
+def ensure_may_upload_to(session: Session, user: User, work_id: int) -> None:
+    """The checks of ``create_upload`` that come before anything else, in its order: the role (403), then
+    the work (someone else's stays a 404)."""
+    ensure_may_submit(user)
+    get_own_work(session, user, work_id)
 
 
 def check_declared_length(length: int, limit: int) -> None:
@@ -480,13 +553,37 @@ def _load(upload_id: str, user_id: int, offset: int, content_length: int | None,
             if final is not None and final.partial_ids and final.partial_ids[-1] != upload.id:
                 state.min_last_part = MIN_PART
         if upload.tail_size:
-            state.tail = store.get_bytes(tail_key_for(upload.id), 0, upload.tail_size - 1)
-            if len(state.tail) != upload.tail_size:
-                raise RuntimeError(f"tail of upload {upload.id} is shorter than recorded")
+            state.tail = _read_tail(session, upload, store)
         return state
 
 
-def _commit_progress(state: _State, old_offset: int, new_offset: int, tail_size: int, **values: Any) -> None:
+def _read_tail(session: Session, upload: Upload, store: ObjectStore) -> bytes:
+    """The tail the row records, checked against its CRC: a file is byte-identical or its tail is sent again.
+
+    On a mismatch the upload goes back to the end of its stored parts (compare-and-set on what was read)
+    and the request is answered 409 with that offset, which tus clients resume from.
+    """
+    start = upload.offset - upload.tail_size
+    key = tail_key_for(upload.id, start if upload.tail_crc is not None else None)
+    try:
+        data = store.get_bytes(key, 0, upload.tail_size - 1)
+    except ObjectNotFound:
+        data = b""
+    if len(data) == upload.tail_size and (upload.tail_crc is None or tail_crc(data) == upload.tail_crc):
+        return data
+    log.error("upload %s: tail at %d does not match its row (%d bytes read); rewinding", upload.id, start, len(data))
+    session.execute(
+        update(Upload).where(col(Upload.id) == upload.id, col(Upload.offset) == upload.offset,
+                             col(Upload.status) == UploadStatus.receiving)
+        .values(offset=start, tail_size=0, tail_crc=None)
+    )
+    session.commit()
+    raise TailRewound(start)
+
+
+def _commit_progress(
+    state: _State, old_offset: int, new_offset: int, tail_size: int, crc: str | None = None, **values: Any
+) -> None:
     """Compare-and-set on the offset: a request that lost its lock cannot overwrite another's progress."""
     expires_at = utcnow() + timedelta(hours=get_settings().upload_expiry_hours)
     # Progress is cheap to redo, so its commit does not wait for the disk (one per part, on the hot
@@ -498,7 +595,7 @@ def _commit_progress(state: _State, old_offset: int, new_offset: int, tail_size:
             update(Upload)
             .where(col(Upload.id) == state.upload_id, col(Upload.offset) == old_offset,
                    col(Upload.status) == UploadStatus.receiving, col(Upload.object_key) == state.object_key)
-            .values(offset=new_offset, parts=list(state.parts), tail_size=tail_size,
+            .values(offset=new_offset, parts=list(state.parts), tail_size=tail_size, tail_crc=crc,
                     s3_upload_id=state.s3_upload_id, expires_at=expires_at, **values)
         )
         if result.rowcount != 1:
@@ -523,12 +620,22 @@ def _store_part(state: _State, store: ObjectStore, data: bytes | bytearray, offs
     _commit_progress(state, offset_before, state.stored, 0)
 
 
+def _send_part(state: _State, store: ObjectStore, data: bytes | bytearray, part: dict[str, Any]) -> None:
+    """Upload one part of a raw PUT (several at once); recorded in the row with the last part only."""
+    assert state.s3_upload_id is not None
+    part["etag"] = store.upload_part(state.object_key, state.s3_upload_id, int(part["n"]), _body(data))
+
+
 def _store_tail(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
-    """Keep bytes that do not fill a part yet, so a later request (on any process) can go on."""
+    """Keep bytes that do not fill a part yet, so a later request (on any process) can go on.
+
+    The tail this request started from is not deleted here: if this commit is lost, the row still points
+    at it. Tails live until the upload completes or ends (at most one per part boundary, each under a part).
+    """
     if data:
-        store.put_bytes(tail_key_for(state.upload_id), _body(data))
+        store.put_bytes(tail_key_for(state.upload_id, state.stored), _body(data))
     if state.stored + len(data) != offset_before:
-        _commit_progress(state, offset_before, state.stored + len(data), len(data))
+        _commit_progress(state, offset_before, state.stored + len(data), len(data), tail_crc(data) if data else None)
 
 
 def _store_final(state: _State, store: ObjectStore, data: bytes | bytearray, offset_before: int) -> None:
@@ -593,7 +700,7 @@ def _finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str
         session.rollback()
         return None
     session.commit()
-    _delete_quietly(store, tail_key_for(upload.id))
+    delete_tails(store, upload.id)
     return upload.final_id
 
 
@@ -627,8 +734,10 @@ def _finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int 
         _terminate(upload_id, store, delete_object=True)
         raise
     session.commit()  # sends the validation job
-    # A tail object may linger from any earlier request (its bytes have since gone into parts).
-    _delete_quietly(store, tail_key_for(upload_id))
+    # Tail objects linger from earlier requests (their bytes have since gone into parts), and a lost
+    # commit may have left a multipart upload the row never recorded.
+    delete_tails(store, upload_id)
+    abort_orphan_multiparts(store, upload.object_key)
     return version_id
 
 
@@ -687,6 +796,9 @@ class _BlockPool:
 
 
 BLOCK_POOL = _BlockPool(keep=4)
+# Parts of one raw PUT sent to the store at once: one stream keeps the store busy only while it waits on
+# several parts (tus gets the same from its parallel partials). Each is a part-sized block of memory.
+PUT_PARTS_IN_FLIGHT = 4
 
 
 class PartBuffer:
@@ -781,26 +893,42 @@ async def append(
 ) -> Appended:
     """Stream a request body onto an upload at ``offset``; returns where the upload stands now.
 
-    ``whole_file`` (the raw PUT): the body is the entire file; a short or broken body stores nothing.
-    Full parts go to S3 while the next one is being received (one part in flight), so the network
-    from the client and to the store overlap; memory stays at about three parts per request.
+    tus: full parts go to S3 while the next one is being received (one part in flight), each recorded
+    in the row once stored, so a broken request keeps what arrived; memory stays at about three parts
+    per request. ``whole_file`` (the raw PUT): the body is the entire file and a short or broken body
+    stores nothing, so no part needs recording before the end: up to ``PUT_PARTS_IN_FLIGHT`` parts go
+    to the store at once and the row is written once, with the last part.
     """
     store = get_store()
     part_size = store.part_size
     lock = held_lock or UploadLock(upload_id)  # held: taken before the upload row was committed
     if held_lock is None and not await _thread(lock.acquire):
         raise UploadBusy()
-    pending: asyncio.Task[None] | None = None
+    # Parts being stored, oldest first, with where each ends in the file.
+    in_flight: list[tuple[asyncio.Future[None], bytearray, int]] = []
+    max_in_flight = PUT_PARTS_IN_FLIGHT if whole_file else 1
+    buffer: PartBuffer | None = None
+    committed = offset  # what the row holds
+
+    async def settle(keep: int) -> None:
+        """Wait for the oldest parts until at most ``keep`` are in flight; their blocks go back to the pool."""
+        nonlocal committed
+        while len(in_flight) > keep:
+            task, block, end = in_flight.pop(0)
+            await task
+            if not whole_file:  # tus records each part as it is stored
+                committed = end
+            assert buffer is not None
+            buffer.recycle(block)
+
     try:
         state = await _thread(_load, upload_id, user_id, offset, content_length, store)
         if state.length is not None and offset == state.length:
             # Every byte is already in but the completion did not happen (a crash): do it now.
             await _thread(finish, upload_id, store)
             return Appended(offset, state.length, state.expires_at, complete=True)
-        committed = offset  # what the row holds
         sent_end = state.stored  # end of the bytes handed to the store (committed or in flight)
         buffer = PartBuffer(part_size, None if content_length is None else len(state.tail) + content_length)
-        in_flight = bytearray()  # the part being stored, recycled once the store has it
         buffer.write(state.tail)
         state.tail = b""
         room = (state.length if state.length is not None else state.limit) - offset
@@ -821,21 +949,20 @@ async def append(
                     raise UploadBusy("上传锁已失效，请刷新进度后继续。")
                 while _part_ready(state, len(buffer), sent_end, part_size):
                     data = buffer.pop_part()
-                    if pending is not None:
-                        await pending
-                        pending = None
-                        committed = sent_end
-                        buffer.recycle(in_flight)
-                    in_flight = data
-                    pending = asyncio.ensure_future(_thread(_store_part, state, store, data, committed))
+                    await settle(max_in_flight - 1)
+                    if whole_file:
+                        if state.s3_upload_id is None:
+                            state.s3_upload_id = await _thread(store.create_multipart, state.object_key)
+                        number = state.part_base + len(state.parts) + 1
+                        state.parts.append({"n": number, "etag": "", "size": len(data)})
+                        job = _thread(_send_part, state, store, data, state.parts[-1])
+                    else:
+                        job = _thread(_store_part, state, store, data, committed)
                     sent_end += len(data)
+                    in_flight.append((asyncio.ensure_future(job), data, sent_end))
         except BodyInterrupted:
             disconnected = True
-        if pending is not None:
-            await pending
-            pending = None
-            committed = sent_end
-            buffer.recycle(in_flight)
+        await settle(0)
         total = sent_end + len(buffer)
         if whole_file:
             if disconnected or (content_length is not None and received != content_length):
@@ -844,6 +971,7 @@ async def append(
                 raise EmptyUpload()
             if state.length is None:
                 state.length = total
+            state.stored = sent_end  # every part is in the store now, none recorded yet
         if state.length is not None and total == state.length:
             last = buffer.take_all()
             await _thread(_store_final, state, store, last, committed)
@@ -856,9 +984,9 @@ async def append(
             await _thread(_store_tail, state, store, buffer.take_all(), committed)
         return Appended(total, state.length, state.expires_at, complete=False)
     except BaseException:
-        if pending is not None:  # never release the lock while a part is still being written
+        for task, _block, _end in in_flight:  # never release the lock while a part is still being written
             with contextlib.suppress(BaseException):
-                await pending
+                await task
         if whole_file:
             await _thread(_terminate, upload_id, store, True)
         raise
@@ -890,18 +1018,31 @@ def _delete_quietly(store: ObjectStore, key: str) -> None:
         pass
 
 
+def abort_orphan_multiparts(store: ObjectStore, key: str) -> None:
+    """Multipart uploads left on a finished object's key (no row records them any more)."""
+    for other_key, other_id in store.list_multipart_uploads(prefix=key):
+        if other_key == key:
+            store.abort_multipart(key, other_id)
+
+
+def delete_tails(store: ObjectStore, upload_id: str) -> None:
+    """Every tail object of an upload (the current one and any a lost commit or a dead request left)."""
+    for key in store.list_keys(tail_prefix(upload_id)):
+        _delete_quietly(store, key)
+
+
 def _release_storage(store: ObjectStore, upload: Upload, *, delete_object: bool) -> None:
     """Abort every multipart upload of this upload's key (an orphan from a crash too), drop the tail."""
     if upload.concat == Concat.partial and upload.part_base is not None:
         # Its parts belong to the final's multipart upload, which only the final releases.
-        _delete_quietly(store, tail_key_for(upload.id))
+        delete_tails(store, upload.id)
         return
     if upload.s3_upload_id:
         store.abort_multipart(upload.object_key, upload.s3_upload_id)
     for key, other_id in store.list_multipart_uploads(prefix=upload.object_key):
         if key == upload.object_key:
             store.abort_multipart(key, other_id)
-    _delete_quietly(store, tail_key_for(upload.id))
+    delete_tails(store, upload.id)
     if delete_object:
         _delete_quietly(store, upload.object_key)
 
@@ -918,7 +1059,7 @@ def _terminate(
         session.execute(
             update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == status,
                                  col(Upload.final_id).is_(None) if upload.concat == Concat.partial else true())
-            .values(status=UploadStatus.terminated, s3_upload_id=None, tail_size=0)
+            .values(status=UploadStatus.terminated, s3_upload_id=None, tail_size=0, tail_crc=None)
         )
         session.commit()
 

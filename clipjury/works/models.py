@@ -146,3 +146,6 @@ class WorkVersion(SQLModel, table=True):
     poster_key: str | None = Field(default=None, max_length=512)
     rendition_key: str | None = Field(default=None, max_length=512)
     rendition_status: str | None = Field(default=None, max_length=16)
+    # When the retention sweep deleted this version's stored objects (neither submitted nor current good
+    # one); the row stays, so the work's history is intact.
+    purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -26,7 +26,7 @@ class Playback(BaseModel):
 
 def playback_for(session: Session, work: Work) -> Playback:
     version: WorkVersion | None = shown_version(session, work)
-    if version is None or version.status != VersionStatus.ready:
+    if version is None or version.status != VersionStatus.ready or version.purged_at is not None:
         return Playback(version_id=None, video_url=None, poster_url=None, source=None, preparing=False)
     store = get_store()
     poster = store.presigned_get(version.poster_key, content_type="image/jpeg") if version.poster_key else None

@@ -15,16 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, grace_end
-from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
+from clipjury.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from clipjury.jobs import defer_media, defer_validation
 from clipjury.media.rules import Verdict
+from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works.models import (
     EDITABLE_STATUSES,
@@ -124,14 +125,46 @@ def versions_of(session: Session, work: Work) -> list[WorkVersion]:
 
 # -- creating --------------------------------------------------------------------------------------
 
+SUBMITTING_ROLES = frozenset({Role.submitter, Role.unit_coordinator})
+
+
+class RoleCannotSubmit(Forbidden):
+    code = "role_cannot_submit"
+    message = "只有投稿人或单位联络员可以创建作品和上传文件。"
+
+
+class TooManyDrafts(LimitReached):
+    code = "too_many_drafts"
+
+
+def ensure_may_submit(user: User, message: str | None = None) -> None:
+    """Only the roles that submit works create works and uploads (reviewers, admins and judges do not)."""
+    if Role(user.role) not in SUBMITTING_ROLES:
+        raise RoleCannotSubmit(message)
+
+
+def ensure_draft_room(session: Session, user: User) -> None:
+    limit = get_settings().max_draft_works_per_account
+    if not limit:
+        return
+    drafts = session.exec(
+        select(func.count()).select_from(Work).where(Work.owner_id == user.id, Work.status == WorkStatus.draft)
+    ).one()
+    if drafts >= limit:
+        raise TooManyDrafts(
+            f"您已有 {drafts} 个尚未上传视频的作品（上限 {limit} 个）：请先为这些作品上传视频，再创建新作品。",
+            limit=limit,
+        )
+
+
 def create_work(
     session: Session, user: User, *, title: str, description: str = "", province_code: str | None = None,
     agreed_to_rights_notice: bool = False,
 ) -> Work:
     """A draft work. ``agreed_to_rights_notice``: the submitter ticked 我已阅读并同意 under the campaign's
     rights notice (the web form requires it); the audit event keeps that, with a digest of the text."""
-    if Role(user.role) not in (Role.submitter, Role.unit_coordinator):
-        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    ensure_may_submit(user, "只有投稿人或单位联络员可以创建作品。")
+    ensure_draft_room(session, user)
     title = (title or "").strip()
     description = (description or "").strip()
     if not title:
