@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from api.deps import CurrentUser, SessionDep
+from api.problems import AUTH_ERRORS, REDIS_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts.models import ROLE_LABELS, Role
 from clipjury.accounts.security import create_access_token
 from clipjury.accounts.service import authenticate
@@ -31,7 +32,9 @@ class Me(BaseModel):
     unit_id: int | None
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=problem_responses(
+    *VALIDATION_ERRORS, *REDIS_ERRORS, (401, "bad_credentials"), (429, "too_many_login_attempts"),
+))
 def issue_token(
     request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep
 ) -> Token:
@@ -40,7 +43,7 @@ def issue_token(
     return Token(access_token=create_access_token(user.id or 0))
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses=problem_responses(*AUTH_ERRORS))
 def me(user: CurrentUser) -> Me:
     return Me(
         id=user.id or 0, username=user.username, display_name=user.display_name, role=user.role,
