@@ -53,6 +53,8 @@ ErrorDoc = type[DomainError] | tuple[int, str]
 
 # What the request boundary itself can answer: a failed validation and a number the database cannot hold.
 VALIDATION_ERRORS: tuple[ErrorDoc, ...] = ((422, "invalid"), (422, "out_of_range"))
+# A body FastAPI could not even decode (e.g. JSON that is not UTF-8) is a plain 400 before validation.
+BODY_ERRORS: tuple[ErrorDoc, ...] = ((400, "bad_request"),)
 REDIS_ERRORS: tuple[ErrorDoc, ...] = ((503, REDIS_UNAVAILABLE),)
 # api.deps.current_user: no or a bad credential; a cookie-authenticated change without its CSRF header.
 AUTH_ERRORS: tuple[ErrorDoc, ...] = ((401, "unauthorized"), (401, "invalid_token"))
@@ -113,13 +115,25 @@ def wants_html(request: Request) -> bool:
 
 def _with_problem_schema(app: FastAPI) -> None:
     """The document names ``Problem`` in every error answer (``problem_responses``); FastAPI adds only the
-    schemas of models it sees, so this one is added once, when the document is first built."""
+    schemas of models it sees, so this one is added once, when the document is first built. FastAPI's
+    default validation answer goes: ours is a Problem."""
     build = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             document = build()
-            document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema()
+            # FastAPI adds its own 422 (``HTTPValidationError`` as JSON) to an operation that declares none;
+            # this API never answers that shape: a route that can fail validation declares its problem+json
+            # 422, the tus routes answer 400 instead (api.routes.uploads.TusRoute).
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    answer = operation.get("responses", {}).get("422", {})
+                    if "application/json" in answer.get("content", {}):
+                        del operation["responses"]["422"]
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
         return app.openapi_schema or build()
 
     app.openapi = openapi  # type: ignore[method-assign]

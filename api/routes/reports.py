@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from api.deps import CurrentUser, OptionalDbId, SessionDep
-from api.problems import AUTH_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.db import DB_ID_MAX
 from clipjury.reports import exports, lists
@@ -38,9 +38,9 @@ class ActivityEntryIn(BaseModel):
     expected_updated_at: datetime | None = None
 
 
-# ``?format=`` (default xlsx; the service also takes it in any case and with spaces around).
+# ``?format=``: xlsx (the default, also when empty) or csv, in any case, spaces around ignored.
 Format = Annotated[
-    str | None, Query(max_length=8, json_schema_extra={"enum": [f.value for f in exports.Format]})
+    str | None, Query(max_length=8, json_schema_extra={"pattern": r"^(\s*([xX][lL][sS][xX]|[cC][sS][vV])\s*)?$"})
 ]
 ProvinceCode = Annotated[str | None, Query(max_length=32)]
 _EXPORT_ERRORS: tuple[ErrorDoc, ...] = (
@@ -84,6 +84,7 @@ def activity_entries(
 @router.put(
     "/api/v1/reports/activities/{unit_id}/{activity_key}", response_model=reports.EntryView,
     responses=problem_responses(
+    *BODY_ERRORS,
         *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, (403, "forbidden_role"), (403, "no_unit"),
         reports.ProvinceNotFound, reports.UnitNotFound, StaleState, reports.UnknownActivity,
         reports.PlatformActivity, *[(422, f"{kind}_{field}") for field in ("sessions", "participants")

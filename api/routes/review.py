@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlmodel import col, func, select
 
 from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
-from api.problems import AUTH_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.accounts.models import Province, Role
 from clipjury.audit.models import AuditEvent
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
@@ -68,14 +68,23 @@ class VerdictBody(BaseModel):
 
 
 class ForwardBody(BaseModel):
-    rank: int | None = None
+    rank: Annotated[
+        int | None, WithJsonSchema({"type": ["integer", "null"], "minimum": 1, "maximum": service.RANK_MAX})
+    ] = None
     expected_rev: int | None = None
 
 
 class ForwardManyBody(BaseModel):
     # null: every passed work of the province.
     work_ids: list[Annotated[int, Field(ge=1, le=DB_ID_MAX)]] | None = Field(default=None, max_length=5000)
-    ranks: dict[Annotated[int, Field(ge=1, le=DB_ID_MAX)], int] | None = None
+    # JSON keys are strings: the document says they are work ids (the service checks each rank).
+    ranks: Annotated[
+        dict[Annotated[int, Field(ge=1, le=DB_ID_MAX)], int] | None,
+        WithJsonSchema({
+            "type": ["object", "null"], "propertyNames": {"pattern": r"^[1-9][0-9]{0,8}$"},
+            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": service.RANK_MAX},
+        }),
+    ] = None
 
 
 class RecommendationBody(BaseModel):
@@ -162,6 +171,7 @@ def release(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPubl
 
 
 @router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *_WORK_ERRORS, *_RACE_ERRORS, TooLate, (422, "invalid_decision"), (422, "reason_required"),
     (422, "reason_too_long"),
 ))
@@ -171,6 +181,7 @@ def verdict(work_id: WorkId, body: VerdictBody, user: CurrentUser, session: Sess
 
 
 @router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *_WORK_ERRORS, *_RACE_ERRORS, TooLate, NotPassed, (409, "already_forwarded"), (422, "invalid_rank"),
 ))
 def forward(work_id: WorkId, user: CurrentUser, session: SessionDep, body: ForwardBody | None = None) -> WorkPublic:
@@ -180,6 +191,7 @@ def forward(work_id: WorkId, user: CurrentUser, session: SessionDep, body: Forwa
 
 
 @router.post("/api/v1/review/forward", response_model=list[WorkPublic], responses=problem_responses(
+    *BODY_ERRORS,
     *_WORK_ERRORS, *_RACE_ERRORS, NoActiveCampaign, TooLate, NotPassed, (409, "already_forwarded"),
     (409, "nothing_to_forward"), (422, "invalid_rank"), (422, "duplicate_work"),
 ))
@@ -190,6 +202,7 @@ def forward_many(body: ForwardManyBody, user: CurrentUser, session: SessionDep) 
 
 
 @router.post("/api/v1/works/{work_id}/recommendation", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *_WORK_ERRORS, *_RACE_ERRORS, ResultsPublished, NotForwarded, (422, "reason_required"),
     (422, "reason_too_long"),
 ))
@@ -212,6 +225,7 @@ def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
 
 
 @router.post("/api/v1/works/{work_id}/disqualify", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *_WORK_ERRORS, *_RACE_ERRORS, AlreadyDisqualified, (422, "reason_required"), (422, "reason_too_long"),
 ))
 def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
@@ -220,6 +234,7 @@ def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: Se
 
 
 @router.post("/api/v1/works/{work_id}/undo", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *_WORK_ERRORS, *_RACE_ERRORS, NothingToUndo, TooLate, ResultsPublished, (422, "reason_required"),
     (422, "reason_too_long"),
 ))

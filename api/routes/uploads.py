@@ -92,8 +92,7 @@ def _answer_header(description: str, **schema: Any) -> dict[str, Any]:
 
 
 TUS_RESUMABLE = _header("Tus-Resumable", "The tus version: only 1.0.0 (else 412).", required=True, enum=[TUS_VERSION])
-UPLOAD_ID_PARAM = {"name": "upload_id", "in": "path", "required": True,
-                   "schema": {"type": "string", "pattern": UPLOAD_ID_PATTERN}}
+UPLOAD_ID_PARAM = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
 UploadId = Annotated[str, Path(json_schema_extra={"pattern": UPLOAD_ID_PATTERN})]
 OFFSET_BODY = {"required": True, "content": {OFFSET_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
 _TUS_ANSWER_HEADERS = {
@@ -165,8 +164,9 @@ _OPTIONS_ANSWER = {204: {"description": "What this server supports.", "headers":
 
 
 @tus.options("", status_code=204, responses=_OPTIONS_ANSWER)
+# Any id: a preflight tells the server's limits, it does not look the upload up.
 @tus.options("/{upload_id}", status_code=204, responses=_OPTIONS_ANSWER,
-             openapi_extra={"parameters": [UPLOAD_ID_PARAM]})
+             openapi_extra={"parameters": [{**UPLOAD_ID_PARAM, "schema": {"type": "string"}}]})
 def tus_options(session: SessionDep) -> Response:
     # No login here: CORS preflights never carry credentials, and this only tells the public limit.
     limit = service.max_size(session)
@@ -197,12 +197,13 @@ def tus_options(session: SessionDep) -> Response:
                 r"(,[\x21-\x7e]+( [A-Za-z0-9+/]*={0,2})?)*$"),
         _header("Upload-Concat", "`partial`, or `final;` followed by the partials' URLs (space-separated).",
                 pattern=r"^(partial|final;.+)$"),
-        _header("Upload-Defer-Length", "Not supported: refused with `defer_length_unsupported`."),
     ],
     # creation-with-upload: the first bytes may come with the creation.
     "requestBody": {**OFFSET_BODY, "required": False},
 })
 async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    """tus creation (and creation-with-upload, concatenation). ``Upload-Defer-Length`` is not supported:
+    refused with ``defer_length_unsupported``."""
     if request.headers.get("upload-defer-length") is not None:
         raise service.BadUploadRequest(
             "不支持延后声明文件大小（Upload-Defer-Length），请在创建上传时提供 Upload-Length。",
@@ -348,7 +349,6 @@ def filename_from(disposition: str | None) -> str | None:
     ],
     "requestBody": {"required": True, "content": {
         "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
-        "video/mp4": {"schema": {"type": "string", "format": "binary"}},
     }},
 })
 async def put_video(

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, WorkId
-from api.problems import AUTH_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.audit.service import events_of_work
 from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.reviews.events import visible_events
@@ -44,6 +44,7 @@ class WithdrawBody(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed,
     (403, "role_cannot_submit"), (422, "title_required"), (422, "title_too_long"), (422, "description_too_long"),
     (422, "unknown_province"), (422, "province_mismatch"), (422, "province_required"),
@@ -74,6 +75,7 @@ def submit_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> Work
 
 
 @router.post("/{work_id}/withdraw", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS,
     *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, UnderReview, NotSubmitted, SubmissionClosed,
     (409, "stale_state"),
 ))
