@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import CurrentUser, SessionDep
+from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, REDIS_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts.models import ROLE_LABELS, Role
 from clipjury.accounts.security import create_access_token
@@ -23,7 +24,7 @@ class PasswordForm(OAuth2PasswordRequestForm):
 
     def __init__(
         self,
-        username: Annotated[str, Form(min_length=1)],
+        username: Annotated[str, Form(min_length=1, pattern=NO_NUL)],
         password: Annotated[str, Form(min_length=1, json_schema_extra={"format": "password"})],
         # A form has no null: an optional field is one left out.
         grant_type: Annotated[

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from api.deps import CurrentUser, OptionalDbId, SessionDep
+from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.db import DB_ID_MAX
@@ -31,8 +32,8 @@ class ActivityEntryIn(BaseModel):
     # states the same range.
     sessions: Annotated[int, _count(reports.SESSIONS_MAX)]
     participants: Annotated[int, _count(reports.PARTICIPANTS_MAX)]
-    note: Annotated[str, WithJsonSchema({"type": "string", "maxLength": reports.NOTE_MAX})] = Field(
-        default="", max_length=10000
+    note: Annotated[str, WithJsonSchema({"type": "string", "maxLength": reports.NOTE_MAX, "pattern": NO_NUL})] = Field(
+        default="", max_length=10000, pattern=NO_NUL
     )
     # The ``updated_at`` the client last read: with it the save is refused (409) if someone changed it since.
     expected_updated_at: datetime | None = None
@@ -42,7 +43,6 @@ class ActivityEntryIn(BaseModel):
 Format = Annotated[
     str | None, Query(max_length=8, json_schema_extra={"pattern": r"^(\s*([xX][lL][sS][xX]|[cC][sS][vV])\s*)?$"})
 ]
-ProvinceCode = Annotated[str | None, Query(max_length=32)]
 _EXPORT_ERRORS: tuple[ErrorDoc, ...] = (
     *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, exports.UnknownFormat, (403, "forbidden_role"),
 )
@@ -60,7 +60,7 @@ def _file(export: exports.ExportFile) -> Response:
     **_FILE_RESPONSE, **problem_responses(*_EXPORT_ERRORS, reports.ProvinceNotFound),
 })
 def activity_report(
-    user: CurrentUser, session: SessionDep, format: Format = None, province: ProvinceCode = None
+    user: CurrentUser, session: SessionDep, format: Format = None, province: ProvinceQuery = None
 ) -> Response:
     """The activity report due June 1: the contest's figures per unit, the units' activity entries and the
     award nominations. Provincial admin: its province; national admin: ``?province=`` or every province."""
@@ -74,7 +74,7 @@ def activity_report(
     reports.ProvinceNotFound, reports.UnitNotFound,
 ))
 def activity_entries(
-    user: CurrentUser, session: SessionDep, unit: OptionalDbId = None, province: ProvinceCode = None,
+    user: CurrentUser, session: SessionDep, unit: OptionalDbId = None, province: ProvinceQuery = None,
 ) -> list[reports.EntryView]:
     """Every unit in scope × every activity units report, with ``reported: false`` where nothing is in yet."""
     campaign = active_campaign(session)
@@ -94,8 +94,11 @@ def activity_entries(
     ),
 )
 def save_activity_entry(
-    unit_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)], activity_key: Annotated[str, Path(max_length=64)],
-    body: ActivityEntryIn, user: CurrentUser, session: SessionDep,
+    unit_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
+    activity_key: Annotated[str, Path(max_length=64, pattern=NO_NUL)],
+    body: ActivityEntryIn,
+    user: CurrentUser,
+    session: SessionDep,
 ) -> reports.EntryView:
     campaign = active_campaign(session)
     reports.save_entry(
@@ -114,10 +117,10 @@ def review_works_export(
     session: SessionDep,
     format: Format = None,
     status: Annotated[str | None, Query(json_schema_extra={"enum": sorted(WORK_STATUS_LABELS)})] = None,
-    province: str | None = None,
+    province: ProvinceQuery = None,
     unit: OptionalDbId = None,
-    reviewer: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    reviewer: TextQuery = None,
+    q: SearchQuery = None,
 ) -> Response:
     """The review list with the filters of ``GET /api/v1/review/works``: every matching work, not a page."""
     fmt = exports.parse_format(format)
@@ -130,7 +133,7 @@ def review_works_export(
     **_FILE_RESPONSE, **problem_responses(*_EXPORT_ERRORS),
 })
 def quotas_export(
-    user: CurrentUser, session: SessionDep, format: Format = None, province: ProvinceCode = None
+    user: CurrentUser, session: SessionDep, format: Format = None, province: ProvinceQuery = None
 ) -> Response:
     """The quota table of ``GET /api/v1/quotas`` with every count and a totals row."""
     fmt = exports.parse_format(format)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlmodel import col, func, select
 
 from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
+from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.accounts.models import Province, Role
 from clipjury.audit.models import AuditEvent
@@ -44,11 +45,11 @@ PAGE_MAX = 5000
 # ``reason_required``, ``reason_too_long``); the document states the same rules.
 Decision = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(VERDICTS)})]
 Reason = Annotated[str | None, WithJsonSchema({
-    "type": ["string", "null"], "maxLength": REASON_MAX,
+    "type": ["string", "null"], "maxLength": REASON_MAX, "pattern": NO_NUL,
     "description": f"Shown to the submitter; surrounding spaces are dropped, then at most {REASON_MAX} characters.",
 })]
 RequiredReason = Annotated[str | None, WithJsonSchema({
-    "type": "string", "maxLength": REASON_MAX, "pattern": r"\S",
+    "type": "string", "maxLength": REASON_MAX, "pattern": r"^[^\x00]*\S[^\x00]*$",
     "description": f"Required, not blank; shown to the submitter; at most {REASON_MAX} characters.",
 })]
 StatusFilter = Annotated[str | None, Query(json_schema_extra={"enum": sorted(WORK_STATUS_LABELS)})]
@@ -63,7 +64,7 @@ _RACE_ERRORS: tuple[ErrorDoc, ...] = (Claimed, AlreadyDecided, StaleState)
 
 class VerdictBody(BaseModel):
     decision: Decision = Field(max_length=16)
-    reason: Reason = Field(default=None, max_length=10000)
+    reason: Reason = Field(default=None, max_length=10000, pattern=NO_NUL)
     expected_rev: int | None = None
 
 
@@ -89,7 +90,7 @@ class ForwardManyBody(BaseModel):
 
 class RecommendationBody(BaseModel):
     recommended: bool
-    reason: Reason = Field(default=None, max_length=10000)
+    reason: Reason = Field(default=None, max_length=10000, pattern=NO_NUL)
     expected_rev: int | None = None
 
 
@@ -97,7 +98,7 @@ class ReasonBody(BaseModel):
     # Missing or blank is the service's ``reason_required``, not a validation error: the document says required.
     model_config = ConfigDict(json_schema_extra={"required": ["reason"]})
 
-    reason: RequiredReason = Field(default=None, max_length=10000)
+    reason: RequiredReason = Field(default=None, max_length=10000, pattern=NO_NUL)
     expected_rev: int | None = None
 
 
@@ -141,10 +142,10 @@ def review_works(
     session: SessionDep,
     response: Response,
     status: StatusFilter = None,
-    province: str | None = None,
+    province: ProvinceQuery = None,
     unit: OptionalDbId = None,
-    reviewer: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    reviewer: TextQuery = None,
+    q: SearchQuery = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 500,
     offset: Annotated[int, Query(ge=0, le=DB_ID_MAX)] = 0,
 ) -> list[WorkPublic]:
@@ -266,7 +267,7 @@ def documents(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[D
 @router.get("/api/v1/quotas", response_model=list[QuotaOut], responses=problem_responses(
     *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, (403, "forbidden_role"),
 ))
-def quotas(user: CurrentUser, session: SessionDep, province: str | None = None) -> list[dict[str, object]]:
+def quotas(user: CurrentUser, session: SessionDep, province: ProvinceQuery = None) -> list[dict[str, object]]:
     campaign = active_campaign(session)
     return [r.contract() for r in quota_mod.quota_rows(session, user, campaign, province_code=province)]
 
@@ -278,9 +279,9 @@ def quotas(user: CurrentUser, session: SessionDep, province: str | None = None) 
 def audit_log(
     user: CurrentUser,
     session: SessionDep,
-    province: str | None = None,
+    province: ProvinceQuery = None,
     work_id: OptionalDbId = None,
-    action: str | None = None,
+    action: TextQuery = None,
     before_id: OptionalDbId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:

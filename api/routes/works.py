@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, WorkId
+from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.audit.service import events_of_work
 from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
@@ -40,7 +41,7 @@ _READ_ERRORS = problem_responses(*AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound)
 
 
 class WithdrawBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
 @router.post("", status_code=201, response_model=WorkPublic, responses=problem_responses(

@@ -16,10 +16,11 @@ from clipjury.works.service import latest_rejection, media_of, shown_version
 
 
 class WorkCreate(BaseModel):
-    title: str = Field(max_length=10000)
-    description: str = Field(default="", max_length=10000)
+    # No NUL: PostgreSQL cannot store it (api.params.NO_NUL).
+    title: str = Field(max_length=10000, pattern=r"^[^\x00]*$")
+    description: str = Field(default="", max_length=10000, pattern=r"^[^\x00]*$")
     # Submitters outside a unit choose their province (附件3 §2 "根据所属省上传").
-    province: str | None = None
+    province: str | None = Field(default=None, max_length=32, pattern=r"^[^\x00]*$")
 
 
 class Rejection(BaseModel):
