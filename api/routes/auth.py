@@ -10,7 +10,7 @@ from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
-from api.problems import AUTH_ERRORS, BODY_ERRORS, REDIS_ERRORS, VALIDATION_ERRORS, problem_responses
+from api.problems import AUTH_ERRORS, BODY_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts.models import ROLE_LABELS, Role
 from clipjury.accounts.security import create_access_token
 from clipjury.accounts.service import authenticate
@@ -58,8 +58,7 @@ class Me(BaseModel):
 
 
 @router.post("/token", response_model=Token, responses=problem_responses(
-    *BODY_ERRORS,
-    *VALIDATION_ERRORS, *REDIS_ERRORS, (401, "bad_credentials"), (429, "too_many_login_attempts"),
+    *BODY_ERRORS, *VALIDATION_ERRORS, (401, "bad_credentials"), (429, "too_many_login_attempts"),
 ))
 def issue_token(
     request: Request, form: Annotated[PasswordForm, Depends()], session: SessionDep

@@ -172,8 +172,7 @@ def release(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPubl
 
 
 @router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *_WORK_ERRORS, *_RACE_ERRORS, TooLate, (422, "invalid_decision"), (422, "reason_required"),
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, TooLate, (422, "invalid_decision"), (422, "reason_required"),
     (422, "reason_too_long"),
 ))
 def verdict(work_id: WorkId, body: VerdictBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
@@ -182,8 +181,7 @@ def verdict(work_id: WorkId, body: VerdictBody, user: CurrentUser, session: Sess
 
 
 @router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *_WORK_ERRORS, *_RACE_ERRORS, TooLate, NotPassed, (409, "already_forwarded"), (422, "invalid_rank"),
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, TooLate, NotPassed, (409, "already_forwarded"), (422, "invalid_rank"),
 ))
 def forward(work_id: WorkId, user: CurrentUser, session: SessionDep, body: ForwardBody | None = None) -> WorkPublic:
     body = body or ForwardBody()
@@ -192,8 +190,7 @@ def forward(work_id: WorkId, user: CurrentUser, session: SessionDep, body: Forwa
 
 
 @router.post("/api/v1/review/forward", response_model=list[WorkPublic], responses=problem_responses(
-    *BODY_ERRORS,
-    *_WORK_ERRORS, *_RACE_ERRORS, NoActiveCampaign, TooLate, NotPassed, (409, "already_forwarded"),
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, NoActiveCampaign, TooLate, NotPassed, (409, "already_forwarded"),
     (409, "nothing_to_forward"), (422, "invalid_rank"), (422, "duplicate_work"),
 ))
 def forward_many(body: ForwardManyBody, user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
@@ -203,8 +200,7 @@ def forward_many(body: ForwardManyBody, user: CurrentUser, session: SessionDep) 
 
 
 @router.post("/api/v1/works/{work_id}/recommendation", response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *_WORK_ERRORS, *_RACE_ERRORS, ResultsPublished, NotForwarded, (422, "reason_required"),
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, ResultsPublished, NotForwarded, (422, "reason_required"),
     (422, "reason_too_long"),
 ))
 def recommendation(work_id: WorkId, body: RecommendationBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
@@ -226,8 +222,7 @@ def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
 
 
 @router.post("/api/v1/works/{work_id}/disqualify", response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *_WORK_ERRORS, *_RACE_ERRORS, AlreadyDisqualified, (422, "reason_required"), (422, "reason_too_long"),
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, AlreadyDisqualified, (422, "reason_required"), (422, "reason_too_long"),
 ))
 def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.disqualify(session, user, work_id, body.reason, expected_rev=body.expected_rev)
@@ -235,8 +230,7 @@ def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: Se
 
 
 @router.post("/api/v1/works/{work_id}/undo", response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *_WORK_ERRORS, *_RACE_ERRORS, NothingToUndo, TooLate, ResultsPublished, (422, "reason_required"),
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, NothingToUndo, TooLate, ResultsPublished, (422, "reason_required"),
     (422, "reason_too_long"),
 ))
 def undo(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:

@@ -45,8 +45,7 @@ class WithdrawBody(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed,
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed,
     (403, "role_cannot_submit"), (422, "title_required"), (422, "title_too_long"), (422, "description_too_long"),
     (422, "unknown_province"), (422, "province_mismatch"), (422, "province_required"),
 ))
@@ -76,8 +75,7 @@ def submit_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> Work
 
 
 @router.post("/{work_id}/withdraw", response_model=WorkPublic, responses=problem_responses(
-    *BODY_ERRORS,
-    *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, UnderReview, NotSubmitted, SubmissionClosed,
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, UnderReview, NotSubmitted, SubmissionClosed,
     (409, "stale_state"),
 ))
 def withdraw_work(
