@@ -4,7 +4,7 @@ list and the quota table as XLSX or CSV. Scope and roles are those of the lists 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, WithJsonSchema
@@ -47,9 +47,10 @@ _EXPORT_ERRORS: tuple[ErrorDoc, ...] = (
     *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, exports.UnknownFormat, (403, "forbidden_role"),
 )
 # A file, not JSON: the document says which.
-_FILE_RESPONSE = {200: {"description": "The file (XLSX by default, CSV with `format=csv`).", "content": {
-    media: {"schema": {"type": "string", "format": "binary"}} for media in exports.MEDIA_TYPES.values()
-}}}
+_FILE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The file (XLSX by default, CSV with `format=csv`).",
+    "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in exports.MEDIA_TYPES.values()},
+}}
 
 
 def _file(export: exports.ExportFile) -> Response:

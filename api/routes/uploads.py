@@ -156,7 +156,7 @@ def _reload(session: SessionDep, upload_id: str) -> Upload:
     return upload
 
 
-_OPTIONS_ANSWER = {204: {"description": "What this server supports.", "headers": {
+_OPTIONS_ANSWER: dict[int | str, dict[str, Any]] = {204: {"description": "What this server supports.", "headers": {
     "Tus-Version": _answer_header("Supported tus versions.", enum=[TUS_VERSION]),
     "Tus-Extension": _answer_header("Supported tus extensions.", enum=[TUS_EXTENSIONS]),
     "Tus-Max-Size": _answer_header("The largest file accepted, in bytes.", pattern=DIGITS),
