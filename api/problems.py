@@ -90,7 +90,6 @@ def domain_problem(exc: DomainError, headers: dict[str, str] | None = None) -> J
     return problem(exc.status_code, exc.code, exc.message, headers=headers, **exc.extra)
 
 
-
 def redis_problem(exc: RedisError, headers: dict[str, str] | None = None) -> JSONResponse:
     """Redis (upload locks, the job queue) down or refusing: a 503 to retry, like the store being down."""
     log.warning("redis unavailable: %s", exc)

@@ -77,7 +77,8 @@ def _problem_of(exc: DomainError | RedisError) -> Response:
 
 # -- what the document says about the tus routes ------------------------------------------------------
 # The routes read the tus headers themselves (their own error codes, Tus-Resumable first, 400 rather than
-# 422 for a malformed one), so they are declared here for the document instead of as FastAPI parameters.
+# 422 for a malformed one), so they are declared here for the document instead of as FastAPI parameters,
+# which would validate them with FastAPI's codes.
 DIGITS = r"^[0-9]{1,18}$"  # service.parse_length: ASCII digits, at most 18 of them
 UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # secrets.token_urlsafe; anything else is an unknown upload
 
@@ -92,7 +93,6 @@ def _answer_header(description: str, **schema: Any) -> dict[str, Any]:
 
 
 TUS_RESUMABLE = _header("Tus-Resumable", "The tus version: only 1.0.0 (else 412).", required=True, enum=[TUS_VERSION])
-UPLOAD_ID_PARAM = {"name": "upload_id", "in": "path", "required": True, "schema": {"type": "string"}}
 UploadId = Annotated[str, Path(json_schema_extra={"pattern": UPLOAD_ID_PATTERN})]
 OFFSET_BODY = {"required": True, "content": {OFFSET_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
 _TUS_ANSWER_HEADERS = {
@@ -166,7 +166,8 @@ _OPTIONS_ANSWER: dict[int | str, dict[str, Any]] = {204: {"description": "What t
 @tus.options("", status_code=204, responses=_OPTIONS_ANSWER)
 # Any id: a preflight tells the server's limits, it does not look the upload up.
 @tus.options("/{upload_id}", status_code=204, responses=_OPTIONS_ANSWER,
-             openapi_extra={"parameters": [{**UPLOAD_ID_PARAM, "schema": {"type": "string"}}]})
+             openapi_extra={"parameters": [{"name": "upload_id", "in": "path", "required": True,
+                                            "schema": {"type": "string"}}]})
 def tus_options(session: SessionDep) -> Response:
     # No login here: CORS preflights never carry credentials, and this only tells the public limit.
     limit = service.max_size(session)
@@ -180,7 +181,7 @@ def tus_options(session: SessionDep) -> Response:
         "Location": _answer_header("The upload's URL.", format="uri"), **_TUS_ANSWER_HEADERS,
     }},
     **problem_responses(
-        *_TUS_ERRORS, *_APPEND_ERRORS, *VALIDATION_ERRORS, service.WorkNotFound, NoActiveCampaign,
+        *_TUS_ERRORS, *_APPEND_ERRORS, (422, "out_of_range"), service.WorkNotFound, NoActiveCampaign,
         SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview, Disqualified,
         (400, "defer_length_unsupported"), (400, "upload_length_required"), (400, "invalid_upload_length"),
         (400, "invalid_metadata"), (400, "work_id_required"), concat.InvalidConcat, concat.NotAPartial,
