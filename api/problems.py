@@ -9,15 +9,18 @@ from typing import Any
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from clipjury.errors import DomainError
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "application/problem+json"
+REDIS_UNAVAILABLE = "service_unavailable"
 
 _HTTP_CODES: dict[int, tuple[str, str]] = {
     400: ("bad_request", "请求有误。"),
@@ -33,6 +36,48 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 
+class Problem(BaseModel):
+    """The body of every error answer (RFC 9457); clients branch on ``code``, people read ``detail``."""
+
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(description="Always `about:blank`: `code` says what went wrong.")
+    title: str = Field(description="The same as `code`.")
+    status: int = Field(ge=400, le=599)
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable English error code.")
+    detail: str = Field(description="What happened and what to do, in Chinese.")
+
+
+# An error an operation may answer: a domain error class, or (status, code) for one raised with its own code.
+ErrorDoc = type[DomainError] | tuple[int, str]
+
+# What the request boundary itself can answer: a failed validation and a number the database cannot hold.
+VALIDATION_ERRORS: tuple[ErrorDoc, ...] = ((422, "invalid"), (422, "out_of_range"))
+# A body FastAPI could not even decode (e.g. JSON that is not UTF-8) is a plain 400 before validation.
+BODY_ERRORS: tuple[ErrorDoc, ...] = ((400, "bad_request"),)
+REDIS_ERRORS: tuple[ErrorDoc, ...] = ((503, REDIS_UNAVAILABLE),)
+# api.deps.current_user: no or a bad credential; a cookie-authenticated change without its CSRF header.
+AUTH_ERRORS: tuple[ErrorDoc, ...] = ((401, "unauthorized"), (401, "invalid_token"))
+CHANGE_AUTH_ERRORS: tuple[ErrorDoc, ...] = (*AUTH_ERRORS, (403, "csrf_failed"))
+_PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
+
+
+def problem_responses(*errors: ErrorDoc) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: every error status it answers, each an ``application/problem+json`` body
+    whose description lists the ``code`` values it carries, so the document tells what the code does."""
+    codes: dict[int, set[str]] = {}
+    for error in errors:
+        status, code = (error.status_code, error.code) if isinstance(error, type) else error
+        codes.setdefault(status, set()).add(code)
+    return {
+        status: {
+            "description": "Problem; `code` is one of: " + ", ".join(f"`{code}`" for code in sorted(found)),
+            "content": {PROBLEM_TYPE: {"schema": _PROBLEM_REF}},
+        }
+        for status, found in sorted(codes.items())
+    }
+
+
 def problem(
     status: int, code: str, detail: str, *, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
@@ -43,9 +88,6 @@ def problem(
 
 def domain_problem(exc: DomainError, headers: dict[str, str] | None = None) -> JSONResponse:
     return problem(exc.status_code, exc.code, exc.message, headers=headers, **exc.extra)
-
-
-REDIS_UNAVAILABLE = "service_unavailable"
 
 
 def redis_problem(exc: RedisError, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -70,7 +112,49 @@ def wants_html(request: Request) -> bool:
     )
 
 
+def _with_problem_schema(app: FastAPI) -> None:
+    """The document names ``Problem`` in every error answer (``problem_responses``); FastAPI adds only the
+    schemas of models it sees, so this one is added once, when the document is first built. FastAPI's
+    default validation answer goes: ours is a Problem."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            schemas = document.setdefault("components", {}).setdefault("schemas", {})
+            schemas["Problem"] = Problem.model_json_schema()
+            # FastAPI adds its own 422 (``HTTPValidationError`` as JSON) to an operation that declares none;
+            # this API never answers that shape: a route that can fail validation declares its problem+json
+            # 422, the tus routes answer 400 instead (api.routes.uploads.TusRoute).
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    answer = operation.get("responses", {}).get("422", {})
+                    if "application/json" in answer.get("content", {}):
+                        del operation["responses"]["422"]
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+        return app.openapi_schema or build()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path. Starlette's 405 names only the first route whose path
+    matched (``Allow: POST`` for a path that also has a GET), which tells a client less than the truth."""
+    routes = request.app.router.routes
+    allowed = [
+        method for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] == Match.FULL for route in routes)
+    ]
+    return ", ".join(allowed)
+
+
 def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> None:
+    _with_problem_schema(app)
+
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
         return domain_problem(exc, extra_headers)
@@ -94,7 +178,10 @@ def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> Non
             elif exc.status_code == 405:
                 detail = "该地址不能直接打开，请从页面上的按钮或链接进入。"
             return renderer(request, exc.status_code, code, detail)
-        return problem(exc.status_code, code, detail, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405 and "Allow" in headers:
+            headers["Allow"] = allowed_methods(request)
+        return problem(exc.status_code, code, detail, headers=headers)
 
     @app.exception_handler(RedisError)
     async def _redis(_request: Request, exc: RedisError) -> JSONResponse:

@@ -4,16 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
 
 from api.deps import CurrentUser, SessionDep
+from api.params import NO_NUL
+from api.problems import AUTH_ERRORS, BODY_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts.models import ROLE_LABELS, Role
 from clipjury.accounts.security import create_access_token
 from clipjury.accounts.service import authenticate
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class PasswordForm(OAuth2PasswordRequestForm):
+    """OAuth2's password form as this server reads it: an empty field counts as missing, so the document
+    says at least one character; optional fields are not nullable (a form cannot send null)."""
+
+    def __init__(
+        self,
+        username: Annotated[str, Form(min_length=1, pattern=NO_NUL)],
+        password: Annotated[str, Form(min_length=1, json_schema_extra={"format": "password"})],
+        # A form has no null: an optional field is one left out.
+        grant_type: Annotated[
+            str | None, Form(pattern="^password$"), WithJsonSchema({"type": "string", "pattern": "^password$"})
+        ] = None,
+        scope: Annotated[str, Form()] = "",
+        client_id: Annotated[str | None, Form(), WithJsonSchema({"type": "string"})] = None,
+        client_secret: Annotated[
+            str | None, Form(), WithJsonSchema({"type": "string", "format": "password"})
+        ] = None,
+    ) -> None:
+        super().__init__(
+            grant_type=grant_type, username=username, password=password, scope=scope,
+            client_id=client_id, client_secret=client_secret,
+        )
 
 
 class Token(BaseModel):
@@ -31,16 +57,18 @@ class Me(BaseModel):
     unit_id: int | None
 
 
-@router.post("/token", response_model=Token)
+@router.post("/token", response_model=Token, responses=problem_responses(
+    *BODY_ERRORS, *VALIDATION_ERRORS, (401, "bad_credentials"), (429, "too_many_login_attempts"),
+))
 def issue_token(
-    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep
+    request: Request, form: Annotated[PasswordForm, Depends()], session: SessionDep
 ) -> Token:
     address = request.client.host if request.client else ""
     user = authenticate(session, form.username, form.password, address=address)
     return Token(access_token=create_access_token(user.id or 0, user.session_generation))
 
 
-@router.get("/me", response_model=Me)
+@router.get("/me", response_model=Me, responses=problem_responses(*AUTH_ERRORS))
 def me(user: CurrentUser) -> Me:
     return Me(
         id=user.id or 0, username=user.username, display_name=user.display_name, role=user.role,

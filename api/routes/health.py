@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
@@ -33,7 +35,15 @@ def _check_storage() -> None:
 CHECKS = {"database": _check_database, "redis": _check_redis, "storage": _check_storage}
 
 
-@router.get("/healthz")
+class Health(BaseModel):
+    status: Literal["ok", "down"]
+    checks: dict[str, Literal["ok", "down"]]
+    down: list[str]
+
+
+@router.get("/healthz", response_model=Health, responses={
+    503: {"model": Health, "description": "Something is down: `down` names what."},
+})
 async def healthz() -> JSONResponse:
     results: dict[str, str] = {}
     for name, check in CHECKS.items():

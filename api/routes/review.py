@@ -7,50 +7,98 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from sqlmodel import col, func, select
 
 from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
+from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.accounts.models import Province, Role
 from clipjury.audit.models import AuditEvent
-from clipjury.campaigns.service import active_campaign
+from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.errors import Forbidden, Invalid
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
 from clipjury.reviews.events import hide_national, without_unpublished_national
 from clipjury.reviews.models import ReviewDecision
+from clipjury.reviews.service import (
+    REASON_MAX,
+    VERDICTS,
+    AlreadyDecided,
+    AlreadyDisqualified,
+    Claimed,
+    NotForwarded,
+    NothingToUndo,
+    NotPassed,
+    ResultsPublished,
+    TooLate,
+)
+from clipjury.works.models import WORK_STATUS_LABELS
 from clipjury.works.schemas import WorkPublic, work_public, works_public
+from clipjury.works.service import StaleState, WorkNotFound
 
 router = APIRouter(tags=["review"])
 
 PAGE_MAX = 5000
 
+# The service checks these itself (after scope and role, with codes of their own: ``invalid_decision``,
+# ``reason_required``, ``reason_too_long``); the document states the same rules.
+Decision = Annotated[str, WithJsonSchema({"type": "string", "enum": sorted(VERDICTS)})]
+Reason = Annotated[str | None, WithJsonSchema({
+    "type": ["string", "null"], "maxLength": REASON_MAX, "pattern": NO_NUL,
+    "description": f"Shown to the submitter; surrounding spaces are dropped, then at most {REASON_MAX} characters.",
+})]
+RequiredReason = Annotated[str | None, WithJsonSchema({
+    "type": "string", "maxLength": REASON_MAX, "pattern": r"^[^\x00]*\S[^\x00]*$",
+    "description": f"Required, not blank; shown to the submitter; at most {REASON_MAX} characters.",
+})]
+StatusFilter = Annotated[str | None, Query(json_schema_extra={"enum": sorted(WORK_STATUS_LABELS)})]
+
+# Every operation on one work in the caller's scope; the role's own rules come on top.
+_WORK_ERRORS: tuple[ErrorDoc, ...] = (
+    *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, (403, "forbidden_role"), StaleState,
+)
+# A lost compare-and-set is explained from the work as it is now (reviews.service._conflict_after_lost_race).
+_RACE_ERRORS: tuple[ErrorDoc, ...] = (Claimed, AlreadyDecided, StaleState)
+
 
 class VerdictBody(BaseModel):
-    decision: str = Field(max_length=16)
-    reason: str | None = Field(default=None, max_length=10000)
+    decision: Decision = Field(max_length=16)
+    reason: Reason = Field(default=None, max_length=10000, pattern=NO_NUL)
     expected_rev: int | None = None
 
 
 class ForwardBody(BaseModel):
-    rank: int | None = None
+    rank: Annotated[
+        int | None, WithJsonSchema({"type": ["integer", "null"], "minimum": 1, "maximum": service.RANK_MAX})
+    ] = None
     expected_rev: int | None = None
 
 
 class ForwardManyBody(BaseModel):
     # null: every passed work of the province.
     work_ids: list[Annotated[int, Field(ge=1, le=DB_ID_MAX)]] | None = Field(default=None, max_length=5000)
-    ranks: dict[Annotated[int, Field(ge=1, le=DB_ID_MAX)], int] | None = None
+    # JSON keys are strings: the document says they are work ids (the service checks each rank).
+    ranks: Annotated[
+        dict[Annotated[int, Field(ge=1, le=DB_ID_MAX)], int] | None,
+        WithJsonSchema({
+            "type": ["object", "null"], "propertyNames": {"pattern": r"^[1-9][0-9]{0,8}$"},
+            "additionalProperties": {"type": "integer", "minimum": 1, "maximum": service.RANK_MAX},
+        }),
+    ] = None
 
 
 class RecommendationBody(BaseModel):
     recommended: bool
-    reason: str | None = Field(default=None, max_length=10000)
+    reason: Reason = Field(default=None, max_length=10000, pattern=NO_NUL)
     expected_rev: int | None = None
 
 
 class ReasonBody(BaseModel):
-    reason: str | None = Field(default=None, max_length=10000)
+    # Missing or blank is the service's ``reason_required``, not a validation error: the document says required.
+    model_config = ConfigDict(json_schema_extra={"required": ["reason"]})
+
+    reason: RequiredReason = Field(default=None, max_length=10000, pattern=NO_NUL)
     expected_rev: int | None = None
 
 
@@ -86,16 +134,18 @@ class PublishOut(BaseModel):
     works: int
 
 
-@router.get("/api/v1/review/works", response_model=list[WorkPublic])
+@router.get("/api/v1/review/works", response_model=list[WorkPublic], responses=problem_responses(
+    *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, (403, "forbidden_role"), (422, "unknown_status"),
+))
 def review_works(
     user: CurrentUser,
     session: SessionDep,
     response: Response,
-    status: str | None = None,
-    province: str | None = None,
+    status: StatusFilter = None,
+    province: ProvinceQuery = None,
     unit: OptionalDbId = None,
-    reviewer: str | None = None,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    reviewer: TextQuery = None,
+    q: SearchQuery = None,
     limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 500,
     offset: Annotated[int, Query(ge=0, le=DB_ID_MAX)] = 0,
 ) -> list[WorkPublic]:
@@ -109,37 +159,50 @@ def review_works(
     return works_public(session, works, user)
 
 
-@router.post("/api/v1/works/{work_id}/claim", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/claim", response_model=WorkPublic,
+             responses=problem_responses(*_WORK_ERRORS, *_RACE_ERRORS))
 def claim(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.claim(session, user, work_id), user)
 
 
-@router.post("/api/v1/works/{work_id}/release", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/release", response_model=WorkPublic,
+             responses=problem_responses(*_WORK_ERRORS, Claimed))
 def release(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.release(session, user, work_id), user)
 
 
-@router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, TooLate, (422, "invalid_decision"), (422, "reason_required"),
+    (422, "reason_too_long"),
+))
 def verdict(work_id: WorkId, body: VerdictBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.verdict(session, user, work_id, body.decision, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
-@router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, TooLate, NotPassed, (409, "already_forwarded"), (422, "invalid_rank"),
+))
 def forward(work_id: WorkId, user: CurrentUser, session: SessionDep, body: ForwardBody | None = None) -> WorkPublic:
     body = body or ForwardBody()
     work = service.forward(session, user, work_id, rank=body.rank, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
-@router.post("/api/v1/review/forward", response_model=list[WorkPublic])
+@router.post("/api/v1/review/forward", response_model=list[WorkPublic], responses=problem_responses(
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, NoActiveCampaign, TooLate, NotPassed, (409, "already_forwarded"),
+    (409, "nothing_to_forward"), (422, "invalid_rank"), (422, "duplicate_work"),
+))
 def forward_many(body: ForwardManyBody, user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
     """Forward a selection (optionally ranked) or, with ``work_ids: null``, every passed work; all or nothing."""
     works = service.forward_many(session, user, work_ids=body.work_ids, ranks=body.ranks)
     return works_public(session, works, user)
 
 
-@router.post("/api/v1/works/{work_id}/recommendation", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/recommendation", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, ResultsPublished, NotForwarded, (422, "reason_required"),
+    (422, "reason_too_long"),
+))
 def recommendation(work_id: WorkId, body: RecommendationBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.recommend(
         session, user, work_id, body.recommended, body.reason, expected_rev=body.expected_rev
@@ -147,7 +210,9 @@ def recommendation(work_id: WorkId, body: RecommendationBody, user: CurrentUser,
     return work_public(session, work, user)
 
 
-@router.post("/api/v1/review/publish", response_model=PublishOut)
+@router.post("/api/v1/review/publish", response_model=PublishOut, responses=problem_responses(
+    *CHANGE_AUTH_ERRORS, NoActiveCampaign, (403, "forbidden_role"), ResultsPublished,
+))
 def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
     """Publish the national re-review: from now on submitters and provinces see its decisions."""
     n = service.publish_national_results(session, user)
@@ -156,19 +221,26 @@ def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
     return PublishOut(published_at=published, works=n)
 
 
-@router.post("/api/v1/works/{work_id}/disqualify", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/disqualify", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, AlreadyDisqualified, (422, "reason_required"), (422, "reason_too_long"),
+))
 def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.disqualify(session, user, work_id, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
-@router.post("/api/v1/works/{work_id}/undo", response_model=WorkPublic)
+@router.post("/api/v1/works/{work_id}/undo", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, NothingToUndo, TooLate, ResultsPublished, (422, "reason_required"),
+    (422, "reason_too_long"),
+))
 def undo(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.undo(session, user, work_id, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
-@router.get("/api/v1/works/{work_id}/documents", response_model=list[DocumentOut])
+@router.get("/api/v1/works/{work_id}/documents", response_model=list[DocumentOut], responses=problem_responses(
+    *AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, (403, "forbidden_role"),
+))
 def documents(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[DocumentOut]:
     """Documents attached to decisions (e.g. a copyright complaint): for the organisers only."""
     work = service.get_work_in_scope(session, user, work_id)
@@ -186,19 +258,24 @@ def documents(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[D
     ]
 
 
-@router.get("/api/v1/quotas", response_model=list[QuotaOut])
-def quotas(user: CurrentUser, session: SessionDep, province: str | None = None) -> list[dict[str, object]]:
+@router.get("/api/v1/quotas", response_model=list[QuotaOut], responses=problem_responses(
+    *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, (403, "forbidden_role"),
+))
+def quotas(user: CurrentUser, session: SessionDep, province: ProvinceQuery = None) -> list[dict[str, object]]:
     campaign = active_campaign(session)
     return [r.contract() for r in quota_mod.quota_rows(session, user, campaign, province_code=province)]
 
 
-@router.get("/api/v1/audit", response_model=list[AuditOut])
+@router.get("/api/v1/audit", response_model=list[AuditOut], responses=problem_responses(
+    *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, WorkNotFound, (403, "forbidden_role"),
+    (403, "forbidden_scope"), (422, "unknown_province"),
+))
 def audit_log(
     user: CurrentUser,
     session: SessionDep,
-    province: str | None = None,
+    province: ProvinceQuery = None,
     work_id: OptionalDbId = None,
-    action: str | None = None,
+    action: TextQuery = None,
     before_id: OptionalDbId = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:

@@ -10,11 +10,11 @@ import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from email.utils import format_datetime
 from functools import partial as bind
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import unquote
 
 import anyio.to_thread
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from redis.exceptions import RedisError
@@ -22,13 +22,23 @@ from sqlalchemy.exc import IntegrityError
 from starlette.requests import ClientDisconnect
 
 from api.deps import CurrentUser, SessionDep, WorkId
-from api.problems import domain_problem, problem, redis_problem
+from api.problems import (
+    CHANGE_AUTH_ERRORS,
+    REDIS_ERRORS,
+    VALIDATION_ERRORS,
+    ErrorDoc,
+    domain_problem,
+    problem,
+    problem_responses,
+    redis_problem,
+)
+from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
 from clipjury.uploads.models import Concat, Upload, UploadStatus
 from clipjury.works.schemas import WorkPublic, work_public
-from clipjury.works.service import get_own_work
+from clipjury.works.service import AlreadySubmitted, Disqualified, UnderReview, get_own_work
 from storage import get_store
 
 T = TypeVar("T")
@@ -64,6 +74,45 @@ def _problem_of(exc: DomainError | RedisError) -> Response:
     if isinstance(exc, RedisError):
         return redis_problem(exc)
     return domain_problem(exc, dict(getattr(exc, "headers", {})))
+
+
+# -- what the document says about the tus routes ------------------------------------------------------
+# The routes read the tus headers themselves (their own error codes, Tus-Resumable first, 400 rather than
+# 422 for a malformed one), so they are declared here for the document instead of as FastAPI parameters,
+# which would validate them with FastAPI's codes.
+DIGITS = r"^[0-9]{1,18}$"  # service.parse_length: ASCII digits, at most 18 of them
+UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # secrets.token_urlsafe; anything else is an unknown upload
+
+
+def _header(name: str, description: str, *, required: bool = False, **schema: Any) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": required, "description": description,
+            "schema": {"type": "string", **schema}}
+
+
+def _answer_header(description: str, **schema: Any) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string", **schema}}
+
+
+TUS_RESUMABLE = _header("Tus-Resumable", "The tus version: only 1.0.0 (else 412).", required=True, enum=[TUS_VERSION])
+UploadId = Annotated[str, Path(json_schema_extra={"pattern": UPLOAD_ID_PATTERN})]
+OFFSET_BODY = {"required": True, "content": {OFFSET_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}}}
+_TUS_ANSWER_HEADERS = {
+    "Tus-Resumable": _answer_header("Always 1.0.0.", enum=[TUS_VERSION]),
+    "Upload-Offset": _answer_header("Bytes received so far (absent on an unfinished final).", pattern=DIGITS),
+    "Upload-Length": _answer_header("The declared length.", pattern=DIGITS),
+    "Upload-Expires": _answer_header("When an unfinished upload expires (RFC 9110 HTTP-date)."),
+    "Upload-Concat": _answer_header("`partial`, or `final;` and the partials' URLs."),
+}
+# Every tus request, before its own checks.
+_TUS_ERRORS: tuple[ErrorDoc, ...] = (
+    *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, service.TusVersionUnsupported, service.BadUploadRequest,
+    (503, "storage_unavailable"),
+)
+_APPEND_ERRORS: tuple[ErrorDoc, ...] = (
+    service.UploadNotFound, service.UploadGone, service.UploadBusy, service.OffsetMismatch,
+    service.UploadLengthExceeded, service.TooLarge, service.EmptyUpload, service.IncompleteBody,
+    service.UnsupportedContentType, (400, "invalid_content_length"), (400, "invalid_upload_offset"),
+)
 
 
 tus = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=TusRoute)
@@ -114,8 +163,18 @@ def _reload(session: SessionDep, upload_id: str) -> Upload:
     return upload
 
 
-@tus.options("")
-@tus.options("/{upload_id}")
+_OPTIONS_ANSWER: dict[int | str, dict[str, Any]] = {204: {"description": "What this server supports.", "headers": {
+    "Tus-Version": _answer_header("Supported tus versions.", enum=[TUS_VERSION]),
+    "Tus-Extension": _answer_header("Supported tus extensions.", enum=[TUS_EXTENSIONS]),
+    "Tus-Max-Size": _answer_header("The largest file accepted, in bytes.", pattern=DIGITS),
+}}}
+
+
+@tus.options("", status_code=204, responses=_OPTIONS_ANSWER)
+# Any id: a preflight tells the server's limits, it does not look the upload up.
+@tus.options("/{upload_id}", status_code=204, responses=_OPTIONS_ANSWER,
+             openapi_extra={"parameters": [{"name": "upload_id", "in": "path", "required": True,
+                                            "schema": {"type": "string"}}]})
 def tus_options(session: SessionDep) -> Response:
     # No login here: CORS preflights never carry credentials, and this only tells the public limit.
     limit = service.max_size(session)
@@ -124,8 +183,35 @@ def tus_options(session: SessionDep) -> Response:
     })
 
 
-@tus.post("", status_code=201)
+@tus.post("", status_code=201, responses={
+    201: {"description": "Created; `Location` is the upload's URL.", "headers": {
+        "Location": _answer_header("The upload's URL.", format="uri"), **_TUS_ANSWER_HEADERS,
+    }},
+    **problem_responses(
+        *_TUS_ERRORS, *_APPEND_ERRORS, (422, "out_of_range"), service.WorkNotFound, NoActiveCampaign,
+        SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview, Disqualified,
+        (400, "defer_length_unsupported"), (400, "upload_length_required"), (400, "invalid_upload_length"),
+        (400, "invalid_metadata"), (400, "work_id_required"), concat.InvalidConcat, concat.NotAPartial,
+        concat.InvalidLayout, concat.WorkMismatch, concat.PartialNotFound, concat.PartialGone, concat.PartialUsed,
+        concat.LayoutMismatch,
+    ),
+}, openapi_extra={
+    "parameters": [
+        TUS_RESUMABLE,
+        _header("Upload-Length", "The file's size in bytes (not on a final, which takes the partials' sum).",
+                pattern=DIGITS),
+        _header("Upload-Metadata", "Comma-separated `key base64(value)` pairs: `work_id` (ASCII digits; required"
+                " except on a partial) and `filename`.", pattern=r"^[\x21-\x7e]+( [A-Za-z0-9+/]*={0,2})?"
+                r"(,[\x21-\x7e]+( [A-Za-z0-9+/]*={0,2})?)*$"),
+        _header("Upload-Concat", "`partial`, or `final;` followed by the partials' URLs (space-separated).",
+                pattern=r"^(partial|final;.+)$"),
+    ],
+    # creation-with-upload: the first bytes may come with the creation.
+    "requestBody": {**OFFSET_BODY, "required": False},
+})
 async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    """tus creation (and creation-with-upload, concatenation). ``Upload-Defer-Length`` is not supported:
+    refused with ``defer_length_unsupported``."""
     if request.headers.get("upload-defer-length") is not None:
         raise service.BadUploadRequest(
             "不支持延后声明文件大小（Upload-Defer-Length），请在创建上传时提供 Upload-Length。",
@@ -190,8 +276,11 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
     return Response(status_code=201, headers=headers)
 
 
-@tus.head("/{upload_id}", name="tus_upload")
-def tus_head(upload_id: str, user: CurrentUser, session: SessionDep) -> Response:
+@tus.head("/{upload_id}", name="tus_upload", responses={
+    200: {"description": "Where the upload stands.", "headers": _TUS_ANSWER_HEADERS},
+    **problem_responses(*_TUS_ERRORS, service.UploadNotFound, service.UploadGone),
+}, openapi_extra={"parameters": [TUS_RESUMABLE]})
+def tus_head(upload_id: UploadId, user: CurrentUser, session: SessionDep) -> Response:
     upload = service.get_own_upload(session, user, upload_id)
     if upload.concat == Concat.final and upload.status == UploadStatus.receiving:
         # Every partial may be in while the completion failed (the store was down): try again now.
@@ -203,8 +292,14 @@ def tus_head(upload_id: str, user: CurrentUser, session: SessionDep) -> Response
     return Response(status_code=200, headers=_upload_headers(upload))
 
 
-@tus.patch("/{upload_id}")
-async def tus_patch(upload_id: str, request: Request, user: CurrentUser, session: SessionDep) -> Response:
+@tus.patch("/{upload_id}", status_code=204, responses={
+    204: {"description": "Stored; `Upload-Offset` is the new offset.", "headers": _TUS_ANSWER_HEADERS},
+    **problem_responses(*_TUS_ERRORS, *_APPEND_ERRORS, service.FinalNotPatchable, (400, "upload_offset_required")),
+}, openapi_extra={
+    "parameters": [TUS_RESUMABLE, _header("Upload-Offset", "Where these bytes start.", required=True, pattern=DIGITS)],
+    "requestBody": OFFSET_BODY,
+})
+async def tus_patch(upload_id: UploadId, request: Request, user: CurrentUser, session: SessionDep) -> Response:
     if request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
         raise service.UnsupportedContentType()
     offset = service.parse_length(request.headers.get("upload-offset"), "Upload-Offset")
@@ -223,8 +318,10 @@ async def tus_patch(upload_id: str, request: Request, user: CurrentUser, session
     return Response(status_code=204, headers=headers)
 
 
-@tus.delete("/{upload_id}", status_code=204)
-def tus_delete(upload_id: str, user: CurrentUser, session: SessionDep) -> Response:
+@tus.delete("/{upload_id}", status_code=204, responses=problem_responses(
+    *_TUS_ERRORS, service.UploadNotFound, service.UploadGone, service.UploadBusy, service.UploadComplete,
+), openapi_extra={"parameters": [TUS_RESUMABLE]})
+def tus_delete(upload_id: UploadId, user: CurrentUser, session: SessionDep) -> Response:
     service.terminate(session, user, upload_id)
     return Response(status_code=204)
 
@@ -252,7 +349,20 @@ def filename_from(disposition: str | None) -> str | None:
     return None
 
 
-@router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic)
+@router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic, responses=problem_responses(
+    *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, *VALIDATION_ERRORS, *_APPEND_ERRORS, (503, "storage_unavailable"),
+    service.WorkNotFound, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview,
+    Disqualified, service.InvalidIdempotencyKey, service.UploadInProgress,
+), openapi_extra={
+    "parameters": [
+        _header("Idempotency-Key", "Makes a retry safe: 1 to 255 visible ASCII characters (e.g. a UUID).",
+                pattern=r"^[\x21-\x7e]{1,255}$"),
+        _header("Content-Disposition", "May carry the filename (RFC 6266), if the `filename` query does not."),
+    ],
+    "requestBody": {"required": True, "content": {
+        "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+    }},
+})
 async def put_video(
     work_id: WorkId, request: Request, user: CurrentUser, session: SessionDep, filename: str | None = None
 ) -> WorkPublic:

@@ -8,10 +8,21 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep, WorkId
+from api.params import NO_NUL
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.audit.service import events_of_work
+from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.reviews.events import visible_events
 from clipjury.works import playback, service
 from clipjury.works.schemas import WorkCreate, WorkPublic, work_public, works_public
+from clipjury.works.service import (
+    AlreadySubmitted,
+    Disqualified,
+    NotReady,
+    NotSubmitted,
+    UnderReview,
+    WorkNotFound,
+)
 
 router = APIRouter(prefix="/api/v1/works", tags=["works"])
 
@@ -25,11 +36,19 @@ class WorkEvent(BaseModel):
     reason: str
 
 
+# Reading one work: it must be visible to the caller; someone else's answers like a missing one.
+_READ_ERRORS = problem_responses(*AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound)
+
+
 class WithdrawBody(BaseModel):
-    reason: str = Field(default="", max_length=2000)
+    reason: str = Field(default="", max_length=2000, pattern=NO_NUL)
 
 
-@router.post("", status_code=201, response_model=WorkPublic)
+@router.post("", status_code=201, response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed,
+    (403, "role_cannot_submit"), (422, "title_required"), (422, "title_too_long"), (422, "description_too_long"),
+    (422, "unknown_province"), (422, "province_mismatch"), (422, "province_required"),
+))
 def create_work(body: WorkCreate, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.create_work(
         session, user, title=body.title, description=body.description, province_code=body.province
@@ -37,22 +56,28 @@ def create_work(body: WorkCreate, user: CurrentUser, session: SessionDep) -> Wor
     return work_public(session, work, user)
 
 
-@router.get("", response_model=list[WorkPublic])
+@router.get("", response_model=list[WorkPublic], responses=problem_responses(*AUTH_ERRORS))
 def list_my_works(user: CurrentUser, session: SessionDep) -> list[WorkPublic]:
     return works_public(session, service.list_own_works(session, user), user)
 
 
-@router.get("/{work_id}", response_model=WorkPublic)
+@router.get("/{work_id}", response_model=WorkPublic, responses=_READ_ERRORS)
 def get_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.get_visible_work(session, user, work_id), user)
 
 
-@router.post("/{work_id}/submit", response_model=WorkPublic)
+@router.post("/{work_id}/submit", response_model=WorkPublic, responses=problem_responses(
+    *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, AlreadySubmitted, NotReady, (409, "processing"),
+    UnderReview, Disqualified, SubmissionClosed,
+))
 def submit_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.submit(session, user, work_id), user)
 
 
-@router.post("/{work_id}/withdraw", response_model=WorkPublic)
+@router.post("/{work_id}/withdraw", response_model=WorkPublic, responses=problem_responses(
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, UnderReview, NotSubmitted, SubmissionClosed,
+    (409, "stale_state"),
+))
 def withdraw_work(
     work_id: WorkId, user: CurrentUser, session: SessionDep, body: WithdrawBody | None = None
 ) -> WorkPublic:
@@ -60,13 +85,13 @@ def withdraw_work(
     return work_public(session, work, user)
 
 
-@router.get("/{work_id}/playback", response_model=playback.Playback)
+@router.get("/{work_id}/playback", response_model=playback.Playback, responses=_READ_ERRORS)
 def get_playback(work_id: WorkId, user: CurrentUser, session: SessionDep) -> playback.Playback:
     work = service.get_visible_work(session, user, work_id)
     return playback.playback_for(session, work)
 
 
-@router.get("/{work_id}/events", response_model=list[WorkEvent])
+@router.get("/{work_id}/events", response_model=list[WorkEvent], responses=_READ_ERRORS)
 def get_work_events(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[WorkEvent]:
     """The work's audit trail: who changed what, when, from which state to which, and why."""
     work = service.get_visible_work(session, user, work_id)

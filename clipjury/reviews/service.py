@@ -47,6 +47,7 @@ from clipjury.works.service import (
 )
 
 REASON_MAX = 2000
+RANK_MAX = 10000
 DOCUMENT_MAX_BYTES = 20 * 1024 * 1024
 DOCUMENT_TYPES = {
     ".pdf": "application/pdf",
@@ -461,8 +462,8 @@ def forward(
         raise Conflict("该作品已报送全国复评。", code="already_forwarded")
     if work.status != WorkStatus.passed:
         raise NotPassed()
-    if rank is not None and not 1 <= rank <= 10000:
-        raise Invalid("排序号应为 1 到 10000 之间的整数。", code="invalid_rank")
+    if rank is not None and not 1 <= rank <= RANK_MAX:
+        raise Invalid(f"排序号应为 1 到 {RANK_MAX} 之间的整数。", code="invalid_rank")
     _check_rev(work, expected_rev)
     _decide(session, user, work, Action.forward, WorkStatus.forwarded.value, "")
     if not _cas(session, work, status=WorkStatus.forwarded.value, forward_rank=rank, forwarded_at=now):

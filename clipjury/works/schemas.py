@@ -3,23 +3,30 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province, Unit, User
 from clipjury.campaigns.models import Campaign
 from clipjury.reviews.service import decision_by, decisions_of, is_staff, shown_status, visible_decisions
 from clipjury.works.models import Work, WorkVersion
-from clipjury.works.service import latest_rejection, media_of, shown_version
+from clipjury.works.service import DESCRIPTION_MAX, TITLE_MAX, latest_rejection, media_of, shown_version
 
 
 class WorkCreate(BaseModel):
-    title: str = Field(max_length=10000)
-    description: str = Field(default="", max_length=10000)
+    # No NUL: PostgreSQL cannot store it (api.params.NO_NUL). Blank and length are the service's checks
+    # (``title_required``, ``title_too_long``, ``description_too_long``); the document states them too.
+    title: Annotated[str, WithJsonSchema({
+        "type": "string", "maxLength": TITLE_MAX, "pattern": r"^[^\x00]*\S[^\x00]*$",
+        "description": f"Not blank; at most {TITLE_MAX} characters once surrounding spaces are dropped.",
+    })] = Field(max_length=10000, pattern=r"^[^\x00]*$")
+    description: Annotated[str, WithJsonSchema({
+        "type": "string", "maxLength": DESCRIPTION_MAX, "pattern": r"^[^\x00]*$",
+    })] = Field(default="", max_length=10000, pattern=r"^[^\x00]*$")
     # Submitters outside a unit choose their province (附件3 §2 "根据所属省上传").
-    province: str | None = None
+    province: str | None = Field(default=None, max_length=32, pattern=r"^[^\x00]*$")
 
 
 class Rejection(BaseModel):
