@@ -320,3 +320,59 @@ def _write_duration(out: bytearray, offset: int, version: int, value: int) -> No
 def copy_to(path: Path, target: Path) -> Path:
     shutil.copyfile(path, target)
     return target
+
+
+# -- hostile sample tables ------------------------------------------------------------------------
+
+_STBL_PATH = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def _rebuild(data: bytes, start: int, end: int, depth: int, tables: dict[bytes, bytes]) -> bytes:
+    """The boxes of ``data[start:end]`` again, with the sample table's boxes replaced by ``tables``,
+    edit lists dropped (every sample is presented) and every parent's size recomputed."""
+    out = b""
+    for kind, _box_start, payload, box_end in _iter_boxes(data, start, end):
+        if kind == b"edts":
+            continue
+        if depth < len(_STBL_PATH) and kind == _STBL_PATH[depth]:
+            out += _box(kind, _rebuild(data, payload, box_end, depth + 1, tables))
+        elif depth == len(_STBL_PATH) and kind in (b"stts", b"stsc", b"stsz", b"stco", b"co64", b"stss", b"ctts"):
+            if kind in tables:
+                out += _box(kind, tables[kind])
+        else:
+            out += data[_box_start:box_end]
+    return out
+
+
+def many_samples_mp4(samples: int) -> Path:
+    """A valid MP4 (brand isom) of one 2x2 grey raw-video track holding ``samples`` samples of 4 bytes, all
+    10,000 a second: a sample table a few dozen bytes long that a demuxer turns into ``samples`` packets.
+    Made from a 10-frame file written by ffmpeg, its sample table rewritten (cheap at any count)."""
+    recipe = ["-f", "lavfi", "-i", "color=c=gray:size=2x2:rate=10000", "-frames:v", "10", "-c:v", "rawvideo",
+              "-pix_fmt", "gray", "-f", "mov"]
+    template = _encode("rawgray.mov", recipe)
+
+    def make(out: Path) -> None:
+        data = template.read_bytes()
+        ftyp = _box(b"ftyp", b"isom" + b"\0\0\2\0" + b"isomiso2")
+        moov_start, moov_end = _box_payload(data, b"moov")
+        sample_size = 4
+        tables = {
+            b"stts": struct.pack(">IIII", 0, 1, samples, 1),
+            b"stsc": struct.pack(">IIIII", 0, 1, 1, samples, 1),
+            b"stsz": struct.pack(">III", 0, sample_size, samples),
+            b"stco": struct.pack(">III", 0, 1, 0),
+        }
+        moov = _box(b"moov", _rebuild(data, moov_start, moov_end, 1, tables))
+        offset = len(ftyp) + len(moov) + 8
+        tables[b"stco"] = struct.pack(">III", 0, 1, offset)
+        moov = _box(b"moov", _rebuild(data, moov_start, moov_end, 1, tables))
+        assert len(ftyp) + len(moov) + 8 == offset
+        body = ftyp + moov + struct.pack(">I4s", 8 + samples * sample_size, b"mdat") + bytes(samples * sample_size)
+        out.write_bytes(patch_header_duration(body, samples / 10000))
+
+    return _cached("many-samples.mp4", f"many samples {template.name} {samples}", make)
