@@ -8,7 +8,13 @@ This is the only module that imports ffmpeg-python. Every ffmpeg/ffprobe run her
   or any other container is never interpreted even if it got past the ``ftyp`` sniff;
 - keeps data references off (``-enable_drefs 0``): an MP4 cannot point ffmpeg at other files;
 - runs under a wall-clock limit (``probe_timeout_s``, ``decode_timeout_s``, ``transcode_timeout_s``)
-  and dies with the worker process that started it (``PR_SET_PDEATHSIG``).
+  and dies with the worker process that started it (``PR_SET_PDEATHSIG``);
+- runs under an address-space limit (``RLIMIT_AS``, ``media_memory_limit_mib``) with ``-threads``
+  (``media_threads``): a file declaring millions of samples makes the child fail, not the machine swap.
+
+Measuring never holds the packet list: ffprobe's output is read a line at a time and folded per stream,
+and stops at a packet cap derived from the duration limit. The duration is what a player presents (edit
+lists applied); samples stored outside the edit lists are reported apart (``hidden_s``).
 
 Files whose first box is not ``ftyp`` never reach ffmpeg at all (``sniff``).
 
