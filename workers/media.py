@@ -608,9 +608,10 @@ def measure(
                     stored_durations[i] - d for i, d in report.stream_durations_s.items() if i in stored_durations
                 ]
                 report.hidden_s = round(max([0.0, *hidden]), 3)
+    except BaseException:
+        stop_decode("error")  # no verdict will be made of this run: the decode's answer is not needed
+        raise
     finally:
-        if errors or sys.exc_info()[0] is not None:
-            stop_decode("error")
         thread.join()
     if errors:
         raise errors[0]
