@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -620,3 +621,16 @@ def test_revalidate_reports_durations_that_move(client, auth, capsys) -> None:  
     out = capsys.readouterr().out
     assert f"would move version {version_id} (work {work_id}): rejected/too_long -> ready" in out, out
     assert "duration 120.046s -> 120.000s" in out and "rules r2-old -> r3-" in out, out
+
+
+def test_every_media_child_runs_under_the_address_space_limit() -> None:
+    """The limit is set in the child before exec: ``ulimit -v`` there reports it, and a child asking for
+    more than it (1.5 GiB at once, on a machine with far more) fails instead of getting it."""
+    from clipjury.settings import get_settings
+    from workers.media import _run
+
+    limit_mib = get_settings().media_memory_limit_mib
+    shown = _run(["sh", "-c", "ulimit -v"], 30)
+    assert shown.stdout.decode().strip() == str(limit_mib * 1024)
+    greedy = _run([sys.executable, "-c", f"bytearray({limit_mib + 512} * 1024 * 1024)"], 60)
+    assert greedy.returncode != 0 and "MemoryError" in greedy.stderr
