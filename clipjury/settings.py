@@ -90,6 +90,14 @@ class Settings(BaseSettings):
     probe_timeout_s: int = 60
     decode_timeout_s: int = 900
     transcode_timeout_s: int = 1800
+    # Address-space limit (RLIMIT_AS) of every ffmpeg/ffprobe child, in MiB: whatever a file declares,
+    # a child that wants more fails (and the file is refused as corrupt) instead of taking the machine.
+    media_memory_limit_mib: int = Field(default=1024, ge=128)
+    # Decoder threads of every ffmpeg run (each thread holds its own frames).
+    media_threads: int = Field(default=2, ge=1, le=16)
+    # Packets a second of clip may hold, all streams together (120 fps video with 5.1 audio is ~170):
+    # the probe stops reading packets at this rate x (duration limit + 10 s) and decides there.
+    probe_max_packets_per_s: int = Field(default=1000, ge=100)
     job_timeout_s: int = 1800
     job_heartbeat_s: int = 5
     # A processing job whose heartbeat is older than this is taken as dead and run again.

@@ -14,6 +14,7 @@ from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import ensure_open_for_new_upload, grace_end
 from clipjury.errors import DomainError
+from clipjury.media.rules import DEFAULT_DURATION_STEP_S, format_seconds, shown_duration
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.reviews.service import decision_by, decisions_of, shown_status, visible_decisions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
@@ -84,13 +85,16 @@ def format_limit_mb(size_bytes: int) -> str:
     return f"{mb:.0f} MB" if mb == int(mb) else f"{mb:.1f} MB"
 
 
-def format_duration(seconds: float | None) -> str:
+def format_duration(seconds: float | None, step_s: float = DEFAULT_DURATION_STEP_S) -> str:
+    """A measured duration rounded as the rules round it before comparing (the campaign's step), so a
+    clip accepted at 120.0 s never shows as "2 分 0.1 秒"."""
     if seconds is None:
         return "—"
-    minutes, rest = divmod(seconds, 60)
-    if minutes >= 1:
-        return f"{int(minutes)} 分 {rest:.1f} 秒"
-    return f"{seconds:.1f} 秒"
+    shown = shown_duration(seconds, step_s)
+    if shown >= 60:
+        minutes = int(shown // 60)
+        return f"{minutes} 分 {format_seconds(shown - minutes * 60, step_s)} 秒"
+    return f"{format_seconds(shown, step_s)} 秒"
 
 
 def format_limit_duration(seconds: float) -> str:
@@ -373,12 +377,12 @@ class LiveState:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _facts(media: dict[str, Any] | None) -> list[tuple[str, str]]:
+def _facts(media: dict[str, Any] | None, step_s: float) -> list[tuple[str, str]]:
     if media is None:
         return []
     resolution = f"{media['width']} × {media['height']}" if media.get("width") and media.get("height") else "—"
     return [
-        ("时长", format_duration(media.get("duration_s"))),
+        ("时长", format_duration(media.get("duration_s"), step_s)),
         ("分辨率", resolution),
         ("文件大小", format_size(media.get("size_bytes"))),
         ("视频编码", media.get("video_codec") or "—"),
@@ -421,7 +425,7 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         state_key=hashlib.blake2s(raw_key.encode(), digest_size=8).hexdigest(),
         is_owner=is_owner,
         rejection=latest_rejection(session, work),
-        facts=_facts(media_of(version)),
+        facts=_facts(media_of(version), campaign.duration_step_s),
         playback=play,
         has_current_file=work.current_version_id is not None,
         submitted_at=fmt_local(work.submitted_at),

@@ -19,6 +19,7 @@ from clipjury.audit.models import AuditEvent
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden, Invalid, NotFound
+from clipjury.media.rules import exceeds
 from clipjury.notifications import service as notes
 from clipjury.numbers import ascii_digits
 from clipjury.reviews import service
@@ -174,7 +175,7 @@ def _queue_rows(session: Session, user: User, campaign: Campaign, works: list[Wo
             holder=(holder.display_name or holder.username) if holder else "",
             holder_is_me=holder is not None and holder.id == user.id,
             claim_lapsed=lapsed,
-            duration=presenters.format_duration(version.duration_s if version else None),
+            duration=presenters.format_duration(version.duration_s if version else None, campaign.duration_step_s),
             can_claim=work.status == WorkStatus.submitted and (holder is None or lapsed)
             and _role(user) in PRELIMINARY_ROLES,
         ))
@@ -254,13 +255,20 @@ class EventView:
     reason: str
 
 
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[str, str]], list[str]]:
     """What the workers measured, and the warnings worth a reviewer's attention, in Chinese."""
     if version is None:
         return [], []
     resolution = f"{version.width} × {version.height}" if version.width and version.height else "—"
     facts = [
-        ("时长", presenters.format_duration(version.duration_s)),
+        ("时长", presenters.format_duration(version.duration_s, campaign.duration_step_s)),
         ("分辨率", resolution),
         ("视频编码", version.video_codec or "—"),
         ("音频编码", version.audio_codec or "无音轨"),
@@ -270,12 +278,19 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
         ("SHA-256", version.sha256 or "—"),
         ("校验时间", fmt_local(version.validated_at) or "—"),
     ]
+    step = campaign.duration_step_s
     warnings = []
     for warning in version.warnings or []:
         if warning.startswith("header_duration_mismatch") and version.header_duration_s and version.duration_s:
             warnings.append(
                 f"文件头标注的时长（{version.header_duration_s:.1f} 秒）与实际播放时长"
-                f"（{version.duration_s:.1f} 秒）不一致，以实际时长为准。"
+                f"（{presenters.format_duration(version.duration_s, step)}）不一致，以实际时长为准。"
+            )
+        elif warning.startswith("hidden_samples: "):  # clipjury.media.rules.header_warnings
+            hidden = _float_or_none(warning.removeprefix("hidden_samples: ").removesuffix(" s"))
+            warnings.append(
+                f"文件中有约 {presenters.format_duration(hidden, step)}的画面或声音被编辑列表隐藏，"
+                "多数播放器不显示，但个别播放器可能播放出来；请用下载的原文件核对其内容。"
             )
         elif warning == "worker_gave_up":  # workers.tasks.WORKER_GAVE_UP
             warnings.append("校验进程多次异常退出，系统已停止重试并判定文件无法校验。")
@@ -285,7 +300,7 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
             warnings.append("存储中的文件大小与上传记录不一致，已按实际读取的文件校验。")
         else:
             warnings.append(warning)
-    if version.duration_s is not None and version.duration_s > campaign.max_duration_s:
+    if version.duration_s is not None and exceeds(version.duration_s, campaign.max_duration_s, step):
         warnings.append(
             f"时长超过 {presenters.format_limit_duration(campaign.max_duration_s)}（规则为“原则上不超过”）。"
         )

@@ -320,3 +320,114 @@ def _write_duration(out: bytearray, offset: int, version: int, value: int) -> No
 def copy_to(path: Path, target: Path) -> Path:
     shutil.copyfile(path, target)
     return target
+
+
+# -- hostile sample tables ------------------------------------------------------------------------
+
+_STBL_PATH = [b"moov", b"trak", b"mdia", b"minf", b"stbl"]
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def _rebuild(data: bytes, start: int, end: int, depth: int, tables: dict[bytes, bytes]) -> bytes:
+    """The boxes of ``data[start:end]`` again, with the sample table's boxes replaced by ``tables``,
+    edit lists dropped (every sample is presented) and every parent's size recomputed."""
+    out = b""
+    for kind, _box_start, payload, box_end in _iter_boxes(data, start, end):
+        if kind == b"edts":
+            continue
+        if depth < len(_STBL_PATH) and kind == _STBL_PATH[depth]:
+            out += _box(kind, _rebuild(data, payload, box_end, depth + 1, tables))
+        elif depth == len(_STBL_PATH) and kind in (b"stts", b"stsc", b"stsz", b"stco", b"co64", b"stss", b"ctts"):
+            if kind in tables:
+                out += _box(kind, tables[kind])
+        else:
+            out += data[_box_start:box_end]
+    return out
+
+
+def many_samples_mp4(samples: int, *, stored: int | None = None) -> Path:
+    """A valid MP4 (brand isom) of one 2x2 grey raw-video track holding ``samples`` samples of 4 bytes, all
+    10,000 a second: a sample table a few dozen bytes long that a demuxer turns into ``samples`` packets.
+    Made from a 10-frame file written by ffmpeg, its sample table rewritten (cheap at any count).
+    ``stored``: only that many samples' bytes are really in the file (a table that claims far more)."""
+    recipe = ["-f", "lavfi", "-i", "color=c=gray:size=2x2:rate=10000", "-frames:v", "10", "-c:v", "rawvideo",
+              "-pix_fmt", "gray", "-f", "mov"]
+    template = _encode("rawgray.mov", recipe)
+
+    def make(out: Path) -> None:
+        data = template.read_bytes()
+        ftyp = _box(b"ftyp", b"isom" + b"\0\0\2\0" + b"isomiso2")
+        moov_start, moov_end = _box_payload(data, b"moov")
+        sample_size = 4
+        tables = {
+            b"stts": struct.pack(">IIII", 0, 1, samples, 1),
+            b"stsc": struct.pack(">IIIII", 0, 1, 1, samples, 1),
+            b"stsz": struct.pack(">III", 0, sample_size, samples),
+            b"stco": struct.pack(">III", 0, 1, 0),
+        }
+        moov = _box(b"moov", _rebuild(data, moov_start, moov_end, 1, tables))
+        offset = len(ftyp) + len(moov) + 8
+        tables[b"stco"] = struct.pack(">III", 0, 1, offset)
+        moov = _box(b"moov", _rebuild(data, moov_start, moov_end, 1, tables))
+        assert len(ftyp) + len(moov) + 8 == offset
+        data_bytes = (samples if stored is None else stored) * sample_size
+        body = ftyp + moov + struct.pack(">I4s", 8 + data_bytes, b"mdat") + bytes(data_bytes)
+        out.write_bytes(patch_header_duration(body, samples / 10000))
+
+    return _cached("many-samples.mp4", f"many samples {template.name} {samples} {stored}", make)
+
+
+def _patch_edit_lists(data: bytes, shown_s: float) -> bytes:
+    """Every track's first edit made to present ``shown_s`` seconds (in the movie's timescale)."""
+    out = bytearray(data)
+    moov, moov_end = _box_payload(data, b"moov")
+    timescale = 1000
+    for kind, _start, payload, _end in _iter_boxes(data, moov, moov_end):
+        if kind == b"mvhd":
+            version = data[payload]
+            ts_off = payload + (20 if version == 1 else 12)
+            timescale = struct.unpack(">I", data[ts_off : ts_off + 4])[0]
+    found = 0
+
+    def walk(start: int, end: int) -> None:
+        nonlocal found
+        for kind, _box_start, payload, box_end in _iter_boxes(data, start, end):
+            if kind in (b"trak", b"edts"):
+                walk(payload, box_end)
+            elif kind == b"elst":
+                version = data[payload]
+                _write_duration(out, payload + 8, version, round(shown_s * timescale))
+                found += 1
+
+    walk(moov, moov_end)
+    assert found, "no edit list to patch"
+    return bytes(out)
+
+
+def hidden_tail_mp4(real_s: float = 130, shown_s: float = 60) -> Path:
+    """``real_s`` seconds of H.264 + AAC whose edit lists (and header) present only the first ``shown_s``:
+    every player stops at ``shown_s``, the rest stays in the file."""
+    source = _encode("editlist.mp4", [
+        *_av_inputs(real_s, size=TINY, rate=10), *H264, *AAC, "-use_editlist", "1", "-f", "mp4",
+    ])
+
+    def make(out: Path) -> None:
+        out.write_bytes(patch_header_duration(_patch_edit_lists(source.read_bytes(), shown_s), shown_s))
+
+    return _cached("hidden-tail.mp4", f"hidden tail {source.name} {shown_s}", make)
+
+
+def editor_cut_mp4(seconds: float) -> Path:
+    """What an editor exports for a clip cut to ``seconds``: H.264 + AAC with ``-t`` (the AAC encoder adds
+    priming and padding that an edit list hides), made cheap: 64x64 at 10 fps."""
+    return _encode("editor-cut.mp4", [
+        *_av_inputs(seconds + 1, size=TINY, rate=10), "-t", f"{seconds:g}", *H264, *AAC, "-f", "mp4",
+    ])
+
+
+def ten_minutes_mp4() -> Path:
+    """Ten minutes whose full decode takes far longer than reading its packet list (160x120, 25 fps)."""
+    return _encode("ten-minutes.mp4", [*_av_inputs(600, audio=False), *H264, "-f", "mp4"])

@@ -6,6 +6,7 @@ import hashlib
 import http.server
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -513,3 +514,123 @@ def test_revalidate_dry_run_then_apply(client, auth, capsys) -> None:  # type: i
         assert len(events) == 1 and events[0].to_status == "rejected"
     assert main(["revalidate"]) == 0
     assert "0 moved" in capsys.readouterr().out
+
+
+# -- what a player presents, rounding, bounded measuring -----------------------------------------
+
+def stated_seconds(message: str) -> float:
+    """The measured value a too_long message states: "视频实际时长（120.5 秒）…" → 120.5."""
+    found = re.search(r"时长（(?:至少 )?([0-9.]+) 秒）", message)
+    assert found, message
+    return float(found.group(1))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "status"), [(120, "ready"), (120.5, "too_long"), (121, "too_long")], ids=["2:00", "2:00.5", "2:01"],
+)
+def test_an_editor_cut_of_two_minutes_is_ready(client, auth, seconds: float, status: str) -> None:  # type: ignore[no-untyped-def]
+    """H.264 + AAC cut with -t: the AAC priming and padding (~46 ms) that no player shows is not duration."""
+    body = verdict_of(client, auth, media.editor_cut_mp4(seconds), f"剪辑 {seconds}")
+    assert body["media"]["duration_s"] == pytest.approx(seconds, abs=1e-3)
+    if status == "ready":
+        assert body["status"] == "ready" and body["rejection"] is None, body
+    else:
+        assert body["status"] == "rejected" and body["rejection"]["code"] == "too_long", body
+        stated = stated_seconds(body["rejection"]["message"])
+        assert stated > 120 and stated == pytest.approx(seconds)
+
+
+def test_the_campaign_step_rounds_before_the_limit(client, auth) -> None:  # type: ignore[no-untyped-def]
+    """120.04 s (3001 frames at 25 fps) is 120.0 at the default 0.1 s step; at a 0.01 s step it is over,
+    and the message states 120.04, a value that really exceeds the limit."""
+    path = media.timed_mp4(120.04, rate=25)
+    ready = verdict_of(client, auth, path, "120.04 默认")
+    assert ready["status"] == "ready" and ready["media"]["duration_s"] == pytest.approx(120.04, abs=1e-6), ready
+    set_campaign(duration_step_s=0.01)
+    refused = verdict_of(client, auth, path, "120.04 精确到 0.01")
+    assert refused["rejection"]["code"] == "too_long", refused
+    assert "120.04 秒" in refused["rejection"]["message"] and stated_seconds(refused["rejection"]["message"]) > 120
+
+
+def test_samples_hidden_by_an_edit_list_are_a_warning_not_duration(client, auth) -> None:  # type: ignore[no-untyped-def]
+    work_id = new_work(client, auth, "编辑列表")
+    version_id = add_file(work_id, media.hidden_tail_mp4(130, 60))
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "ready", body
+    assert body["media"]["duration_s"] == pytest.approx(60, abs=0.01)
+    hidden = [w for w in version_row(version_id).warnings if w.startswith("hidden_samples: ")]
+    assert len(hidden) == 1 and float(hidden[0].split()[1]) == pytest.approx(70, abs=0.2), hidden
+
+
+def test_the_hidden_samples_warning_reads_in_chinese() -> None:
+    from clipjury.campaigns.models import Campaign
+    from clipjury.works.models import WorkVersion
+    from review_ui.review_pages import _facts
+
+    version = WorkVersion(
+        work_id=1, object_key="k", size_bytes=1, duration_s=60.0, warnings=["hidden_samples: 70.078 s"]
+    )
+    _facts_list, warnings = _facts(version, Campaign(slug="c", name="c", year=2026))  # type: ignore[call-arg]
+    assert any("编辑列表隐藏" in w and "1 分 10.1 秒" in w for w in warnings), warnings
+
+
+def test_many_tiny_samples_are_decided_at_the_packet_cap(client, auth) -> None:  # type: ignore[no-untyped-def]
+    """200,000 samples of 4 bytes in 20 s: more packets than 1000 a second of the 120 s limit (+10 s)
+    allows. The probe stops reading at the cap, the decode is stopped, and the file is refused."""
+    from workers.media import packet_cap
+
+    work_id = new_work(client, auth, "样本表")
+    version_id = add_file(work_id, media.many_samples_mp4(200_000))
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["status"] == "rejected" and body["rejection"]["code"] == "corrupt", body
+    probe = version_row(version_id).probe
+    assert probe["packets_capped"] is True
+    assert probe["packets"] == packet_cap(120.0) + 1 < 200_000
+    assert probe["decode_stopped"] == "packets_capped"
+
+
+def test_a_ten_minute_file_is_too_long_without_a_full_decode(client, auth) -> None:  # type: ignore[no-untyped-def]
+    work_id = new_work(client, auth, "十分钟")
+    version_id = add_file(work_id, media.ten_minutes_mp4())
+    run_jobs()
+    body = client.get(f"/api/v1/works/{work_id}", headers=auth).json()
+    assert body["rejection"]["code"] == "too_long" and stated_seconds(body["rejection"]["message"]) == 600.0
+    probe = version_row(version_id).probe
+    assert probe["decode_stopped"] == "too_long" and probe["decode_ok"] is False
+
+
+def test_revalidate_reports_durations_that_move(client, auth, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A verdict recorded by the rules before edit lists were applied (120.046 s, too_long) moves."""
+    from clipjury.cli import main
+    from clipjury.works.models import WorkVersion
+
+    work_id = new_work(client, auth, "旧判定")
+    version_id = add_file(work_id, media.editor_cut_mp4(120))
+    run_jobs()
+    from clipjury.db import session_scope
+
+    with session_scope() as session:
+        session.execute(
+            update(WorkVersion).where(col(WorkVersion.id) == version_id).values(
+                status="rejected", rejection_code="too_long", duration_s=120.046, rules_version="r2-old",
+            )
+        )
+    assert main(["revalidate", "--work", str(work_id)]) == 0
+    out = capsys.readouterr().out
+    assert f"would move version {version_id} (work {work_id}): rejected/too_long -> ready" in out, out
+    assert "duration 120.046s -> 120.000s" in out and "rules r2-old -> r3-" in out, out
+
+
+def test_every_media_child_runs_under_the_address_space_limit() -> None:
+    """The limit is set in the child before exec: ``ulimit -v`` there reports it, and a child asking for
+    more than it (1.5 GiB at once, on a machine with far more) fails instead of getting it."""
+    from clipjury.settings import get_settings
+    from workers.media import _run
+
+    limit_mib = get_settings().media_memory_limit_mib
+    shown = _run(["sh", "-c", "ulimit -v"], 30)
+    assert shown.stdout.decode().strip() == str(limit_mib * 1024)
+    greedy = _run([sys.executable, "-c", f"bytearray({limit_mib + 512} * 1024 * 1024)"], 60)
+    assert greedy.returncode != 0 and "MemoryError" in greedy.stderr

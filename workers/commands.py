@@ -15,7 +15,9 @@ from clipjury.works.service import reapply_verdict
 
 COMPARED = ("status", "rejection_code", "duration_s", "width", "height", "video_codec", "audio_codec",
             "major_brand", "sha256")
-DURATION_TOLERANCE_S = 0.05
+# Durations are measured to the millisecond: any change of that size is a measurement that moved (edit
+# lists applied turned 120.046 s into 120.000 s), even when the verdict stays.
+DURATION_TOLERANCE_S = 0.0005
 
 
 @dataclass
@@ -42,10 +44,11 @@ class Move:
             return str(d["status"]) + (f"/{d['rejection_code']}" if d.get("rejection_code") else "")
 
         def duration(d: dict[str, Any]) -> str:
-            return "-" if d.get("duration_s") is None else f"{float(d['duration_s']):.2f}s"
+            return "-" if d.get("duration_s") is None else f"{float(d['duration_s']):.3f}s"
 
         parts = [f"version {self.version_id} (work {self.work_id}): {verdict(self.old)} -> {verdict(self.new)}",
-                 f"duration {duration(self.old)} -> {duration(self.new)}"]
+                 f"duration {duration(self.old)} -> {duration(self.new)}",
+                 f"rules {self.old.get('rules_version') or '-'} -> {self.new.get('rules_version') or '-'}"]
         for name in self.changed():
             if name not in ("status", "rejection_code", "duration_s"):
                 parts.append(f"{name} {self.old.get(name)} -> {self.new.get(name)}")
@@ -53,7 +56,8 @@ class Move:
 
 
 def _facts(version: WorkVersion) -> dict[str, Any]:
-    return {name: getattr(version, name) for name in COMPARED}
+    # rules_version is shown, not compared: a new rules version alone does not move a verdict.
+    return {name: getattr(version, name) for name in (*COMPARED, "rules_version")}
 
 
 def revalidate_version(session: Session, version: WorkVersion) -> Move:
@@ -71,7 +75,7 @@ def revalidate_version(session: Session, version: WorkVersion) -> Move:
         "warnings": list(verdict.warnings),
     }
     values.update({k: v for k, v in vars(measured).items() if v is not None})
-    new = {name: values.get(name, getattr(version, name)) for name in COMPARED}
+    new = {name: values.get(name, getattr(version, name)) for name in (*COMPARED, "rules_version")}
     new["status"] = str(new["status"])
     old = _facts(version)
     old["status"] = str(old["status"])

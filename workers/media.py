@@ -8,7 +8,13 @@ This is the only module that imports ffmpeg-python. Every ffmpeg/ffprobe run her
   or any other container is never interpreted even if it got past the ``ftyp`` sniff;
 - keeps data references off (``-enable_drefs 0``): an MP4 cannot point ffmpeg at other files;
 - runs under a wall-clock limit (``probe_timeout_s``, ``decode_timeout_s``, ``transcode_timeout_s``)
-  and dies with the worker process that started it (``PR_SET_PDEATHSIG``).
+  and dies with the worker process that started it (``PR_SET_PDEATHSIG``);
+- runs under an address-space limit (``RLIMIT_AS``, ``media_memory_limit_mib``) with ``-threads``
+  (``media_threads``): a file declaring millions of samples makes the child fail, not the machine swap.
+
+Measuring never holds the packet list: ffprobe's output is read a line at a time and folded per stream,
+and stops at a packet cap derived from the duration limit. The duration is what a player presents (edit
+lists applied); samples stored outside the edit lists are reported apart (``hidden_s``).
 
 Files whose first box is not ``ftyp`` never reach ffmpeg at all (``sniff``).
 
@@ -25,11 +31,13 @@ from __future__ import annotations
 import ctypes
 import json
 import logging
+import resource
 import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -37,7 +45,7 @@ from typing import Any
 
 import ffmpeg
 
-from clipjury.media.rules import Measurements, sniff_major_brand
+from clipjury.media.rules import Limits, Measurements, sniff_major_brand
 from clipjury.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -81,11 +89,18 @@ class MediaReport:
     probe_error: str = ""
     format_name: str | None = None
     header_duration_s: float | None = None
+    # What a player presents: edit lists applied, from the packets' timestamps (never the header).
     duration_s: float | None = None
     stream_durations_s: dict[int, float] = field(default_factory=dict)
+    # Samples stored outside the edit list (the longest stretch of any stream), in seconds.
+    hidden_s: float = 0.0
+    packets: int = 0
+    packets_capped: bool = False
     streams: list[StreamInfo] = field(default_factory=list)
     decode_ok: bool = False
     decode_error: str = ""
+    # Why the full decode was not run to the end ("" when it was): the verdict was known without it.
+    decode_stopped: str = ""
     timed_out: list[str] = field(default_factory=list)
     ffmpeg_version: str = ""
 
@@ -108,6 +123,8 @@ class MediaReport:
             header_duration_s=self.header_duration_s,
             decode_ok=self.decode_ok,
             decode_error=self.decode_error,
+            hidden_s=self.hidden_s,
+            packets_capped=self.packets_capped,
         )
 
     def summary(self) -> dict[str, Any]:
@@ -133,10 +150,18 @@ _LIBC = _load_libc()
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
-    # A worker killed with SIGKILL must not leave a decode running on its own.
-    if _LIBC is not None:
-        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+def _child_setup(memory_limit_bytes: int) -> Callable[[], None]:
+    """What every ffmpeg/ffprobe child does between fork and exec (values computed before the fork)."""
+
+    def setup() -> None:
+        # A worker killed with SIGKILL must not leave a decode running on its own.
+        if _LIBC is not None:
+            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        # A sample table of millions of entries is a few bytes in the file and gigabytes in the demuxer's
+        # index: past the limit ffmpeg's allocations fail and it exits with an error.
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
+
+    return setup
 
 
 @dataclass
@@ -145,20 +170,99 @@ class ToolResult:
     stdout: bytes
     stderr: str
     timed_out: bool
+    # Killed by us because its answer was no longer needed.
+    stopped: bool = False
 
 
-def _run(args: Sequence[str], timeout_s: float) -> ToolResult:
+def _spawn(args: Sequence[str], stdout: int) -> subprocess.Popen[bytes]:
+    limit = get_settings().media_memory_limit_mib * 1024 * 1024
     try:
-        proc = subprocess.run(
-            list(args), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s,
-            preexec_fn=_die_with_parent, check=False,
+        return subprocess.Popen(
+            list(args), stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
+            preexec_fn=_child_setup(limit),
         )
-    except subprocess.TimeoutExpired as exc:
-        stderr = (exc.stderr or b"").decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""
-        return ToolResult(-1, b"", stderr, True)
     except OSError as exc:
         raise MediaToolError(f"cannot run {args[0]}: {exc}") from exc
-    return ToolResult(proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace"), False)
+
+
+# How often a run waiting for its child looks whether it was told to stop.
+STOP_POLL_S = 0.2
+
+
+def _run(args: Sequence[str], timeout_s: float, *, stop: threading.Event | None = None) -> ToolResult:
+    """Run a tool to its end, its deadline, or until ``stop`` is set (then it is killed)."""
+    proc = _spawn(args, subprocess.PIPE)
+    deadline = time.monotonic() + timeout_s
+    timed_out = stopped = False
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            out, err = proc.communicate(timeout=max(min(left, STOP_POLL_S) if stop is not None else left, 0))
+            break
+        except subprocess.TimeoutExpired:
+            if time.monotonic() >= deadline:
+                timed_out = True
+            elif stop is not None and stop.is_set():
+                stopped = True
+            else:
+                continue
+            proc.kill()
+            out, err = proc.communicate()
+            break
+    if timed_out:
+        return ToolResult(-1, b"", err.decode("utf-8", "replace"), True)
+    return ToolResult(proc.returncode, out, err.decode("utf-8", "replace"), False, stopped)
+
+
+class _LineReader:
+    """A child whose stdout is read line by line as it comes, never whole: memory stays O(1) in the
+    output's length. Its stderr is drained by a thread (keeping the start), and a timer kills it at the
+    deadline."""
+
+    def __init__(self, args: Sequence[str], timeout_s: float) -> None:
+        self.proc = _spawn(args, subprocess.PIPE)
+        self.killed_by_us = False
+        self.timed_out = False
+        self._stderr = bytearray()
+        self._drain = threading.Thread(target=self._drain_stderr, name="ffprobe-stderr", daemon=True)
+        self._drain.start()
+        self._timer = threading.Timer(timeout_s, self._time_out)
+        self._timer.start()
+
+    def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        for chunk in iter(lambda: self.proc.stderr.read(65536), b""):  # type: ignore[union-attr]
+            if len(self._stderr) < ERROR_KEEP_CHARS:
+                self._stderr += chunk[: ERROR_KEEP_CHARS - len(self._stderr)]
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self.proc.kill()
+
+    def lines(self) -> Iterator[bytes]:
+        assert self.proc.stdout is not None
+        while line := self.proc.stdout.readline(MAX_LINE_BYTES):
+            yield line
+
+    def stop(self) -> None:
+        self.killed_by_us = True
+        self.proc.kill()
+
+    def finish(self) -> ToolResult:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+        returncode = self.proc.wait()
+        self._timer.cancel()
+        self._drain.join()
+        stderr = bytes(self._stderr).decode("utf-8", "replace")
+        return ToolResult(returncode, b"", stderr, self.timed_out, self.killed_by_us and not self.timed_out)
+
+
+# A packet line is under 100 bytes; anything longer is cut, not buffered.
+MAX_LINE_BYTES = 4096
+# The header probe's JSON grows with the number of streams only; a file declaring more streams than
+# this holds is refused rather than parsed.
+HEADER_MAX_BYTES = 4 * 1024 * 1024
 
 
 def _input_options() -> dict[str, Any]:
@@ -205,23 +309,38 @@ def sniff(path: Path) -> str | None:
         return sniff_major_brand(fh.read(SNIFF_BYTES))
 
 
-def _probe_args(path: Path) -> list[str]:
-    # One demux pass gives the header facts and every packet's timestamps; no frame is decoded.
-    # Edit lists are ignored for the packets so a file cannot hide samples behind an edit list.
+def _ffprobe(path: Path, *args: str) -> list[str]:
+    settings = get_settings()
+    return [
+        settings.ffprobe_path, "-hide_banner", "-v", "error", *_input_args(), "-threads", str(settings.media_threads),
+        *args, _file_url(path),
+    ]
+
+
+def _header_args(path: Path) -> list[str]:
+    # The header's facts only: what the streams are and what the header claims. No packet is listed.
     entries = (
         "format=format_name,duration:"
-        "stream=index,codec_type,codec_name,profile,pix_fmt,width,height,sample_rate,channels:"
-        "packet=stream_index,pts_time,duration_time"
+        "stream=index,codec_type,codec_name,profile,pix_fmt,width,height,sample_rate,channels"
     )
-    return [
-        get_settings().ffprobe_path, "-hide_banner", "-v", "error", *_input_args(), "-ignore_editlist", "1",
-        "-show_entries", entries, "-of", "json", _file_url(path),
-    ]
+    return _ffprobe(path, "-show_entries", entries, "-of", "json")
+
+
+def _packets_args(path: Path, *, apply_editlist: bool) -> list[str]:
+    # One compact line per packet, read as it comes. With edit lists applied the timestamps are what a
+    # player presents (the AAC encoder's priming comes flagged D, discard); ignoring them shows every
+    # stored sample, so the two together tell what an edit list hides.
+    return _ffprobe(
+        path, "-ignore_editlist", "0" if apply_editlist else "1",
+        "-show_entries", "packet=stream_index,pts_time,duration_time,flags", "-of", "compact",
+    )
 
 
 def _decode_args(path: Path) -> list[str]:
     # -xerror stops at the first decoding error; any error output at all counts as damage.
-    stream = ffmpeg.input(_file_url(path), **_input_options()).output("-", f="null")
+    stream = ffmpeg.input(_file_url(path), threads=get_settings().media_threads, **_input_options()).output(
+        "-", f="null"
+    )
     return _ffmpeg_args(stream, "-xerror")
 
 
@@ -240,28 +359,114 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def packet_durations(packets: list[dict[str, Any]]) -> dict[int, float]:
-    """Per stream: from its first presentation time to the end of its last packet."""
-    first: dict[int, float] = {}
-    last: dict[int, float] = {}
-    for packet in packets:
-        index = _int(packet.get("stream_index"))
-        pts = _float(packet.get("pts_time"))
-        if index is None or pts is None:
-            continue
-        end = pts + (_float(packet.get("duration_time")) or 0.0)
-        first[index] = min(first.get(index, pts), pts)
-        last[index] = max(last.get(index, end), end)
-    return {index: round(last[index] - first[index], 3) for index in first}
+class PacketFold:
+    """Per stream, the first presentation time and the end of the last packet, folded one packet at a
+    time: memory is O(streams) whatever the packet count."""
+
+    def __init__(self, streams: Collection[int]) -> None:
+        self.streams = frozenset(streams)
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self.count = 0
+
+    def add(self, index: int, pts: float, duration: float) -> None:
+        if index not in self.streams:
+            return
+        end = pts + duration
+        first = self.first.get(index)
+        if first is None or pts < first:
+            self.first[index] = pts
+        last = self.last.get(index)
+        if last is None or end > last:
+            self.last[index] = end
+
+    def durations(self) -> dict[int, float]:
+        return {index: round(self.last[index] - self.first[index], 3) for index in self.first}
+
+    def longest(self) -> float | None:
+        durations = self.durations()
+        return max(durations.values()) if durations else None
 
 
-def _apply_probe(report: MediaReport, result: ToolResult) -> None:
+def parse_packet_line(line: bytes) -> tuple[int, float, float, str] | None:
+    """``packet|stream_index=1|pts_time=-0.046440|duration_time=0.046440|flags=KD`` → its four values."""
+    if not line.startswith(b"packet|"):
+        return None
+    fields: dict[str, str] = {}
+    for part in line.decode("ascii", "replace").strip().split("|")[1:]:
+        key, _, value = part.partition("=")
+        fields[key] = value
+    index, pts = _int(fields.get("stream_index")), _float(fields.get("pts_time"))
+    if index is None or pts is None:
+        return None
+    return index, pts, _float(fields.get("duration_time")) or 0.0, fields.get("flags", "")
+
+
+@dataclass
+class PacketScan:
+    fold: PacketFold
+    result: ToolResult
+    capped: bool = False
+
+
+def scan_packets(
+    path: Path, streams: Collection[int], *, apply_editlist: bool, max_packets: int, timeout_s: float,
+    on_progress: Callable[[PacketFold], None] | None = None,
+) -> PacketScan:
+    """Stream ffprobe's packet list and fold it; stop (and say so) after ``max_packets`` packets."""
+    fold = PacketFold(streams)
+    reader = _LineReader(_packets_args(path, apply_editlist=apply_editlist), timeout_s)
+    capped = False
+    try:
+        for line in reader.lines():
+            parsed = parse_packet_line(line)
+            if parsed is None:
+                continue
+            fold.count += 1
+            if fold.count > max_packets:
+                capped = True
+                reader.stop()
+                break
+            index, pts, duration, flags = parsed
+            # Discarded packets (encoder priming, frames needed only to decode the first shown one)
+            # are stored but never presented.
+            if apply_editlist and "D" in flags:
+                continue
+            fold.add(index, pts, duration)
+            if on_progress is not None and fold.count % PROGRESS_EVERY == 0:
+                on_progress(fold)
+    finally:
+        result = reader.finish()
+    if on_progress is not None:
+        on_progress(fold)
+    return PacketScan(fold, result, capped)
+
+
+# How often (in packets) the scan tells the caller how far it got: often enough to stop a decode
+# within a second of clip, rarely enough to cost nothing.
+PROGRESS_EVERY = 64
+
+
+def _read_header(report: MediaReport, path: Path, timeout_s: float) -> None:
+    reader = _LineReader(_header_args(path), timeout_s)
+    buffer = bytearray()
+    too_big = False
+    for line in reader.lines():
+        buffer += line
+        if len(buffer) > HEADER_MAX_BYTES:
+            too_big = True
+            reader.stop()
+            break
+    result = reader.finish()
     if result.timed_out:
         report.timed_out.append("probe")
         report.probe_error = "probe timed out"
         return
+    if too_big:
+        report.probe_error = f"probe output over {HEADER_MAX_BYTES} bytes (too many streams)"
+        return
     try:
-        data = json.loads(result.stdout or b"{}")
+        data = json.loads(bytes(buffer) or b"{}")
     except json.JSONDecodeError:
         data = {}
     fmt = data.get("format") or {}
@@ -286,13 +491,28 @@ def _apply_probe(report: MediaReport, result: ToolResult) -> None:
                 channels=_int(s.get("channels")),
             )
         )
-    report.stream_durations_s = packet_durations(data.get("packets") or [])
-    media_streams = {s.index for s in report.streams if s.codec_type in ("video", "audio")}
-    durations = [d for i, d in report.stream_durations_s.items() if i in media_streams]
-    report.duration_s = max(durations) if durations else None
 
 
-def _apply_decode(report: MediaReport, result: ToolResult) -> None:
+def _failed_scan(report: MediaReport, scan: PacketScan) -> bool:
+    """Record a packet scan that did not get through the file; ``True`` if it did not."""
+    result = scan.result
+    if result.timed_out:
+        report.timed_out.append("probe")
+        report.probe_ok = False
+        report.probe_error = "probe timed out"
+        return True
+    if scan.capped or result.returncode == 0:
+        return False
+    report.probe_ok = False
+    report.probe_error = (result.stderr.strip() or f"ffprobe exit {result.returncode}")[:ERROR_KEEP_CHARS]
+    return True
+
+
+def _apply_decode(report: MediaReport, result: ToolResult, stop_reason: str) -> None:
+    if result.stopped:
+        report.decode_stopped = stop_reason
+        report.decode_error = f"decode stopped: {stop_reason}"
+        return
     if result.timed_out:
         report.timed_out.append("decode")
         report.decode_error = "decode timed out"
@@ -303,8 +523,24 @@ def _apply_decode(report: MediaReport, result: ToolResult) -> None:
         report.decode_error = (error or f"ffmpeg exit {result.returncode}")[:ERROR_KEEP_CHARS]
 
 
-def measure(path: Path, *, size_bytes: int | None = None, major_brand: str | None = None) -> MediaReport:
-    """Probe (header, streams, packet timestamps) and fully decode ``path``, the two in parallel.
+# Without a limit (a rendition checked in tests, a tool run by hand) the packet cap assumes two hours.
+UNLIMITED_DURATION_S = 7200.0
+# Headroom over the duration limit before the packet cap: a clip just over the limit is measured whole.
+PACKET_CAP_HEADROOM_S = 10.0
+
+
+def packet_cap(max_duration_s: float | None) -> int:
+    """How many packets a clip may hold before its packet list stops being read."""
+    seconds = (UNLIMITED_DURATION_S if max_duration_s is None else max_duration_s) + PACKET_CAP_HEADROOM_S
+    return int(get_settings().probe_max_packets_per_s * seconds)
+
+
+def measure(
+    path: Path, *, size_bytes: int | None = None, major_brand: str | None = None, limits: Limits | None = None,
+) -> MediaReport:
+    """Probe the header, stream the packet list (edit lists applied, then ignored) and decode ``path``
+    fully, the decode beside the probes. The decode is stopped as soon as the verdict is known without it:
+    the presented duration is over ``limits`` or the packet list passed its cap.
 
     Call only for files whose ``ftyp`` sniff passed; the caller decides on the cheap verdicts first.
     """
@@ -315,26 +551,71 @@ def measure(path: Path, *, size_bytes: int | None = None, major_brand: str | Non
     if brand is None:
         report.probe_error = "not an ISO BMFF file (no ftyp box)"
         return report
+    _read_header(report, path, settings.probe_timeout_s)
+    if not report.probe_ok:
+        return report  # corrupt whatever a decode would say
 
+    stop = threading.Event()
+    stop_reason = ""
     results: dict[str, ToolResult] = {}
     errors: list[BaseException] = []
 
     def decode() -> None:
         try:
-            results["decode"] = _run(_decode_args(path), settings.decode_timeout_s)
+            results["decode"] = _run(_decode_args(path), settings.decode_timeout_s, stop=stop)
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
 
-    # The decode is the long part and the probe only demuxes: running them side by side costs the
+    def stop_decode(reason: str) -> None:
+        nonlocal stop_reason
+        if not stop.is_set():
+            stop_reason = reason
+            stop.set()
+
+    def watch(fold: PacketFold) -> None:
+        longest = fold.longest()
+        if limits is not None and longest is not None and limits.too_long(longest):
+            stop_decode("too_long")
+
+    media_streams = [s.index for s in report.streams if s.codec_type in ("video", "audio")]
+    cap = packet_cap(limits.max_duration_s if limits is not None else None)
+    # The decode is the long part and the probes only demux: running them side by side costs the
     # verdict about the decode's time alone.
     thread = threading.Thread(target=decode, name="ffmpeg-decode", daemon=True)
     thread.start()
-    probe = _run(_probe_args(path), settings.probe_timeout_s)
-    thread.join()
+    try:
+        shown = scan_packets(
+            path, media_streams, apply_editlist=True, max_packets=cap, timeout_s=settings.probe_timeout_s,
+            on_progress=watch,
+        )
+        report.packets = shown.fold.count
+        report.packets_capped = shown.capped
+        report.stream_durations_s = shown.fold.durations()
+        report.duration_s = shown.fold.longest()
+        if _failed_scan(report, shown):
+            stop_decode("probe_failed")
+        elif shown.capped:
+            stop_decode("packets_capped")
+        elif not stop.is_set():
+            stored = scan_packets(
+                path, media_streams, apply_editlist=False, max_packets=cap, timeout_s=settings.probe_timeout_s,
+            )
+            if _failed_scan(report, stored):
+                stop_decode("probe_failed")
+            else:
+                stored_durations = stored.fold.durations()
+                hidden = [
+                    stored_durations[i] - d for i, d in report.stream_durations_s.items() if i in stored_durations
+                ]
+                report.hidden_s = round(max([0.0, *hidden]), 3)
+    except BaseException:
+        stop_decode("error")  # no verdict will be made of this run: the decode's answer is not needed
+        raise
+    finally:
+        thread.join()
     if errors:
         raise errors[0]
-    _apply_probe(report, probe)
-    _apply_decode(report, results["decode"])
+    _apply_decode(report, results["decode"], stop_reason)
     return report
 
 

@@ -211,7 +211,7 @@ def evaluate(key: str, limits: Limits, workdir: Path) -> Outcome:
 
     got = _download(key, workdir / "original.mp4")
     assert got.path is not None
-    report = media.measure(got.path, size_bytes=got.size_bytes, major_brand=media.sniff(got.path))
+    report = media.measure(got.path, size_bytes=got.size_bytes, major_brand=media.sniff(got.path), limits=limits)
     verdict = decide(report.measurements(), limits)
     verdict.warnings.extend(f"{step}_timeout" for step in report.timed_out)
     if got.size_bytes != info.size:

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
+from clipjury.media.rules import DEFAULT_DURATION_STEP_S
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, utcnow
 
 # "文件大小不超过300M": read as 300 MiB.
@@ -87,6 +88,11 @@ class Campaign(SQLModel, table=True):
 
     max_size_bytes: int = DEFAULT_MAX_SIZE_BYTES
     max_duration_s: float = DEFAULT_MAX_DURATION_S
+    # Measured durations are rounded half up to this step before they are compared with max_duration_s
+    # and wherever they are shown, so "120.0 秒" is never refused and a refusal states a value over the limit.
+    duration_step_s: float = Field(
+        default=DEFAULT_DURATION_STEP_S, sa_column_kwargs={"server_default": str(DEFAULT_DURATION_STEP_S)}
+    )
     allowed_brands: list[str] = Field(
         default_factory=lambda: list(DEFAULT_ALLOWED_BRANDS), sa_column=Column(JSON, nullable=False)
     )

@@ -41,6 +41,7 @@ def limits_of(campaign: Campaign) -> Limits:
         max_size_bytes=campaign.max_size_bytes,
         max_duration_s=campaign.max_duration_s,
         allowed_brands=list(campaign.allowed_brands),
+        duration_step_s=campaign.duration_step_s,
     )
 
 

@@ -13,10 +13,16 @@ from enum import StrEnum
 
 # Bump when the decision logic below changes meaning. 2: a major brand is four printable ASCII characters
 # (a control byte made it an unknown brand before, and a NUL one could not be stored on PostgreSQL).
-RULES_CODE_VERSION = "2"
+# 3: the duration is what a player presents (edit lists applied), rounded to the campaign's step before
+# it is compared, and a packet count past the cap decides the file.
+RULES_CODE_VERSION = "3"
 
 # How far the header's duration may drift from the packets' before we record a warning.
 HEADER_DRIFT_TOLERANCE_S = 1.0
+# Samples stored outside the edit list up to this long are an encoder's priming and padding (AAC: 1024
+# samples each side, at most 0.26 s at 8 kHz), not content someone hid: no warning for those.
+HIDDEN_SAMPLES_TOLERANCE_S = 0.5
+DEFAULT_DURATION_STEP_S = 0.1
 
 # M4A/M4B/M4P are MP4 audio files: refused, but with the clearer "no video" reason.
 AUDIO_ONLY_BRANDS = frozenset({"M4A ", "M4B ", "M4P "})
@@ -35,6 +41,34 @@ EXPORT_HINT = (
     "手机拍摄的视频可在相册中选择“导出/存储视频”并选 MP4（H.264）格式；"
     "电脑上可用剪映、Premiere 等软件导出为 MP4（H.264 视频、AAC 音频）。"
 )
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def shown_duration(seconds: float, step_s: float = DEFAULT_DURATION_STEP_S) -> float:
+    """A measured duration as it is compared with the limit and shown everywhere: rounded half up to
+    ``step_s`` (0.1 s: 120.049 is 120.0, 120.05 is 120.1). Integer milliseconds, so no float drift
+    turns 120.0 into 120.00000001."""
+    step = max(_ms(step_s), 1)
+    return (_ms(seconds) + step // 2) // step * step / 1000
+
+
+def format_seconds(seconds: float, step_s: float = DEFAULT_DURATION_STEP_S) -> str:
+    """``shown_duration`` with exactly the decimals the step has (0.1 s: "120.1", 1 s: "121")."""
+    step = max(_ms(step_s), 1)
+    decimals = 3
+    while decimals > 0 and step % 10 == 0:
+        step //= 10
+        decimals -= 1
+    return f"{shown_duration(seconds, step_s):.{decimals}f}"
+
+
+def exceeds(seconds: float, max_duration_s: float, step_s: float = DEFAULT_DURATION_STEP_S) -> bool:
+    """Whether a measured duration is over the limit. Because the rounded value is what is compared and
+    what a message states, a refusal never cites a value that does not exceed the limit."""
+    return _ms(shown_duration(seconds, step_s)) > _ms(max_duration_s)
 
 
 def rejection_message(code: RejectionCode, *, max_size_bytes: int, max_duration_s: float, detail: str = "") -> str:
@@ -63,9 +97,12 @@ def rejection_message(code: RejectionCode, *, max_size_bytes: int, max_duration_
     return messages[code]
 
 
-def rules_version(*, max_size_bytes: int, max_duration_s: float, allowed_brands: list[str]) -> str:
+def rules_version(
+    *, max_size_bytes: int, max_duration_s: float, allowed_brands: list[str],
+    duration_step_s: float = DEFAULT_DURATION_STEP_S,
+) -> str:
     digest = hashlib.sha256("|".join(sorted(allowed_brands)).encode()).hexdigest()[:8]
-    return f"r{RULES_CODE_VERSION}-{max_size_bytes}-{max_duration_s:g}-{digest}"
+    return f"r{RULES_CODE_VERSION}-{max_size_bytes}-{max_duration_s:g}-{duration_step_s:g}-{digest}"
 
 
 def sniff_major_brand(head: bytes) -> str | None:
@@ -99,10 +136,15 @@ class Measurements:
     probe_ok: bool = False
     probe_error: str = ""
     has_video: bool = False
-    duration_s: float | None = None  # from the packets' timestamps of the longest stream
+    # What a player presents: the packets' timestamps with edit lists applied, of the longest stream.
+    duration_s: float | None = None
     header_duration_s: float | None = None
     decode_ok: bool = False
     decode_error: str = ""
+    # Stored samples outside the edit list (no player shows them), in seconds.
+    hidden_s: float = 0.0
+    # The packet list ended at the cap derived from the duration limit: ``duration_s`` is a lower bound.
+    packets_capped: bool = False
 
 
 @dataclass
@@ -110,12 +152,17 @@ class Limits:
     max_size_bytes: int
     max_duration_s: float
     allowed_brands: list[str]
+    duration_step_s: float = DEFAULT_DURATION_STEP_S
 
     @property
     def version(self) -> str:
         return rules_version(
-            max_size_bytes=self.max_size_bytes, max_duration_s=self.max_duration_s, allowed_brands=self.allowed_brands
+            max_size_bytes=self.max_size_bytes, max_duration_s=self.max_duration_s, allowed_brands=self.allowed_brands,
+            duration_step_s=self.duration_step_s,
         )
+
+    def too_long(self, seconds: float) -> bool:
+        return exceeds(seconds, self.max_duration_s, self.duration_step_s)
 
 
 @dataclass
@@ -127,14 +174,18 @@ class Verdict:
 
 
 def header_warnings(m: Measurements) -> list[str]:
-    if m.duration_s is None or m.header_duration_s is None:
-        return []
-    if abs(m.header_duration_s - m.duration_s) > HEADER_DRIFT_TOLERANCE_S:
-        return [
-            f"header_duration_mismatch: header says {m.header_duration_s:.3f}s, "
-            f"packets say {m.duration_s:.3f}s"
-        ]
-    return []
+    """What reviewers should know about a file's timing; none of it changes the verdict."""
+    warnings = []
+    # A capped packet list gives only a lower bound: no mismatch can be claimed from it.
+    if m.duration_s is not None and m.header_duration_s is not None and not m.packets_capped:
+        if abs(m.header_duration_s - m.duration_s) > HEADER_DRIFT_TOLERANCE_S:
+            warnings.append(
+                f"header_duration_mismatch: header says {m.header_duration_s:.3f}s, "
+                f"packets say {m.duration_s:.3f}s"
+            )
+    if m.hidden_s > HIDDEN_SAMPLES_TOLERANCE_S:
+        warnings.append(f"hidden_samples: {m.hidden_s:.3f} s")
+    return warnings
 
 
 def needs_probe(size_bytes: int, major_brand: str | None, limits: Limits) -> Verdict | None:
@@ -179,8 +230,13 @@ def decide(m: Measurements, limits: Limits) -> Verdict:
         return reject(RejectionCode.corrupt)
     if not m.has_video:
         return reject(RejectionCode.no_video_stream)
-    if m.duration_s is not None and m.duration_s > limits.max_duration_s:
-        return reject(RejectionCode.too_long, f"（{m.duration_s:.1f} 秒）")
+    if m.duration_s is not None and limits.too_long(m.duration_s):
+        at_least = "至少 " if m.packets_capped else ""
+        shown = format_seconds(m.duration_s, limits.duration_step_s)
+        return reject(RejectionCode.too_long, f"（{at_least}{shown} 秒）")
+    if m.packets_capped:
+        # More packets than any real clip within the limit holds: the file is built to exhaust us.
+        return reject(RejectionCode.corrupt)
     if not m.decode_ok or m.duration_s is None:
         return reject(RejectionCode.corrupt)
     return Verdict(ok=True, warnings=header_warnings(m))

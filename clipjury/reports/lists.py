@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.campaigns.models import Campaign
+from clipjury.media.rules import shown_duration
 from clipjury.reports.exports import Cell, Report, Sheet
 from clipjury.reviews import service as reviews
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
@@ -118,7 +119,8 @@ def review_list_report(
             "提交时间": fmt_local(w.submitted_at),
             "状态": WORK_STATUS_LABELS.get(shown, shown),
             "认领人": usernames.get(w.claimed_by_id, "") if w.claimed_by_id else "",
-            "时长（秒）": round(duration, 1) if duration is not None else None,
+            # Rounded as the rules round before comparing with the limit, like every page shows it.
+            "时长（秒）": shown_duration(duration, campaign.duration_step_s) if duration is not None else None,
             "最近决定": ACTION_LABELS.get(last.action, last.action) if last else "",
             "理由": last.reason if last else "",
             "报送排序": w.forward_rank,
