@@ -278,7 +278,10 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
                 f"（{version.duration_s:.1f} 秒）不一致，以实际时长为准。"
             )
         elif warning == "worker_gave_up":  # workers.tasks.WORKER_GAVE_UP
-            warnings.append("校验进程多次异常退出，系统已停止重试并判定文件无法校验。")
+            warnings.append(
+                "校验进程多次异常退出（不是文件本身的问题），系统已暂停处理该文件、未作判定；"
+                f"请运维人员执行 clipjury retry-version {version.id} 重新处理。"
+            )
         elif warning.startswith("attempts: "):
             warnings.append(f"校验尝试次数：{warning.removeprefix('attempts: ')}。")
         elif warning.startswith("size_changed"):

@@ -320,3 +320,14 @@ def _write_duration(out: bytearray, offset: int, version: int, value: int) -> No
 def copy_to(path: Path, target: Path) -> Path:
     shutil.copyfile(path, target)
     return target
+
+
+def short_video_long_audio_mp4(video_s: float = 0.2, audio_s: float = 5) -> Path:
+    """A few frames of video under a much longer audio track: the file lasts ``audio_s``, the picture
+    only ``video_s`` (a phone's clip cut wrong, a slide with a voice-over)."""
+    recipe = [
+        "-f", "lavfi", "-i", f"testsrc2=size={SMALL}:rate=25:duration={video_s}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={audio_s}",
+        *H264, *AAC, "-f", "mp4",
+    ]
+    return _encode("short-video-long-audio.mp4", recipe)

@@ -133,7 +133,8 @@ _LIBC = _load_libc()
 PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when the thread that forked it dies (Linux)."""
     # A worker killed with SIGKILL must not leave a decode running on its own.
     if _LIBC is not None:
         _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -151,7 +152,7 @@ def _run(args: Sequence[str], timeout_s: float) -> ToolResult:
     try:
         proc = subprocess.run(
             list(args), stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout_s,
-            preexec_fn=_die_with_parent, check=False,
+            preexec_fn=die_with_parent, check=False,
         )
     except subprocess.TimeoutExpired as exc:
         stderr = (exc.stderr or b"").decode("utf-8", "replace") if isinstance(exc.stderr, bytes) else ""

@@ -66,6 +66,9 @@ class VersionStatus(StrEnum):
     processing = "processing"
     ready = "ready"
     rejected = "rejected"
+    # The workers kept dying on this version (``worker_gave_up``): no verdict, staff retry it
+    # (``clipjury retry-version``). A worker death is not evidence about the file.
+    held = "held"
 
 
 class Playback(StrEnum):
@@ -146,3 +149,9 @@ class WorkVersion(SQLModel, table=True):
     poster_key: str | None = Field(default=None, max_length=512)
     rendition_key: str | None = Field(default=None, max_length=512)
     rendition_status: str | None = Field(default=None, max_length=16)
+    # The playback job's own bookkeeping: attempts so far, when the last one started (the sweep's
+    # back-off counts from it) and why the last one failed. After ``media_max_attempts`` the rendition
+    # is recorded ``failed`` and a missing poster stays missing; staff see ``media_error``.
+    media_attempts: int = 0
+    media_attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    media_error: str | None = Field(default=None, max_length=500)
