@@ -69,9 +69,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-# How long a SIGTERMed worker may take to exit: its grace (set to 0 below) plus start-up and teardown on a
-# loaded 2-core machine. A bound on an event, not a speed assertion: a healthy worker exits in about a second.
-SHUTDOWN_BOUND_S = 60
+# How long a SIGTERMed worker may take to exit: its grace (set to 0 below) plus teardown on a loaded
+# 2-core machine. A bound on an event, not a speed assertion: a healthy worker exits in a second or two.
+# rq's pubsub thread used to hold a warm shutdown for up to 60 s (see ClipjuryWorker.subscribe).
+SHUTDOWN_BOUND_S = 45
 
 
 def stop_worker(worker: Any) -> int:
@@ -81,9 +82,12 @@ def stop_worker(worker: Any) -> int:
     try:
         return int(worker.wait(SHUTDOWN_BOUND_S))
     except Exception:
-        worker.kill()
+        left = [(p, process_state(p), command_of(p)) for p in [worker.pid, *descendants(worker.pid)]]
+        os.kill(worker.pid, signal.SIGUSR1)  # the worker prints where it waits (see the captured stderr)
+        time.sleep(1)
+        kill_tree(worker.pid)
         worker.wait(10)
-        raise AssertionError(f"the worker did not exit within {SHUTDOWN_BOUND_S}s of SIGTERM") from None
+        raise AssertionError(f"the worker did not exit within {SHUTDOWN_BOUND_S}s of SIGTERM: {left}") from None
 
 
 def process_state(pid: int) -> str | None:
