@@ -448,8 +448,8 @@ def test_job_timeout_must_exceed_every_step() -> None:
 
     from clipjury.settings import Settings
 
+    with pytest.raises(ValidationError, match="CLIPJURY_JOB_TIMEOUT_S"):
+        Settings(transcode_timeout_s=1800, job_timeout_s=1800)  # rq would kill ffmpeg before its own limit
     derived = Settings(transcode_timeout_s=1800, decode_timeout_s=900, probe_timeout_s=60)
     assert derived.job_timeout > 60 + 1800
-    with pytest.raises(ValidationError, match="CLIPJURY_JOB_TIMEOUT_S"):
-        Settings(transcode_timeout_s=1800, job_timeout_s=1800)
     assert Settings(transcode_timeout_s=600, job_timeout_s=1800).job_timeout == 1800
