@@ -189,6 +189,15 @@ def audit_reason_label(action: str, reason: str) -> str:
     """An audit event's reason in Chinese: people's own words as written, the system's codes translated."""
     if reason in FIXED_REASON_LABELS:
         return FIXED_REASON_LABELS[reason]
+    if action == "held" and reason == "worker_gave_up":
+        return (
+            "校验进程多次异常退出（不是文件本身的问题），文件已挂起、未作判定；"
+            "请运维执行 clipjury retry-version 版本号"
+        )
+    if action == "media_failed":
+        return "多次未能生成封面或在线播放版本，原文件仍可下载；可由运维执行 clipjury retry-version 版本号重试"
+    if action == "retry":
+        return {"validation": "重新校验文件", "playback": "重新生成封面和播放版本"}.get(reason, reason)
     if action == "revalidate":
         if reason == "ready":
             return "按现行规则重新校验：通过"

@@ -65,6 +65,9 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "withdraw": "撤回提交",
     "publish_national_results": "发布全国复评结果",
     "activity_report": "填报活动开展情况",
+    "held": "文件处理挂起",
+    "retry": "重新处理文件",
+    "media_failed": "播放版本生成失败",
 }
 
 

@@ -327,6 +327,10 @@ def test_a_version_whose_workers_keep_dying_is_held_for_staff_not_refused(client
     # The submitter reads a system fault, not "your file is broken".
     page = web_page(client, f"/works/{work_id}")
     assert "系统处理异常，工作人员正在处理" in page and "文件损坏" not in page
+    # Staff read it in the audit log, with the way forward.
+    client.cookies.clear()
+    audit = web_page(client, "/audit?action=held", "demo-province-admin")
+    assert "文件处理挂起" in audit and "clipjury retry-version" in audit
 
     # Staff send it through again (documented in the README); the file then gets its real verdict.
     assert main(["retry-version", str(second)]) == 0
@@ -337,10 +341,10 @@ def test_a_version_whose_workers_keep_dying_is_held_for_staff_not_refused(client
     assert main(["retry-version", str(second)]) == 2  # nothing left to retry
 
 
-def web_page(client: Any, path: str) -> str:
+def web_page(client: Any, path: str, username: str = "demo-submitter") -> str:
     from tests.test_ui import login
 
-    assert login(client).status_code == 303
+    assert login(client, username).status_code == 303
     page = client.get(path)
     assert page.status_code == 200, page.text
     return str(page.text)
@@ -390,6 +394,15 @@ def test_playback_job_attempts_are_capped_and_the_failure_recorded(client, auth)
     report = sweep(_stale(3600))
     assert report.media_resent == [] and report.media_gave_up == []  # no more downloads of the original
     assert prepare_playback(version_id) == "gave_up" and version_row(version_id).media_attempts == cap
+    assert audit_actions(work_id).count("media_failed") == 1  # staff read it once in the audit log
+
+
+def audit_actions(work_id: int) -> list[str]:
+    from clipjury.audit.models import AuditEvent
+    from clipjury.db import session_scope
+
+    with session_scope() as session:
+        return [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.work_id == work_id))]
 
 
 def test_a_rendition_whose_workers_keep_dying_is_recorded_failed(client, auth) -> None:  # type: ignore[no-untyped-def]

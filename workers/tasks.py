@@ -54,7 +54,7 @@ from clipjury.media.rules import (
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
-from clipjury.works.service import MeasuredMedia, apply_verdict, hold_version
+from clipjury.works.service import MeasuredMedia, apply_verdict, give_up_playback, hold_version
 from storage import get_store
 from storage.s3 import ObjectNotFound, StorageError
 from workers import media
@@ -369,14 +369,9 @@ def _claim_media(version_id: int) -> tuple[WorkVersion, int] | str:
 
 
 def _record_media_gave_up(session: Session, version: WorkVersion) -> None:
-    """The cap is reached: the rendition is ``failed`` (the original stays downloadable) and a missing
-    poster stays missing; ``media_error`` keeps the last reason for staff."""
-    values: dict[str, Any] = {"media_error": (version.media_error or "gave up")[:500]}
-    if _playback_todo(version)[1]:
-        values["rendition_status"] = "failed"
-    session.execute(update(WorkVersion).where(col(WorkVersion.id) == version.id).values(**values))
-    log.error("gave up on playback of version %s after %s attempts: %s", version.id, version.media_attempts,
-              values["media_error"])
+    if give_up_playback(session, version.id or 0):
+        log.error("gave up on playback of version %s after %s attempts: %s", version.id, version.media_attempts,
+                  version.media_error)
 
 
 def prepare_playback(version_id: int) -> str:

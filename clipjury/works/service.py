@@ -368,6 +368,40 @@ def hold_version(session: Session, version_id: int, attempts: int, warning: str)
     return True
 
 
+MEDIA_GAVE_UP = "gave up"
+
+
+def give_up_playback(session: Session, version_id: int) -> bool:
+    """The playback job reached its attempt cap: the rendition (if one was due) is ``failed`` so the page
+    offers the original for download, a missing poster stays missing, and staff read why in the audit log.
+    Compare-and-set on ``media_error``: recorded once however often the job or the sweep calls it."""
+    version = session.get(WorkVersion, version_id)
+    if version is None or version.status != VersionStatus.ready:
+        return False
+    if (version.media_error or "").startswith(MEDIA_GAVE_UP):
+        return False
+    error = f"{MEDIA_GAVE_UP} after {version.media_attempts} attempts: {version.media_error or 'worker died'}"[:500]
+    values: dict[str, Any] = {"media_error": error}
+    if version.playback != PlaybackKind.original and version.rendition_status != "ready":
+        values["rendition_status"] = "failed"
+    result = session.execute(
+        update(WorkVersion)
+        .where(col(WorkVersion.id) == version_id,
+               or_(col(WorkVersion.media_error).is_(None), ~col(WorkVersion.media_error).startswith(MEDIA_GAVE_UP)))
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    work = session.get(Work, version.work_id)
+    assert work is not None
+    record(
+        session, actor=None, action="media_failed", work_id=work.id, province_id=work.province_id,
+        from_status=work.status, to_status=work.status, reason="media_gave_up",
+        data={"version_id": version_id, "attempts": version.media_attempts, "error": error},
+    )
+    return True
+
+
 def retry_version(session: Session, version_id: int, *, actor: User | None = None) -> str:
     """Staff send a held validation, or a playback job that gave up, through the workers again with fresh
     attempt counters. Returns what was retried: ``"validation"`` or ``"playback"``."""
