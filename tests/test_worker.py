@@ -112,10 +112,10 @@ def database_lock() -> Iterator[None]:
     if TEST_DB == "postgres":
         import psycopg
 
-        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{PG_TEST_DB}") as conn:
-            conn.execute("LOCK TABLE work_version, work IN ACCESS EXCLUSIVE MODE")
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{PG_TEST_DB}") as pg:
+            pg.execute("LOCK TABLE work_version, work IN ACCESS EXCLUSIVE MODE")
             yield
-            conn.rollback()
+            pg.rollback()
         return
     import sqlite3
 
