@@ -396,6 +396,16 @@ def test_playback_job_attempts_are_capped_and_the_failure_recorded(client, auth)
     assert prepare_playback(version_id) == "gave_up" and version_row(version_id).media_attempts == cap
     assert audit_actions(work_id).count("media_failed") == 1  # staff read it once in the audit log
 
+    # Staff may send it through again with fresh attempts.
+    from clipjury.cli import main
+    from clipjury.jobs import media_job_id
+    from workers.tasks import _job_status
+
+    assert main(["retry-version", str(version_id)]) == 0
+    row = version_row(version_id)
+    assert row.media_attempts == 0 and row.media_error is None
+    assert _job_status(media_job_id(version_id)) is not None
+
 
 def audit_actions(work_id: int) -> list[str]:
     from clipjury.audit.models import AuditEvent
