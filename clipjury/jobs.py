@@ -47,7 +47,7 @@ def queue_name(name: str) -> str:
 
 
 def get_queue(name: str) -> Queue:
-    return Queue(queue_name(name), connection=get_redis(), default_timeout=get_settings().job_timeout_s)
+    return Queue(queue_name(name), connection=get_redis(), default_timeout=get_settings().job_timeout)
 
 
 def all_queues() -> list[Queue]:

@@ -19,6 +19,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-production"
 DEV_S3_ACCESS_KEY = "clipjury-dev"
 DEV_S3_SECRET_KEY = "clipjury-dev-secret"
+# What a job does besides running ffmpeg (download the original, upload the results, record them).
+JOB_TIMEOUT_MARGIN_S = 300
 
 
 class Environment(StrEnum):
@@ -98,11 +100,23 @@ class Settings(BaseSettings):
     # Packets a second of clip may hold, all streams together (120 fps video with 5.1 audio is ~170):
     # the probe stops reading packets at this rate x (duration limit + 10 s) and decides there.
     probe_max_packets_per_s: int = Field(default=1000, ge=100)
-    job_timeout_s: int = 1800
+    # rq's limit on a whole job. Empty: derived from the step timeouts (JOB_TIMEOUT_MARGIN_S on top of the
+    # longest job's steps). Set by hand it must exceed them too, or rq would kill a long transcode
+    # before ffmpeg's own limit fires and the job would fail without a recorded reason.
+    job_timeout_s: int | None = Field(default=None, ge=60)
     job_heartbeat_s: int = 5
     # A processing job whose heartbeat is older than this is taken as dead and run again.
     job_stale_after_s: int = 60
-    job_max_attempts: int = 3
+    # A worker death is not evidence about the file: after this many deaths on one validation the version
+    # is held (``worker_gave_up``) for staff, never refused.
+    job_max_attempts: int = Field(default=3, ge=1)
+    # Each re-send after a worker death waits this long, doubled per attempt already made (capped at 1 h).
+    job_retry_backoff_s: int = Field(default=30, ge=0)
+    # Poster and rendition attempts per valid version before the failure is recorded for staff.
+    media_max_attempts: int = Field(default=3, ge=1)
+    # SIGTERM lets the running job finish for this long, then kills it (and its ffmpeg) so a deploy or
+    # shutdown is bounded; the killed job is sent again by rq's retry or the sweep.
+    worker_shutdown_grace_s: int = Field(default=60, ge=0)
     worker_maintenance_interval_s: int = 30
     queue_prefix: str = "clipjury"
 
@@ -151,7 +165,30 @@ class Settings(BaseSettings):
             if not self.cookie_secure:
                 raise ValueError("production needs CLIPJURY_COOKIE_SECURE=true (the session cookie only over HTTPS)")
         self._check_notify_channels()
+        self._check_job_timeouts()
         return self
+
+    def _check_job_timeouts(self) -> None:
+        steps = self.longest_job_steps_s
+        if self.job_timeout_s is None:
+            self.job_timeout_s = steps + JOB_TIMEOUT_MARGIN_S
+        elif self.job_timeout_s <= steps:
+            raise ValueError(
+                f"CLIPJURY_JOB_TIMEOUT_S ({self.job_timeout_s}) must exceed the steps of the longest job "
+                f"({steps} s: probe {self.probe_timeout_s} + max(decode {self.decode_timeout_s}, "
+                f"transcode {self.transcode_timeout_s})); leave it unset to derive it"
+            )
+
+    @property
+    def longest_job_steps_s(self) -> int:
+        # The validation job probes and decodes side by side; the playback job makes a poster (under the
+        # probe timeout) and then a rendition: the worse of the two bounds every job's ffmpeg time.
+        return self.probe_timeout_s + max(self.decode_timeout_s, self.transcode_timeout_s)
+
+    @property
+    def job_timeout(self) -> int:
+        assert self.job_timeout_s is not None  # set by the validator
+        return self.job_timeout_s
 
     def _check_notify_channels(self) -> None:
         # Imported here: the registry lives with the channels, and a typo must stop start-up rather

@@ -21,7 +21,7 @@ from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.uploads.models import Upload, UploadStatus
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
-from clipjury.works.service import latest_rejection, media_of, shown_version
+from clipjury.works.service import held_version, latest_rejection, media_of, shown_version
 
 MiB = 1024 * 1024
 SUBMITTING_ROLES = (Role.submitter, Role.unit_coordinator)
@@ -193,6 +193,15 @@ def audit_reason_label(action: str, reason: str) -> str:
     """An audit event's reason in Chinese: people's own words as written, the system's codes translated."""
     if reason in FIXED_REASON_LABELS:
         return FIXED_REASON_LABELS[reason]
+    if action == "held" and reason == "worker_gave_up":
+        return (
+            "校验进程多次异常退出（不是文件本身的问题），文件已挂起、未作判定；"
+            "请运维执行 clipjury retry-version 版本号"
+        )
+    if action == "media_failed":
+        return "多次未能生成封面或在线播放版本，原文件仍可下载；可由运维执行 clipjury retry-version 版本号重试"
+    if action == "retry":
+        return {"validation": "重新校验文件", "playback": "重新生成封面和播放版本"}.get(reason, reason)
     if action == "revalidate":
         if reason == "ready":
             return "按现行规则重新校验：通过"
@@ -374,6 +383,8 @@ class LiveState:
     closed_note: str
     # New uploads may start now (the submission window is open).
     uploads_open: bool = True
+    # The workers gave up on the pending file (worker_gave_up): a system fault staff handle, not a verdict.
+    held: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -396,6 +407,7 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
     version = shown_version(session, work)
     play = playback_mod.playback_for(session, work) if work.current_version_id is not None else None
     preparing = bool(play and play.preparing)
+    held = held_version(session, work) is not None
     now = utcnow()
     deadline = as_utc(campaign.submission_deadline)
     # Never the stored status: an unpublished national decision reads as 已报送全国复评.
@@ -414,14 +426,15 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         str(part)
         for part in (
             status, work.latest_version_id, work.current_version_id, work.submitted_version_id,
-            preparing, work.submitted_at and as_utc(work.submitted_at).isoformat(), can_submit, can_withdraw,
+            preparing, work.submitted_at and as_utc(work.submitted_at).isoformat(), can_submit, can_withdraw, held,
         )
     )
     return LiveState(
         work_id=work.id or 0,
         status=status,
         status_label=status_label(status),
-        polling=status == WorkStatus.processing or preparing,
+        # A held file waits for staff (hours, perhaps): the page stops asking every two seconds.
+        polling=(status == WorkStatus.processing and not held) or preparing,
         state_key=hashlib.blake2s(raw_key.encode(), digest_size=8).hexdigest(),
         is_owner=is_owner,
         rejection=latest_rejection(session, work),
@@ -433,4 +446,5 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         can_withdraw=can_withdraw,
         closed_note=closed_note,
         uploads_open=as_utc(campaign.submission_opens_at) <= now <= deadline,
+        held=held,
     )

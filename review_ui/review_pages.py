@@ -66,6 +66,9 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "withdraw": "撤回提交",
     "publish_national_results": "发布全国复评结果",
     "activity_report": "填报活动开展情况",
+    "held": "文件处理挂起",
+    "retry": "重新处理文件",
+    "media_failed": "播放版本生成失败",
 }
 
 
@@ -293,7 +296,10 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
                 "多数播放器不显示，但个别播放器可能播放出来；请用下载的原文件核对其内容。"
             )
         elif warning == "worker_gave_up":  # workers.tasks.WORKER_GAVE_UP
-            warnings.append("校验进程多次异常退出，系统已停止重试并判定文件无法校验。")
+            warnings.append(
+                "校验进程多次异常退出（不是文件本身的问题），系统已暂停处理该文件、未作判定；"
+                f"请运维人员执行 clipjury retry-version {version.id} 重新处理。"
+            )
         elif warning.startswith("attempts: "):
             warnings.append(f"校验尝试次数：{warning.removeprefix('attempts: ')}。")
         elif warning.startswith("size_changed"):

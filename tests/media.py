@@ -431,3 +431,12 @@ def editor_cut_mp4(seconds: float) -> Path:
 def ten_minutes_mp4() -> Path:
     """Ten minutes whose full decode takes far longer than reading its packet list (160x120, 25 fps)."""
     return _encode("ten-minutes.mp4", [*_av_inputs(600, audio=False), *H264, "-f", "mp4"])
+def short_video_long_audio_mp4(video_s: float = 0.2, audio_s: float = 5) -> Path:
+    """A few frames of video under a much longer audio track: the file lasts ``audio_s``, the picture
+    only ``video_s`` (a phone's clip cut wrong, a slide with a voice-over)."""
+    recipe = [
+        "-f", "lavfi", "-i", f"testsrc2=size={SMALL}:rate=25:duration={video_s}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=22050:duration={audio_s}",
+        *H264, *AAC, "-f", "mp4",
+    ]
+    return _encode("short-video-long-audio.mp4", recipe)

@@ -1,9 +1,11 @@
-"""``clipjury revalidate`` and ``clipjury sweep``: re-run verdicts after a rule, limit or ffmpeg change,
-and run the stuck-job sweep by hand."""
+"""``clipjury revalidate``, ``clipjury sweep`` and ``clipjury retry-version``: re-run verdicts after a rule,
+limit or ffmpeg change, run the stuck-job sweep by hand, and send a held version (or a playback job that
+gave up) through the workers again."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,7 +100,10 @@ def _jsonable(d: dict[str, Any]) -> dict[str, Any]:
 
 def cmd_revalidate(args: argparse.Namespace) -> int:
     with session_scope() as session:
-        query = select(WorkVersion).where(WorkVersion.status != VersionStatus.processing).order_by(
+        # A held version has no verdict to compare; `clipjury retry-version` is its way forward.
+        query = select(WorkVersion).where(
+            col(WorkVersion.status).not_in([VersionStatus.processing, VersionStatus.held])
+        ).order_by(
             col(WorkVersion.id)
         )
         if args.work is not None:
@@ -127,7 +132,22 @@ def cmd_sweep(_args: argparse.Namespace) -> int:
     if report.skipped:
         print("another sweep is running; skipped")
         return 0
-    print(f"resent validations: {report.resent}; gave up: {report.gave_up}; resent playback: {report.media_resent}")
+    print(f"resent validations: {report.resent}; held: {report.gave_up}; resent playback: {report.media_resent}; "
+          f"playback gave up: {report.media_gave_up}; scratch removed: {len(report.scratch_removed)}")
+    return 0
+
+
+def cmd_retry_version(args: argparse.Namespace) -> int:
+    from clipjury.errors import DomainError
+    from clipjury.works.service import retry_version
+
+    try:
+        with session_scope() as session:
+            what = retry_version(session, args.version_id)
+    except DomainError as exc:
+        print(f"refused: {exc.code}: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"version {args.version_id}: {what} sent to the workers again (attempts reset)")
     return 0
 
 
@@ -141,3 +161,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     subparsers.add_parser("sweep", help="re-send stuck validation jobs and clean expired uploads").set_defaults(
         func=cmd_sweep
     )
+    retry = subparsers.add_parser(
+        "retry-version",
+        help="send a held version (worker_gave_up) or a failed poster/rendition through the workers again",
+    )
+    retry.add_argument("version_id", type=int)
+    retry.set_defaults(func=cmd_retry_version)

@@ -150,13 +150,18 @@ _LIBC = _load_libc()
 PR_SET_PDEATHSIG = 1
 
 
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when the thread that forked it dies (Linux)."""
+    # A worker killed with SIGKILL must not leave a decode running on its own.
+    if _LIBC is not None:
+        _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 def _child_setup(memory_limit_bytes: int) -> Callable[[], None]:
     """What every ffmpeg/ffprobe child does between fork and exec (values computed before the fork)."""
 
     def setup() -> None:
-        # A worker killed with SIGKILL must not leave a decode running on its own.
-        if _LIBC is not None:
-            _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        die_with_parent()
         # A sample table of millions of entries is a few bytes in the file and gigabytes in the demuxer's
         # index: past the limit ffmpeg's allocations fail and it exits with an error.
         resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))

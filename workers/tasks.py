@@ -2,20 +2,25 @@
 
 Jobs take IDs, reload, and no-op when the version is gone or already decided, so running one twice is
 harmless. Transient failures (store, Redis, database, ffmpeg unable to run) raise, so rq retries;
-a bad file always ends in a recorded verdict. A worker that dies mid-job (SIGKILL, OOM) leaves a stale
-``heartbeat_at`` that ``sweep`` notices; after ``job_max_attempts`` crashes the file is refused.
+a bad file always ends in a recorded verdict. A worker that dies mid-job (SIGKILL, OOM, deploy) leaves a
+stale ``heartbeat_at`` that ``sweep`` notices and re-sends with a growing back-off; a death says nothing
+about the file, so after ``job_max_attempts`` of them the version is held (``worker_gave_up``) for staff
+(``clipjury retry-version``), never refused. The playback job counts its own attempts
+(``media_max_attempts``); past them a rendition is recorded ``failed`` (the original stays downloadable).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,18 +46,16 @@ from clipjury.jobs import (
 )
 from clipjury.media.rules import (
     Limits,
-    RejectionCode,
     Verdict,
     decide,
     needs_probe,
-    rejection_message,
     sniff_major_brand,
 )
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
 from clipjury.works.retention import purge_old_versions
-from clipjury.works.service import MeasuredMedia, apply_verdict
+from clipjury.works.service import MeasuredMedia, apply_verdict, give_up_playback, hold_version
 from storage import get_store
 from storage.s3 import ObjectNotFound, StorageError
 from workers import media
@@ -63,6 +66,10 @@ DOWNLOAD_CHUNK = 8 * 1024 * 1024
 # Failures that say nothing about the file: rq retries them and they do not count as attempts.
 TRANSIENT = (StorageError, RedisError, OperationalError, media.MediaToolError, OSError)
 WORKER_GAVE_UP = "worker_gave_up"
+# Scratch directories are named job-<pid>-<random>: the pid tells whether the job that owns one still runs.
+SCRATCH_PREFIX = "job-"
+# The longest back-off between two re-sends, however many attempts were made.
+MAX_BACKOFF_S = 3600
 
 
 # -- keys -----------------------------------------------------------------------------------------
@@ -132,16 +139,60 @@ def _download(key: str, target: Path | None) -> Downloaded:
     return Downloaded(target, size, digest.hexdigest())
 
 
+def _scratch_base() -> Path:
+    return get_settings().data_dir / "work"
+
+
 @contextmanager
 def _workdir() -> Iterator[Path]:
-    settings = get_settings()
-    base = settings.data_dir / "work"
+    base = _scratch_base()
     base.mkdir(parents=True, exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix="job-", dir=base))
+    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=base))
     try:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a killed horse nobody has reaped yet is as dead as it gets
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+def clean_scratch(now_s: float | None = None) -> list[str]:
+    """Remove the scratch directories of killed jobs: those whose process is gone, and any older than the
+    job timeout (no live job runs that long: rq kills it). A killed work horse cannot clean up after itself,
+    and a large original left behind by each death would fill the disk."""
+    base = _scratch_base()
+    if not base.is_dir():
+        return []
+    now_s = time.time() if now_s is None else now_s
+    max_age_s = get_settings().job_timeout
+    removed: list[str] = []
+    for entry in base.iterdir():
+        if not entry.name.startswith(SCRATCH_PREFIX) or not entry.is_dir():
+            continue
+        pid_part = entry.name[len(SCRATCH_PREFIX):].split("-", 1)[0]
+        owner_gone = pid_part.isdigit() and not _pid_alive(int(pid_part))
+        try:
+            too_old = now_s - entry.stat().st_mtime > max_age_s
+        except OSError:
+            continue
+        if owner_gone or too_old:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+    if removed:
+        log.warning("removed %s stale scratch director%s: %s", len(removed), "y" if len(removed) == 1 else "ies",
+                    removed)
+    return removed
 
 
 def _limits_for(session: Session, version: WorkVersion) -> Limits:
@@ -265,44 +316,112 @@ def validate_version(version_id: int) -> str:
     return "ready" if outcome.verdict.ok else f"rejected:{outcome.verdict.code}"
 
 
-def prepare_playback(version_id: int) -> str:
-    """A poster for every valid version, and an H.264/AAC rendition when the original is not playable."""
+def poster_time_s(version: WorkVersion) -> float:
+    """Where to take the poster: 1 s in, or half-way through the VIDEO stream when that is shorter.
+
+    The file's duration is its longest stream's: 0.2 s of video under 5 s of audio has no frame at 1 s.
+    The video stream's own extent is in the stored probe summary (``stream_durations_s``)."""
+    probe = version.probe or {}
+    durations = probe.get("stream_durations_s") or {}
+    video_s: float | None = None
+    for stream in probe.get("streams") or []:
+        if isinstance(stream, dict) and stream.get("codec_type") == "video":
+            value = durations.get(str(stream.get("index")))
+            if isinstance(value, int | float):
+                video_s = float(value)
+            break
+    extent = video_s if video_s is not None else (version.duration_s or 0.0)
+    return max(0.0, min(1.0, extent / 2))
+
+
+def _playback_todo(version: WorkVersion) -> tuple[bool, bool]:
+    """(poster missing, rendition missing) for a valid version."""
+    needs_rendition = version.playback != Playback.original
+    rendition_todo = needs_rendition and version.rendition_status not in ("ready", "failed")
+    return version.poster_key is None, rendition_todo
+
+
+def _claim_media(version_id: int) -> tuple[WorkVersion, int] | str:
+    """Count the playback attempt (compare-and-set, committed at once so a crash leaves a trace), or say
+    why there is nothing to do: ``"noop"`` or ``"gave_up"`` (the cap is reached; the failure is recorded)."""
+    settings = get_settings()
     with session_scope() as session:
         version = session.get(WorkVersion, version_id)
         if version is None or version.status != VersionStatus.ready:
             return "noop"
-        needs_rendition = version.playback != Playback.original
-        done_poster = version.poster_key is not None
-        done_rendition = not needs_rendition or version.rendition_status in ("ready", "failed")
-        if done_poster and done_rendition:
+        poster_todo, rendition_todo = _playback_todo(version)
+        if not poster_todo and not rendition_todo:
             return "noop"
-        if needs_rendition and not done_rendition:
-            version.rendition_status = "processing"
+        if version.media_attempts >= settings.media_max_attempts:
+            _record_media_gave_up(session, version)
+            return "gave_up"
+        values: dict[str, Any] = {"media_attempts": version.media_attempts + 1, "media_attempted_at": utcnow()}
+        if rendition_todo:
+            values["rendition_status"] = "processing"
+        result = session.execute(
+            update(WorkVersion)
+            .where(col(WorkVersion.id) == version_id, col(WorkVersion.media_attempts) == version.media_attempts)
+            .values(**values)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            return "noop"  # another run took this attempt
+        session.refresh(version)
+        return version, version.media_attempts
+
+
+def _record_media_gave_up(session: Session, version: WorkVersion) -> None:
+    if give_up_playback(session, version.id or 0):
+        log.error("gave up on playback of version %s after %s attempts: %s", version.id, version.media_attempts,
+                  version.media_error)
+
+
+def prepare_playback(version_id: int) -> str:
+    """A poster for every valid version, and an H.264/AAC rendition when the original is not playable."""
+    claimed = _claim_media(version_id)
+    if isinstance(claimed, str):
+        return claimed
+    version, attempt = claimed
+    poster_todo, rendition_todo = _playback_todo(version)
     store = get_store()
+    values: dict[str, Any] = {}
+    errors: list[str] = []
     with _workdir() as workdir:
         source = workdir / "original.mp4"
         store.download_file(version.object_key, source)
-        values: dict[str, Any] = {}
-        if not done_poster:
+        if poster_todo:
             poster = workdir / "poster.jpg"
-            at = min(1.0, (version.duration_s or 0.0) / 2)
-            media.make_poster(source, poster, at_s=at)
-            store.upload_file(poster_key(version), poster, content_type="image/jpeg")
-            values["poster_key"] = poster_key(version)
-        if needs_rendition and not done_rendition:
+            try:
+                media.make_poster(source, poster, at_s=poster_time_s(version))
+            except media.MediaToolError as exc:
+                errors.append(f"poster: {exc}")
+            else:
+                store.upload_file(poster_key(version), poster, content_type="image/jpeg")
+                values["poster_key"] = poster_key(version)
+        if rendition_todo:
             values["playback"] = Playback.rendition
             web = workdir / "web.mp4"
             try:
                 media.make_rendition(source, web, has_audio=version.audio_codec is not None)
-            except media.MediaToolError:
+            except media.MediaToolError as exc:
                 # A file that validated but will not transcode: retrying gives the same answer.
                 log.exception("rendition of version %s failed", version_id)
                 values["rendition_status"] = "failed"
+                errors.append(f"rendition: {exc}")
             else:
                 store.upload_file(rendition_key(version), web, content_type="video/mp4")
                 values.update(rendition_key=rendition_key(version), rendition_status="ready")
+    if errors:
+        values["media_error"] = "; ".join(errors)[:500]
     with session_scope() as session:
         session.execute(update(WorkVersion).where(col(WorkVersion.id) == version_id).values(**values))
+        if "poster_key" not in values and poster_todo and attempt >= get_settings().media_max_attempts:
+            current = session.get(WorkVersion, version_id)
+            assert current is not None
+            _record_media_gave_up(session, current)
+            return "gave_up"
+    if poster_todo and "poster_key" not in values:
+        # rq retries it (and the sweep after a back-off) until media_max_attempts.
+        raise media.MediaToolError(values["media_error"])
     return "done"
 
 
@@ -332,10 +451,20 @@ def _resend(queue: str, func: str, job_id: str, version_id: int) -> None:
 @dataclass
 class SweepReport:
     resent: list[int]
-    gave_up: list[int]
+    gave_up: list[int]  # held with worker_gave_up
     media_resent: list[int]
+    media_gave_up: list[int] = field(default_factory=list)
+    scratch_removed: list[str] = field(default_factory=list)
     uploads_cleaned: Any = None
     skipped: bool = False
+
+
+def backoff_s(attempts: int) -> float:
+    """How long the sweep waits, on top of ``job_stale_after_s``, before re-sending a job that has already
+    been tried ``attempts`` times: a worker that keeps dying (OOM, a crash loop) is not hammered."""
+    if attempts <= 0:
+        return 0.0
+    return float(min(get_settings().job_retry_backoff_s * 2 ** (attempts - 1), MAX_BACKOFF_S))
 
 
 def _last_sign_of_life(version: WorkVersion) -> datetime:
@@ -346,8 +475,9 @@ def _last_sign_of_life(version: WorkVersion) -> datetime:
 
 
 def sweep(now: datetime | None = None) -> SweepReport:
-    """Re-send validations whose worker died or whose job never reached Redis; give up on files that
-    keep killing workers; re-send lost playback jobs; clean expired uploads. One worker at a time."""
+    """Re-send validations whose worker died or whose job never reached Redis, with a growing back-off;
+    hold versions whose workers keep dying; re-send lost playback jobs until their cap; remove killed jobs'
+    scratch directories; clean expired uploads. One worker at a time."""
     settings = get_settings()
     lock = get_redis().lock(
         f"{settings.queue_prefix}-sweep-lock", timeout=max(settings.worker_maintenance_interval_s, 60)
@@ -380,8 +510,10 @@ def _sweep(now: datetime) -> SweepReport:
         if status != JobStatus.STARTED and silent_for <= min(stale, timedelta(seconds=ENQUEUE_GRACE_S)):
             continue
         if version.attempts >= settings.job_max_attempts:
-            _give_up(version_id, version.attempts)
-            report.gave_up.append(version_id)
+            if _hold(version_id, version.attempts):
+                report.gave_up.append(version_id)
+            continue
+        if silent_for <= stale + timedelta(seconds=backoff_s(version.attempts)):
             continue
         log.warning("re-sending validation of version %s (job %s, silent %s)", version_id, status, silent_for)
         _resend(VALIDATE, "workers.tasks.validate_version", validation_job_id(version_id), version_id)
@@ -392,7 +524,9 @@ def _sweep(now: datetime) -> SweepReport:
             session.exec(
                 select(WorkVersion).where(
                     WorkVersion.status == VersionStatus.ready,
-                    col(WorkVersion.poster_key).is_(None) | (col(WorkVersion.rendition_status) == "processing"),
+                    (col(WorkVersion.poster_key).is_(None)
+                     & (col(WorkVersion.media_attempts) < settings.media_max_attempts))
+                    | (col(WorkVersion.rendition_status) == "processing"),
                     col(WorkVersion.validated_at) < now - stale,
                 )
             )
@@ -402,31 +536,34 @@ def _sweep(now: datetime) -> SweepReport:
         status = _job_status(media_job_id(version_id))
         if status in WAITING or status == JobStatus.STARTED:
             continue
+        if version.media_attempts >= settings.media_max_attempts:
+            with session_scope() as session:
+                current = session.get(WorkVersion, version_id)
+                if current is not None and current.status == VersionStatus.ready:
+                    _record_media_gave_up(session, current)
+            report.media_gave_up.append(version_id)
+            continue
+        if version.media_attempted_at is not None and (
+            now - as_utc(version.media_attempted_at) <= stale + timedelta(seconds=backoff_s(version.media_attempts))
+        ):
+            continue
         _resend(MEDIA, "workers.tasks.prepare_playback", media_job_id(version_id), version_id)
         report.media_resent.append(version_id)
 
+    report.scratch_removed = clean_scratch()
     report.uploads_cleaned = _cleanup_uploads(now)
     with session_scope() as session:
         purge_old_versions(session, get_store(), now)
     return report
 
 
-def _give_up(version_id: int, attempts: int) -> None:
+def _hold(version_id: int, attempts: int) -> bool:
     with session_scope() as session:
-        version = session.get(WorkVersion, version_id)
-        if version is None:
-            return
-        limits = _limits_for(session, version)
-        verdict = Verdict(
-            ok=False,
-            code=RejectionCode.corrupt,
-            message=rejection_message(
-                RejectionCode.corrupt, max_size_bytes=limits.max_size_bytes, max_duration_s=limits.max_duration_s
-            ),
-            warnings=[WORKER_GAVE_UP, f"attempts: {attempts}"],
-        )
-        apply_verdict(session, version_id, verdict, MeasuredMedia(rules_version=limits.version))
-    log.error("gave up on version %s after %s attempts", version_id, attempts)
+        held = hold_version(session, version_id, attempts, WORKER_GAVE_UP)
+    if held:
+        log.error("holding version %s for staff: its workers died %s times (clipjury retry-version %s)",
+                  version_id, attempts, version_id)
+    return held
 
 
 def _cleanup_uploads(now: datetime) -> Any:

@@ -3,27 +3,54 @@ so neither a verdict nor a message waits behind a transcode) that also runs ``sw
 ``worker_maintenance_interval_s``.
 
 Each job runs in a forked work horse (rq's default), so a file that crashes or hangs ffmpeg takes
-down only that horse. SIGTERM is a warm shutdown: the current job finishes, then the worker exits.
+down only that horse. Every process the worker forks (the horse, rq's scheduler) dies with it, even when
+the worker is SIGKILLed, and the horse's ffmpeg children die with the horse: nothing runs on unowned.
+SIGTERM is a warm shutdown bounded by ``worker_shutdown_grace_s``: the current job may finish within it,
+then the horse (and its ffmpeg) is killed and the worker exits; the job is sent again later.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
+import signal
+import threading
+from types import FrameType
 
 from rq import Worker
+from rq.exceptions import StopRequested
+from rq.utils import now
 
 from clipjury.db import get_engine
 from clipjury.jobs import all_queues, get_redis
 from clipjury.settings import get_settings
+from workers.media import die_with_parent
 
 log = logging.getLogger(__name__)
+# The scheduler sleeps one interval (1 s) between rounds, then releases its Redis locks.
+SCHEDULER_STOP_S = 10
+# How long the pubsub thread waits per poll: it bounds how long a warm shutdown waits for that thread.
+PUBSUB_POLL_S = 1.0
 
 
 class ClipjuryWorker(Worker):
-    """rq's forking worker plus our sweep in its maintenance tasks."""
+    """rq's forking worker plus our sweep in its maintenance tasks and a bounded warm shutdown."""
+
+    _shutdown_timer: threading.Timer | None = None
+    _in_maintenance = False
+    _stop_after_maintenance = False
 
     def run_maintenance_tasks(self) -> None:
+        self._in_maintenance = True
+        try:
+            self._maintain()
+        finally:
+            self._in_maintenance = False
+        if self._stop_after_maintenance:
+            raise StopRequested()  # ends rq's work loop, from plain code this time
+
+    def _maintain(self) -> None:
         super().run_maintenance_tasks()
         from clipjury.notifications.tasks import sweep_lost_notifications
         from workers.tasks import sweep
@@ -33,10 +60,10 @@ class ClipjuryWorker(Worker):
         except Exception:  # a failed sweep must not stop the worker; the next one tries again
             self.log.exception("sweep failed")
         else:
-            if report.resent or report.gave_up or report.media_resent:
+            if report.resent or report.gave_up or report.media_resent or report.media_gave_up:
                 self.log.warning(
-                    "sweep: resent %s, gave up on %s, media resent %s",
-                    report.resent, report.gave_up, report.media_resent,
+                    "sweep: resent %s, held %s, media resent %s, media gave up on %s",
+                    report.resent, report.gave_up, report.media_resent, report.media_gave_up,
                 )
         # Notifications whose job was lost (Redis down at commit time) are sent again.
         try:
@@ -44,10 +71,83 @@ class ClipjuryWorker(Worker):
         except Exception:
             self.log.exception("notification sweep failed")
 
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: a warm shutdown that touches nothing but this process's own state.
 
-def _forget_inherited_connections() -> None:
+        rq's handler asks Redis for the worker's state and raises ``StopRequested`` wherever the worker is.
+        Run from inside the sweep's database call or a Redis read, that leaves the driver mid-protocol; its
+        cleanup replaces the exception with its own, the sweep logs a failed sweep and the worker runs on
+        until it is SIGKILLed. Here the handler only sets flags: a running job gets the grace, a running
+        sweep finishes, and only an idle wait is interrupted."""
+        self.log.info("Worker %s: warm shut down requested (signal %s)", self.name, signum)
+        self._shutdown_requested_date = now()
+        signal.signal(signal.SIGINT, self.request_force_stop)
+        signal.signal(signal.SIGTERM, self.request_force_stop)
+        if self.horse_pid:
+            self._stop_requested = True
+            if self._shutdown_timer is None:
+                grace = get_settings().worker_shutdown_grace_s
+                self._shutdown_timer = threading.Timer(grace, self._end_overdue_horse, args=(self.horse_pid,))
+                self._shutdown_timer.daemon = True
+                self._shutdown_timer.start()
+        elif self._in_maintenance:
+            self._stop_after_maintenance = True
+        else:
+            raise StopRequested()
+
+    def subscribe(self) -> None:
+        """rq's pubsub thread for worker commands, polling every PUBSUB_POLL_S instead of rq's 60 s.
+
+        At shutdown rq unsubscribes and then joins that thread without a bound (redis-py 8's ``stop()``);
+        once unsubscribed, the thread's poll waits out its whole timeout for a subscription that never
+        comes, so a warm shutdown took up to a minute (and a supervisor's 10 s grace ended in SIGKILL)."""
+        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+            sleep_time=PUBSUB_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
+    def stop_scheduler(self) -> None:
+        """rq's scheduler process is asked to stop, then joined; rq waits for it for ever. Forked from a
+        worker with threads, it can hang before it ever handles the signal: past a few seconds it is killed."""
+        process = self.scheduler._process if self.scheduler else None
+        if process is None or not process.pid:
+            return
+        try:
+            os.kill(process.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        process.join(SCHEDULER_STOP_S)
+        if process.is_alive():
+            self.log.warning("rq scheduler %s did not stop within %ss: killing it", process.pid, SCHEDULER_STOP_S)
+            process.kill()
+            process.join()
+
+    def _end_overdue_horse(self, horse_pid: int) -> None:
+        # rq's warm shutdown waits for the job however long it runs (up to the job timeout): a deploy or a
+        # `systemctl stop` must not. The horse's process group holds its ffmpeg children too.
+        if self.horse_pid == horse_pid:
+            self.log.warning("shutdown grace over: killing work horse %s and its ffmpeg", horse_pid)
+            self.kill_horse(signal.SIGKILL)
+
+
+_fork_parent_pid = 0
+
+
+def _remember_fork_parent() -> None:
+    global _fork_parent_pid
+    _fork_parent_pid = os.getpid()
+
+
+def _after_fork_in_child() -> None:
     # Database connections must not be shared between the worker and its forked horse.
     get_engine().dispose(close=False)
+    # rq's horse calls setpgrp and is not a session leader's child: when the worker is SIGKILLed (OOM,
+    # a crash) nothing would stop it, and it would finish the job, ffmpeg and all, with no parent.
+    die_with_parent()
+    if os.getppid() != _fork_parent_pid:
+        os._exit(1)  # the parent died before we asked to die with it
 
 
 _at_fork_registered = False
@@ -57,8 +157,13 @@ def run_worker(burst: bool = False, name: str | None = None) -> int:
     global _at_fork_registered
     settings = get_settings()
     if not _at_fork_registered:
-        os.register_at_fork(after_in_child=_forget_inherited_connections)
+        os.register_at_fork(before=_remember_fork_parent, after_in_child=_after_fork_in_child)
         _at_fork_registered = True
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a stuck worker waits.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
+    from workers.tasks import clean_scratch
+
+    clean_scratch()  # what jobs killed with an earlier worker on this machine left behind
     worker = ClipjuryWorker(
         all_queues(),
         name=name,

@@ -66,6 +66,9 @@ class VersionStatus(StrEnum):
     processing = "processing"
     ready = "ready"
     rejected = "rejected"
+    # The workers kept dying on this version (``worker_gave_up``): no verdict, staff retry it
+    # (``clipjury retry-version``). A worker death is not evidence about the file.
+    held = "held"
 
 
 class Playback(StrEnum):
@@ -149,3 +152,9 @@ class WorkVersion(SQLModel, table=True):
     # When the retention sweep deleted this version's stored objects (neither submitted nor current good
     # one); the row stays, so the work's history is intact.
     purged_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The playback job's own bookkeeping: attempts so far, when the last one started (the sweep's
+    # back-off counts from it) and why the last one failed. After ``media_max_attempts`` the rendition
+    # is recorded ``failed`` and a missing poster stays missing; staff see ``media_error``.
+    media_attempts: int = 0
+    media_attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    media_error: str | None = Field(default=None, max_length=500)

@@ -43,7 +43,8 @@ def purge_old_versions(session: Session, store: ObjectStore, now: datetime) -> i
     candidates = list(session.exec(
         select(WorkVersion)
         .where(col(WorkVersion.purged_at).is_(None), col(WorkVersion.created_at) < cutoff,
-               col(WorkVersion.status) != VersionStatus.processing, ~_in_use(WorkVersion.id))
+               # a held version's file is what `clipjury retry-version` needs
+               col(WorkVersion.status).not_in([VersionStatus.processing, VersionStatus.held]), ~_in_use(WorkVersion.id))
         .order_by(col(WorkVersion.id)).limit(BATCH)
     ))
     session.commit()

@@ -35,6 +35,9 @@ from clipjury.works.models import (
     WorkStatus,
     WorkVersion,
 )
+from clipjury.works.models import (
+    Playback as PlaybackKind,
+)
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 2000
@@ -368,6 +371,119 @@ def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured:
     if verdict.ok:
         defer_media(session, version_id)
     return True
+
+
+class NothingToRetry(Conflict):
+    code = "nothing_to_retry"
+    message = "该文件没有需要重新处理的任务。"
+
+
+def hold_version(session: Session, version_id: int, attempts: int, warning: str) -> bool:
+    """The workers kept dying on this version: hold it for staff instead of deciding anything about the
+    file. The work keeps it pending (the submitter reads 系统处理异常，工作人员正在处理). Compare-and-set."""
+    result = session.execute(
+        update(WorkVersion)
+        .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.processing)
+        .values(status=VersionStatus.held, warnings=[warning, f"attempts: {attempts}"])
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    version = session.get(WorkVersion, version_id)
+    assert version is not None
+    session.refresh(version)
+    work = session.get(Work, version.work_id)
+    assert work is not None
+    record(
+        session, actor=None, action="held", work_id=work.id, province_id=work.province_id,
+        from_status=work.status, to_status=work.status, reason=warning,
+        data={"version_id": version_id, "attempts": attempts},
+    )
+    return True
+
+
+MEDIA_GAVE_UP = "gave up"
+
+
+def give_up_playback(session: Session, version_id: int) -> bool:
+    """The playback job reached its attempt cap: the rendition (if one was due) is ``failed`` so the page
+    offers the original for download, a missing poster stays missing, and staff read why in the audit log.
+    Compare-and-set on ``media_error``: recorded once however often the job or the sweep calls it."""
+    version = session.get(WorkVersion, version_id)
+    if version is None or version.status != VersionStatus.ready:
+        return False
+    if (version.media_error or "").startswith(MEDIA_GAVE_UP):
+        return False
+    error = f"{MEDIA_GAVE_UP} after {version.media_attempts} attempts: {version.media_error or 'worker died'}"[:500]
+    values: dict[str, Any] = {"media_error": error}
+    if version.playback != PlaybackKind.original and version.rendition_status != "ready":
+        values["rendition_status"] = "failed"
+    result = session.execute(
+        update(WorkVersion)
+        .where(col(WorkVersion.id) == version_id,
+               or_(col(WorkVersion.media_error).is_(None), ~col(WorkVersion.media_error).startswith(MEDIA_GAVE_UP)))
+        .values(**values)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    work = session.get(Work, version.work_id)
+    assert work is not None
+    record(
+        session, actor=None, action="media_failed", work_id=work.id, province_id=work.province_id,
+        from_status=work.status, to_status=work.status, reason="media_gave_up",
+        data={"version_id": version_id, "attempts": version.media_attempts, "error": error},
+    )
+    return True
+
+
+def retry_version(session: Session, version_id: int, *, actor: User | None = None) -> str:
+    """Staff send a held validation, or a playback job that gave up, through the workers again with fresh
+    attempt counters. Returns what was retried: ``"validation"`` or ``"playback"``."""
+    version = session.get(WorkVersion, version_id)
+    if version is None:
+        raise NotFound("找不到该文件版本。", code="version_not_found")
+    work = session.get(Work, version.work_id)
+    assert work is not None
+    if version.status == VersionStatus.held:
+        # A fresh heartbeat: the sweep must not take the job as lost before it reached a worker.
+        result = session.execute(
+            update(WorkVersion)
+            .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.held)
+            .values(status=VersionStatus.processing, attempts=0, heartbeat_at=utcnow(), warnings=[])
+        )
+        what = "validation"
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            defer_validation(session, version_id)
+    elif version.status == VersionStatus.ready and (
+        version.poster_key is None or version.rendition_status in ("failed", "processing")
+    ):
+        needs_rendition = version.playback != PlaybackKind.original and version.rendition_status != "ready"
+        result = session.execute(
+            update(WorkVersion)
+            .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.ready,
+                   col(WorkVersion.media_attempts) == version.media_attempts)
+            .values(media_attempts=0, media_attempted_at=None, media_error=None,
+                    rendition_status=None if needs_rendition else version.rendition_status)
+        )
+        what = "playback"
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            defer_media(session, version_id)
+    else:
+        raise NothingToRetry()
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleState()
+    record(
+        session, actor=actor, action="retry", work_id=work.id, province_id=work.province_id,
+        from_status=work.status, to_status=work.status, reason=what, data={"version_id": version_id},
+    )
+    return what
+
+
+def held_version(session: Session, work: Work) -> WorkVersion | None:
+    """The work's pending version when the workers gave up on it (shown as a system fault, not a verdict)."""
+    if work.pending_version_id is None:
+        return None
+    version = session.get(WorkVersion, work.pending_version_id)
+    return version if version is not None and version.status == VersionStatus.held else None
 
 
 def reapply_verdict(

@@ -1,7 +1,7 @@
 """campaign: duration_step_s, the rounding of measured durations before they meet max_duration_s
 
 Revision ID: 0011_media_measure
-Revises: 0009_uploads
+Revises: 0010_media_jobs
 Create Date: 2026-12-04 12:20:00
 """
 from collections.abc import Sequence
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0011_media_measure'
-down_revision: str | None = '0009_uploads'
+down_revision: str | None = '0010_media_jobs'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
