@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from clipjury.accounts.models import SCOPE_CHECK_NAME, SCOPE_CHECK_SQL, Province, Role, Unit, User
+from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.scopes import missing_scope
 from clipjury.accounts.security import create_access_token
-from clipjury.db import get_engine, session_scope
+from clipjury.db import session_scope
 from clipjury.errors import Invalid
 from clipjury.works import service as works
-from tests.conftest import TEST_DB
 from tests.review_support import submitted_works
+from tests.scope_support import insert_incomplete_coordinator
 
 PROBLEM = "application/problem+json"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -86,44 +84,11 @@ def test_create_user_says_why(demo: dict[str, int]) -> None:
     assert refused.value.code == "account_incomplete"
 
 
-@contextmanager
-def constraint_lifted() -> Iterator[Any]:
-    """A connection that may write what the CHECK constraint forbids: rows made before migration 0008,
-    which refuses to run while they exist, or written by anything that bypasses it. The constraint is
-    whole again afterwards."""
-    engine = get_engine()
-    if TEST_DB == "postgres":
-        with engine.begin() as conn:
-            conn.execute(text(f"ALTER TABLE app_user DROP CONSTRAINT {SCOPE_CHECK_NAME}"))
-            yield conn
-            # NOT VALID: enforced for new rows at once, the bad row is validated away in the teardown.
-            conn.execute(text(f"ALTER TABLE app_user ADD CONSTRAINT {SCOPE_CHECK_NAME} CHECK ({SCOPE_CHECK_SQL})"
-                              " NOT VALID"))
-    else:
-        with engine.connect() as conn:
-            conn.execute(text("PRAGMA ignore_check_constraints = ON"))
-            try:
-                yield conn
-                conn.commit()
-            finally:
-                conn.execute(text("PRAGMA ignore_check_constraints = OFF"))
-
-
 @pytest.fixture()
 def incomplete_coordinator(demo: dict[str, int], demo_hash: str) -> Iterator[int]:
     province_id, _unit = _ids()
-    with constraint_lifted() as conn:
-        conn.execute(text(
-            "INSERT INTO app_user (username, display_name, password_hash, role, province_id, unit_id, is_active,"
-            " created_at) VALUES ('no-unit-coordinator', '无单位联络员', :hash, 'unit_coordinator', :province,"
-            " NULL, :yes, CURRENT_TIMESTAMP)"
-        ), {"hash": demo_hash, "province": province_id, "yes": True})
-        user_id = conn.execute(text("SELECT id FROM app_user WHERE username = 'no-unit-coordinator'")).scalar_one()
-    yield int(user_id)
-    with get_engine().begin() as conn:
-        conn.execute(text("DELETE FROM app_user WHERE username = 'no-unit-coordinator'"))
-        if TEST_DB == "postgres":
-            conn.execute(text(f"ALTER TABLE app_user VALIDATE CONSTRAINT {SCOPE_CHECK_NAME}"))
+    with insert_incomplete_coordinator(demo_hash, province_id) as user_id:
+        yield user_id
     with pytest.raises(IntegrityError), session_scope() as session:
         session.add(User(username="after", password_hash="!", role="unit_coordinator", province_id=province_id))
 
