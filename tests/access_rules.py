@@ -426,7 +426,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/audit"): Rule(
         "api", roles=ADMINS, shows_works=True,
-        variants=("work_id={recommended}", "action=recommend", "action=not_recommend", "action=create",
+        variants=("work_id={own_recommended}", "action=recommend", "action=not_recommend", "action=create",
                   "action=withdraw"),
     ),
     # -- pages -------------------------------------------------------------------------------------
@@ -533,7 +533,7 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/audit"): Rule(
         "page", roles=ADMINS, shows_works=True,
-        variants=("work={recommended}", "work={withdrawn}", "work={draft}", "action=create", "province=shanxi"),
+        variants=("work={own_recommended}", "work={withdrawn}", "work={draft}", "action=create", "province=shanxi"),
     ),
 }
 

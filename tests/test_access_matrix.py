@@ -327,6 +327,9 @@ class Env:
             probe_query = "&".join(q for q in probe_query.split("&") if not q.startswith("format="))
         query = "&".join(q for q in (probe_query, query) if q)
         query = query.replace("{unit}", target_id).replace("{work}", target_id)
+        # "{own_recommended}": the unpublished decision of the actor's own province (Hebei's by default).
+        home = ACTORS[actor].province if actor in ACTORS else None
+        query = query.replace("{own_recommended}", "{shanxi_recommended}" if home == "shanxi" else "{recommended}")
         for name, work_id in world.works.items():
             query = query.replace("{" + name + "}", str(work_id))
         if query:
