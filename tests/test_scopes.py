@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -143,3 +144,54 @@ def test_the_scope_filter_does_not_read_null_as_a_scope(incomplete_coordinator: 
         with pytest.raises(works.WorkNotFound):
             works.get_visible_work(session, coordinator, work_id)
         assert session.exec(works.visible_works_query(coordinator)).all() == []
+
+
+@pytest.fixture()
+def empty_database() -> Iterator[str]:
+    """A database of the suite's kind with no tables, to run the migrations on."""
+    import time
+
+    from tests.conftest import PG_ADMIN_URL, PG_TEST_DB, TEST_DB, TMP
+
+    if TEST_DB == "postgres":
+        import psycopg
+
+        name = f"{PG_TEST_DB}_scopes"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    else:
+        path = TMP / f"scopes-{time.monotonic_ns()}.db"
+        yield f"sqlite:///{path}"
+        path.unlink(missing_ok=True)
+
+
+def test_the_migration_names_incomplete_accounts_rather_than_guess(empty_database: str) -> None:
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from clipjury.migrate import alembic_config
+
+    config = alembic_config(empty_database)
+    command.upgrade(config, "0008_scopes-1")  # the schema just before the constraint
+    engine = create_engine(empty_database)
+    insert = text(
+        "INSERT INTO app_user (username, display_name, password_hash, role, province_id, unit_id, is_active,"
+        " created_at) VALUES (:name, '', '!', :role, :province, NULL, :yes, CURRENT_TIMESTAMP)"
+    )
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO province (code, name) VALUES ('hebei', '河北省')"))
+            conn.execute(insert, {"name": "lost-reviewer", "role": "reviewer", "province": None, "yes": True})
+        with pytest.raises(Exception, match="lost-reviewer"):
+            command.upgrade(config, "head")
+        with engine.begin() as conn:  # the operator completes the account, and the migration goes through
+            conn.execute(text("UPDATE app_user SET province_id = (SELECT id FROM province)"))
+        command.upgrade(config, "head")
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert, {"name": "new-lost", "role": "unit_coordinator", "province": None, "yes": True})
+    finally:
+        engine.dispose()
