@@ -854,6 +854,46 @@ def test_national_decisions_move_nothing_a_province_reads(api: Api) -> None:
     assert api.work("demo-province-admin", plain)["review_rev"] == api.work("demo-admin", plain)["review_rev"]
 
 
+def test_national_decisions_leave_the_province_pages_unchanged(api: Api, demo: dict[str, int]) -> None:
+    """Byte for byte: what the province's admin and reviewer, the unit's coordinator and the submitter read
+    of a forwarded work is the same before and after the national office decides on it (and undoes)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.test_ui import login
+
+    _rec, _notrec, plain = _national_setup(api)
+    pages = {
+        "demo-province-admin": (f"/review/works/{plain}", "/review/forward", "/review?status=forwarded",
+                                f"/works/{plain}", "/audit"),
+        "demo-reviewer": (f"/review/works/{plain}", "/review?status=forwarded"),
+        "demo-coordinator": (f"/works/{plain}",),
+        "demo-submitter": (f"/works/{plain}", f"/works/{plain}/status"),
+    }
+    with TestClient(create_app()) as fresh:
+        clients = {}
+        for username in pages:
+            client = fresh if not clients else TestClient(fresh.app)
+            client.cookies.clear()
+            login(client, username)
+            clients[username] = client
+
+        def read() -> dict[tuple[str, str], str]:
+            # Presigned URLs carry the time they were signed at: the same object, whenever it is read.
+            return {(who, path): re.sub(r"X-Amz-(Date|Signature)=[^&\"]+", r"X-Amz-\1=", clients[who].get(path).text)
+                    for who, paths in pages.items() for path in paths}
+
+        before = read()
+        api.do("demo-admin", plain, "recommendation", {"recommended": False, "reason": "主题不突出"})
+        after_decision = read()
+        api.do("demo-admin", plain, "undo", {"reason": "再议"})
+        api.do("demo-admin", plain, "recommendation", {"recommended": True, "reason": "好"})
+        after_more = read()
+    for key, text in before.items():
+        assert after_decision[key] == text, key
+        assert after_more[key] == text, key
+
+
 def test_province_audit_log_shows_only_submitted_works(api: Api, demo: dict[str, int]) -> None:
     """Drafts, works withdrawn before the review and works the national office disqualified before they
     were submitted are the submitter's (and the national office's) business: no event of theirs, no
