@@ -10,6 +10,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlmodel import Session
 
 from clipjury.accounts.models import User
+from clipjury.accounts.scopes import ensure_account_complete
 from clipjury.accounts.security import decode_access_token
 from clipjury.accounts.sessions import session_user, token_user
 from clipjury.db import DB_ID_MAX, session_scope
@@ -99,6 +100,9 @@ def current_user(request: Request, session: SessionDep) -> User:
     user = user_from_request(request, session)
     if user is None:
         raise Unauthorized()
+    # Every API and page route reads the user through here: an account without its role's scope is
+    # refused before any query could filter on its NULL province or unit.
+    ensure_account_complete(user)
     return user
 
 

@@ -169,7 +169,8 @@ def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> Non
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code, detail = _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败。"))
+        # An HTTP-level refusal raised where a DomainError cannot travel (inside body parsing) names its own.
+        code, detail = getattr(exc, "problem", None) or _HTTP_CODES.get(exc.status_code, ("http_error", "请求失败。"))
         renderer: HtmlErrorRenderer | None = getattr(request.app.state, "html_error_renderer", None)
         if renderer is not None and wants_html(request):
             # A mistyped or stale page address (or a GET of a form's POST route) in a browser.

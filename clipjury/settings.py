@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     # HTTP server.
     host: str = "127.0.0.1"
     port: int = 8000
+    # Form bodies (urlencoded or multipart) are read before the route knows who is asking, so they are
+    # bounded first: form_max_bytes for every form, form_file_max_bytes for the few routes that take a
+    # file (a disqualification's document, at most 20 MiB). The upload routes (tus, PUT) are not forms.
+    form_max_bytes: int = Field(default=64 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
+    form_file_max_bytes: int = Field(default=21 * 1024 * 1024, ge=1024 * 1024, le=1024 * 1024 * 1024)
 
     # Notifications: the in-app record is always written; these channels are sent from it by a job.
     # Comma-separated names from clipjury.notifications.channels.CHANNELS, e.g. "in_app,email,sms".

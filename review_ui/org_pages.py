@@ -138,7 +138,8 @@ def work_lines(
         lines.append(WorkLine(
             id=w.id or 0, title=w.title, province=provinces.get(w.province_id or 0, ""),
             unit=units.get(w.unit_id or 0, quota_mod.NO_UNIT), status=shown,
-            status_label=WORK_STATUS_LABELS.get(shown, shown), rank=w.forward_rank, review_rev=w.review_rev,
+            status_label=WORK_STATUS_LABELS.get(shown, shown), rank=w.forward_rank,
+            review_rev=service.shown_rev(w, user, campaign),
             submitted=fmt_local(w.submitted_at), forwarded=fmt_local(w.forwarded_at),
             reason=latest_reason.get(w.id or 0, ""),
         ))

@@ -420,8 +420,8 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         closed_note = f"作品提交已于 {fmt_local(deadline)}（北京时间）截止。"
     elif is_owner and status == WorkStatus.submitted and not can_withdraw:
         closed_note = "提交已截止，作品不能再撤回。"
-    # Only what the fragment shows goes into its key: a hidden national decision (it bumps updated_at
-    # and review_rev) must not turn a 204 into a 200 for someone polling the fragment.
+    # Only what the fragment shows goes into its key: a hidden national decision must not turn a 204
+    # into a 200 for someone polling the fragment.
     raw_key = "|".join(
         str(part)
         for part in (

@@ -23,7 +23,7 @@ from clipjury.media.rules import exceeds
 from clipjury.notifications import service as notes
 from clipjury.numbers import ascii_digits
 from clipjury.reviews import service
-from clipjury.reviews.events import hide_national, visible_events, without_unpublished_national
+from clipjury.reviews.events import audit_log_query, hide_national, visible_events
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works import playback as playback_mod
@@ -317,15 +317,8 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
 
 def _undoable(session: Session, user: User, work: Work, campaign: Campaign) -> ReviewDecision | None:
     """The decision an undo would revert, when this user may plausibly undo it (the service decides)."""
-    last = session.exec(
-        select(ReviewDecision)
-        .where(ReviewDecision.work_id == work.id, ReviewDecision.action != "undo",
-               col(ReviewDecision.undone_at).is_(None))
-        .order_by(col(ReviewDecision.id).desc())
-    ).first()
-    if last is None or last.to_status != work.status:
-        return None
-    if last.national and not service.sees_national_decisions(user, campaign):
+    last, _hidden = service.undo_target(session, user, work, campaign)
+    if last is None:
         return None
     role = _role(user)
     if role == Role.national_admin:
@@ -389,6 +382,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
     return render(request, "review/work.html", {
         **user_context(user, session),
         "work": work,
+        "review_rev": service.shown_rev(work, user, campaign),
         "status": status,
         "status_label": presenters.status_label(status),
         "province": province,
@@ -634,9 +628,9 @@ def audit_log(
     """A province's audit log, newest first (the national admin may pick a province or read all)."""
     _require(user, ADMIN_ROLES, "查看审计日志")
     provinces: list[Province] = []
-    query = select(AuditEvent)
+    national_ok = _role(user) == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
+    query = audit_log_query(user, national_ok=national_ok)
     if _role(user) == Role.provincial_admin:
-        query = query.where(AuditEvent.province_id == user.province_id)
         own = session.get(Province, user.province_id) if user.province_id else None
         province = own.code if own else ""
         scope_name = own.name if own else ""
@@ -657,9 +651,6 @@ def audit_log(
         raise Invalid("作品编号应为数字。", code="invalid_work_id")
     if work_id is not None:
         query = query.where(AuditEvent.work_id == work_id)
-    national_ok = _role(user) == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
-    if not national_ok:
-        query = without_unpublished_national(query)
     params = {"province": province if _role(user) == Role.national_admin else "", "action": action,
               "work": str(work_id or "")}
     pager = _pager(_count(session, query), _page_number(page), AUDIT_PAGE_SIZE, "/audit", params)

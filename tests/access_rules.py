@@ -34,7 +34,8 @@ class Actor:
     unit: str | None  # unit name
 
 
-# The second submitter of 石家庄市 and the coordinator of 唐山市 are created by the test's world.
+# The second submitter of 石家庄市, the coordinators of 唐山市 and 太原市 and the unit-less submitter are
+# created by the test's world.
 ACTORS: dict[str, Actor] = {
     "submitter": Actor("demo-submitter", "submitter", "hebei", "石家庄市"),
     "submitter_same_unit": Actor("matrix-submitter", "submitter", "hebei", "石家庄市"),
@@ -46,6 +47,11 @@ ACTORS: dict[str, Actor] = {
     "national_admin": Actor("demo-admin", "national_admin", None, None),
     "judge": Actor("demo-judge", "judge", None, None),
     "submitter_shanxi": Actor("demo2-submitter", "submitter", "shanxi", "太原市"),
+    # Another province's organisers: they see their own province's works, never Hebei's.
+    "province_admin_shanxi": Actor("demo2-province-admin", "provincial_admin", "shanxi", None),
+    "coordinator_shanxi": Actor("matrix-coordinator-sx", "unit_coordinator", "shanxi", "太原市"),
+    # A submitter of no unit: its works are unit-less, which no coordinator may see.
+    "submitter_no_unit": Actor("matrix-submitter-nounit", "submitter", "hebei", None),
 }
 ACTOR_NAMES: tuple[str, ...] = (ANONYMOUS, *ACTORS)
 
@@ -86,9 +92,21 @@ WORKS: dict[str, WorkTarget] = {
     "disqualified": WorkTarget("submitter", "disqualified"),  # by the provincial admin, after a pass
     "draft": WorkTarget("submitter", "draft"),  # never submitted: nobody but its owner knows it
     "same_unit_other": WorkTarget("submitter_same_unit", "submitted"),
+    "withdrawn": WorkTarget("submitter", "ready"),  # submitted, then withdrawn before any decision
+    "unitless": WorkTarget("submitter_no_unit", "submitted"),  # a Hebei work of no unit
+    # A foreign province's work in every status (decided by Shanxi's reviewer and admin).
     "shanxi": WorkTarget("submitter_shanxi", "submitted"),
+    "shanxi_claimed": WorkTarget("submitter_shanxi", "submitted"),
+    "shanxi_passed": WorkTarget("submitter_shanxi", "passed"),
+    "shanxi_failed": WorkTarget("submitter_shanxi", "failed"),
+    "shanxi_returned": WorkTarget("submitter_shanxi", "returned"),
+    "shanxi_forwarded": WorkTarget("submitter_shanxi", "forwarded"),
+    "shanxi_recommended": WorkTarget("submitter_shanxi", "recommended"),
+    "shanxi_not_recommended": WorkTarget("submitter_shanxi", "not_recommended"),
+    "shanxi_disqualified": WorkTarget("submitter_shanxi", "disqualified"),
+    "shanxi_draft": WorkTarget("submitter_shanxi", "draft"),
 }
-UNPUBLISHED = ("recommended", "not_recommended")
+UNPUBLISHED = ("recommended", "not_recommended", "shanxi_recommended", "shanxi_not_recommended")
 # Unique titles: a body an actor may read never names a work the actor may not see.
 TITLES: dict[str, str] = {name: f"矩阵作品{chr(ord('A') + i)}" for i, name in enumerate(WORKS)}
 
@@ -108,6 +126,9 @@ FOREIGN_NAMES: dict[str, tuple[str, ...]] = {
     "province_admin": ("太原市",),
     "reviewer_shanxi": ("石家庄市", "唐山市"),
     "submitter_shanxi": ("石家庄市", "唐山市"),
+    "province_admin_shanxi": ("石家庄市", "唐山市"),
+    "coordinator_shanxi": ("石家庄市", "唐山市"),
+    "submitter_no_unit": ("太原市", "唐山市", "石家庄市"),
 }
 MISSING = "missing"  # an id no row has: the reference answer for "out of scope"
 
@@ -268,13 +289,20 @@ DECIDED_BY: dict[str, tuple[str, str]] = {
     "recommended": ("recommend", "national_admin"),
     "not_recommended": ("not_recommend", "national_admin"),
     "disqualified": ("disqualify", "province_admin"),
+    "shanxi_passed": ("pass", "reviewer_shanxi"),
+    "shanxi_failed": ("fail", "reviewer_shanxi"),
+    "shanxi_returned": ("return", "reviewer_shanxi"),
+    "shanxi_forwarded": ("forward", "province_admin_shanxi"),
+    "shanxi_recommended": ("recommend", "national_admin"),
+    "shanxi_not_recommended": ("not_recommend", "national_admin"),
+    "shanxi_disqualified": ("disqualify", "province_admin_shanxi"),
 }
 
 
 def _undo_special(actor_name: str, target: str) -> Outcome | None:
     """A preliminary verdict: its reviewer or the provincial admin; a forward: the provincial admin;
-    a national decision: the national admin (others do not know it exists, so for them there is nothing
-    to undo, a 409); a disqualification: either admin. Works without a decision: nothing to undo (409)."""
+    a national decision: the national admin, and for everyone else it is a forward (they do not know the
+    decision exists); a disqualification: either admin. Works without a decision: nothing to undo (409)."""
     if target not in DECIDED_BY:
         return None  # 409 nothing_to_undo: got through the checks
     action, by = DECIDED_BY[target]
@@ -284,7 +312,9 @@ def _undo_special(actor_name: str, target: str) -> Outcome | None:
     elif action == "forward":
         ok = role == "provincial_admin"
     elif action in ("recommend", "not_recommend"):
-        ok = True  # anyone else gets 409 nothing_to_undo: a 403 would tell that a decision exists
+        # Outside the national office the work reads as forwarded: the provincial admin's undo reverts
+        # the forwarding (and the hidden decision with it), anyone else is answered as for a forward.
+        ok = role in ("national_admin", "provincial_admin")
     else:
         ok = role in ADMINS
     return None if ok else Outcome.forbidden
@@ -400,7 +430,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/audit"): Rule(
         "api", roles=ADMINS, shows_works=True,
-        variants=("work_id={recommended}", "action=recommend", "action=not_recommend"),
+        variants=("work_id={own_recommended}", "action=recommend", "action=not_recommend", "action=create",
+                  "action=withdraw"),
     ),
     # -- pages -------------------------------------------------------------------------------------
     ("GET", "/works"): Rule("page", roles=SUBMITTING, wrong_role=Outcome.home, shows_works=True),
@@ -414,7 +445,9 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/works/{work_id}/submit"): Rule("page", scope=Scope.own_work, mutates=True, ok=frozenset({303})),
     ("POST", "/works/{work_id}/withdraw"): Rule("page", scope=Scope.own_work, mutates=True, ok=frozenset({303})),
     # -- reports and exports (CSV: readable here; XLSX is the same data zipped) -----------------------
-    ("GET", "/api/v1/reports/activity"): Rule("api", roles=ADMINS, probe=Probe(query="format=csv")),
+    ("GET", "/api/v1/reports/activity"): Rule(
+        "api", roles=ADMINS, probe=Probe(query="format=csv"), variants=("format=xlsx",),
+    ),
     ("GET", "/api/v1/reports/activities"): Rule(
         "api", roles=REPORT_READERS, scope=Scope.unit, role_first=True, probe=Probe(query="unit={unit}"),
         note="the target unit as the ?unit= filter",
@@ -425,20 +458,26 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/api/v1/review/works/export"): Rule(
         "api", roles=REVIEW_LISTS, shows_works=True, probe=Probe(query="format=csv"),
-        variants=("status=recommended", "status=forwarded"),
+        variants=("status=recommended", "status=forwarded", "format=xlsx", "format=xlsx&status=disqualified"),
     ),
-    ("GET", "/api/v1/quotas/export"): Rule("api", roles=QUOTA_ROLES, probe=Probe(query="format=csv")),
+    ("GET", "/api/v1/quotas/export"): Rule(
+        "api", roles=QUOTA_ROLES, probe=Probe(query="format=csv"), variants=("format=xlsx",),
+    ),
     ("GET", "/reports"): Rule("page", roles=REPORT_READERS),
     ("GET", "/reports/units/{unit_id}"): Rule("page", roles=REPORT_EDITORS, scope=Scope.unit, role_first=True),
     ("POST", "/reports/units/{unit_id}"): Rule(
         "page", roles=REPORT_EDITORS, scope=Scope.unit, role_first=True, ok=frozenset({422}),
         probe=Probe(form={}), note="no figures: the form again with 422, nothing saved",
     ),
-    ("GET", "/reports/export/activity"): Rule("page", roles=ADMINS, probe=Probe(query="format=csv")),
-    ("GET", "/reports/export/quotas"): Rule("page", roles=QUOTA_ROLES, probe=Probe(query="format=csv")),
+    ("GET", "/reports/export/activity"): Rule(
+        "page", roles=ADMINS, probe=Probe(query="format=csv"), variants=("format=xlsx",),
+    ),
+    ("GET", "/reports/export/quotas"): Rule(
+        "page", roles=QUOTA_ROLES, probe=Probe(query="format=csv"), variants=("format=xlsx",),
+    ),
     ("GET", "/reports/export/review-works"): Rule(
         "page", roles=REVIEW_LISTS, shows_works=True, probe=Probe(query="format=csv"),
-        variants=("status=recommended", "status=forwarded"),
+        variants=("status=recommended", "status=forwarded", "format=xlsx"),
     ),
     # -- review pages ------------------------------------------------------------------------------
     ("GET", "/review"): Rule(
@@ -496,7 +535,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/notifications/{notification_id}/read"): Rule(
         "page", scope=Scope.own_notification, mutates=True, ok=frozenset({303}),
     ),
-    ("GET", "/audit"): Rule("page", roles=ADMINS, shows_works=True, variants=("work={recommended}",)),
+    ("GET", "/audit"): Rule(
+        "page", roles=ADMINS, shows_works=True,
+        variants=("work={own_recommended}", "work={withdrawn}", "work={draft}", "action=create", "province=shanxi"),
+    ),
 }
 
 # Routes with no rule on purpose: they carry no data of anyone.

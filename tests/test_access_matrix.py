@@ -139,11 +139,16 @@ def build_world(password_hash: str) -> World:
     with session_scope() as session:
         seed_demo(session, password_hash=password_hash)
         hebei = session.exec(select(Province).where(Province.code == "hebei")).one()
-        for key, display in (("submitter_same_unit", "矩阵投稿人"), ("coordinator_other_unit", "矩阵联络员")):
+        for key, display in (("submitter_same_unit", "矩阵投稿人"), ("coordinator_other_unit", "矩阵联络员"),
+                             ("coordinator_shanxi", "矩阵山西联络员"), ("submitter_no_unit", "矩阵无单位投稿人")):
             actor = ACTORS[key]
-            unit = session.exec(select(Unit).where(Unit.province_id == hebei.id, Unit.name == actor.unit)).one()
+            province = session.exec(select(Province).where(Province.code == actor.province)).one()
+            unit = session.exec(
+                select(Unit).where(Unit.province_id == province.id, Unit.name == actor.unit)
+            ).one() if actor.unit else None
             session.add(User(username=actor.username, display_name=display, password_hash=password_hash,
-                             role=actor.role, province_id=hebei.id, unit_id=unit.id))
+                             role=actor.role, province_id=province.id, unit_id=unit.id if unit else None))
+        del hebei
     ids = {
         name: submitted_works(ACTORS[work.owner].username, 1, title=TITLES[name])[0]
         for name, work in WORKS.items() if work.status != "draft"
@@ -164,6 +169,20 @@ def build_world(password_hash: str) -> World:
         reviews.recommend(session, nadmin, ids["recommended"], True, "")
         reviews.recommend(session, nadmin, ids["not_recommended"], False, "矩阵理由")
         reviews.disqualify(session, padmin, ids["disqualified"], "矩阵理由", document=("矩阵.pdf", b"%PDF-1.4 matrix"))
+        # The same statuses in Shanxi, decided by Shanxi's own reviewer and admin.
+        sx_reviewer, sx_admin = user["reviewer_shanxi"], user["province_admin_shanxi"]
+        reviews.claim(session, sx_reviewer, ids["shanxi_claimed"])
+        for name, decision in (("passed", "pass"), ("failed", "fail"), ("returned", "return"),
+                               ("forwarded", "pass"), ("recommended", "pass"), ("not_recommended", "pass"),
+                               ("disqualified", "pass")):
+            reviews.verdict(session, sx_reviewer, ids[f"shanxi_{name}"], decision, "矩阵理由")
+        for name in ("forwarded", "recommended", "not_recommended"):
+            reviews.forward(session, sx_admin, ids[f"shanxi_{name}"])
+        reviews.recommend(session, nadmin, ids["shanxi_recommended"], True, "")
+        reviews.recommend(session, nadmin, ids["shanxi_not_recommended"], False, "矩阵理由")
+        reviews.disqualify(session, sx_admin, ids["shanxi_disqualified"], "矩阵理由")
+        works.withdraw(session, user["submitter"], ids["withdrawn"], reason="矩阵撤回")
+        ids["shanxi_draft"] = works.create_work(session, user["submitter_shanxi"], title=TITLES["shanxi_draft"]).id or 0
         document = session.exec(
             select(ReviewDecision).where(ReviewDecision.work_id == ids["disqualified"],
                                          col(ReviewDecision.document_key).is_not(None))
@@ -308,8 +327,14 @@ class Env:
         url = path.replace("{work_id}", target_id).replace("{upload_id}", target_id)
         url = url.replace("{notification_id}", target_id).replace("{unit_id}", target_id)
         url = url.replace("{activity_key}", world.activity_key).replace("{decision_id}", str(world.document_decision))
-        query = "&".join(q for q in (rule.probe.query, query) if q)
+        probe_query = rule.probe.query
+        if "format=" in query:  # a variant's own format (e.g. format=xlsx) replaces the probe's
+            probe_query = "&".join(q for q in probe_query.split("&") if not q.startswith("format="))
+        query = "&".join(q for q in (probe_query, query) if q)
         query = query.replace("{unit}", target_id).replace("{work}", target_id)
+        # "{own_recommended}": the unpublished decision of the actor's own province (Hebei's by default).
+        home = ACTORS[actor].province if actor in ACTORS else None
+        query = query.replace("{own_recommended}", "{shanxi_recommended}" if home == "shanxi" else "{recommended}")
         for name, work_id in world.works.items():
             query = query.replace("{" + name + "}", str(work_id))
         if query:
@@ -370,7 +395,7 @@ def clean_state() -> None:
 # -- checking one answer ---------------------------------------------------------------------------
 
 def _leaks(body: bytes, content_type: str) -> list[str]:
-    text = body.decode("utf-8", "replace")
+    text, _rows = _as_text(body, content_type)
     found = [label for label in LEAK_LABELS if label in text]
     if "json" in content_type:
         def walk(value: object) -> Iterator[str]:
@@ -384,7 +409,7 @@ def _leaks(body: bytes, content_type: str) -> list[str]:
                     yield from walk(v)
 
         found += sorted({v for v in walk(json.loads(text)) if v in LEAK_VALUES})
-    else:  # pages and CSV exports
+    else:  # pages, CSV and XLSX exports
         found += sorted(set(LEAK_WORD.findall(text)))
     return found
 
@@ -410,17 +435,105 @@ def _first_difference(body: bytes, reference: bytes) -> str:
     return f"{a[max(0, at - 80):at + 80]!r} vs {b[max(0, at - 80):at + 80]!r}"
 
 
+# Where a page names a work by id: its links and forms, the pick/rank fields of the lists, "#12" in the
+# audit log (not "&#39;", an escaped quote).
+HTML_WORK_ID = re.compile(r"(?:/works/|/review/national/|/review/forward/|pick-|rank_|work-|(?<![&\w])#)(\d+)\b")
+PRESIGNED_URL = re.compile(r"https?://[^\s\"'<>]+?X-Amz-Signature=[0-9a-f]+")
+# Object keys that belong to a work: originals, renditions and posters, disqualification documents (and
+# the test world's own version keys).
+WORK_KEY = re.compile(r"^(?:originals|works|test)/(\d+)/|^documents/work-(\d+)/")
+XLSX = "spreadsheetml"
+
+
+def _as_text(body: bytes, content_type: str) -> tuple[str, list[list[str]]]:
+    """The body as text (an XLSX workbook: its cells, one per line) and, for exports, its rows."""
+    if XLSX in content_type:
+        import io
+
+        from python_calamine import CalamineWorkbook
+
+        book = CalamineWorkbook.from_filelike(io.BytesIO(body))
+        rows = [[str(c) for c in row] for name in book.sheet_names for row in book.get_sheet_by_name(name).to_python()]
+        return "\n".join("\t".join(row) for row in rows), rows
+    text = body.decode("utf-8", "replace")
+    if "text/csv" in content_type:
+        import csv
+        import io
+
+        return text, [list(row) for row in csv.reader(io.StringIO(text.lstrip("\ufeff")))]
+    return text, []
+
+
+def _work_ids(body: bytes, content_type: str) -> set[int]:
+    """Every work id a body names: works and audit rows in JSON, links and fields in pages, the 作品编号
+    column of exports."""
+    text, rows = _as_text(body, content_type)
+    found: set[int] = set()
+    if "json" in content_type:
+        def walk(value: object) -> None:
+            if isinstance(value, list):
+                for v in value:
+                    walk(v)
+            elif isinstance(value, dict):
+                if isinstance(value.get("work_id"), int):
+                    found.add(value["work_id"])
+                if isinstance(value.get("id"), int) and "title" in value and "status" in value:
+                    found.add(value["id"])
+                for v in value.values():
+                    walk(v)
+
+        walk(json.loads(text))
+    elif "html" in content_type:
+        found.update(int(i) for i in HTML_WORK_ID.findall(text))
+    column: int | None = None
+    for row in rows:
+        if "作品编号" in row:
+            column = row.index("作品编号")
+            continue
+        if column is not None and column < len(row):
+            cell = row[column].removesuffix(".0")
+            if cell.isdigit():
+                found.add(int(cell))
+    return found
+
+
+def _presigned_work_ids(body: bytes, content_type: str) -> tuple[set[int], list[str]]:
+    """The works whose objects the body's presigned URLs name, and the keys that name no work."""
+    from urllib.parse import unquote, urlsplit
+
+    text, _rows = _as_text(body, content_type)
+    ids: set[int] = set()
+    strays: list[str] = []
+    for url in PRESIGNED_URL.findall(text.replace("&amp;", "&")):
+        path = unquote(urlsplit(url).path).lstrip("/")
+        key = path.split("/", 1)[1] if "/" in path else ""  # path-style: /bucket/key
+        match = WORK_KEY.match(key)
+        if match is None:
+            strays.append(key)
+        else:
+            ids.add(int(match.group(1) or match.group(2)))
+    return ids, strays
+
+
 def _location(response: Any) -> str:
     return str(response.headers.get("location", ""))
 
 
-def _foreign(actor: str, body: bytes) -> list[str]:
-    """Titles of works the actor may not see, and names of units or provinces outside its scope."""
+def _foreign(actor: str, body: bytes, content_type: str = "", world: World | None = None) -> list[str]:
+    """Titles and ids of works the actor may not see, names of units or provinces outside its scope,
+    and presigned URLs to objects of works it may not see (or of no work at all)."""
     if actor in (ANONYMOUS, "national_admin"):
         return []
-    text = body.decode("utf-8", "replace")
+    text, _rows = _as_text(body, content_type)
     found = [TITLES[name] for name in WORKS if not sees(actor, name) and TITLES[name] in text]
-    return found + [name for name in FOREIGN_NAMES.get(actor, ()) if name in text]
+    found += [name for name in FOREIGN_NAMES.get(actor, ()) if name in text]
+    if world is not None:
+        unseen = {world.works[name]: name for name in WORKS if not sees(actor, name)}
+        found += [f"id of {unseen[i]}" for i in sorted(_work_ids(body, content_type) & set(unseen))]
+        signed, strays = _presigned_work_ids(body, content_type)
+        found += [f"presigned object of {unseen[i]}" for i in sorted(signed & set(unseen))]
+        found += [f"presigned object of no work: {key}" for key in strays]
+    return found
 
 
 def _verdict(rule: Rule, method: str, path: str, outcome: Outcome, response: Any, reference: Any) -> str | None:
@@ -515,11 +628,12 @@ def test_access(env: Env, method: str, path: str, actor: str, targets: tuple[str
             return
         if outcome != Outcome.allow or method != "GET":
             return
+        ctype = response.headers.get("content-type", "")
         if rule.shows_works and actor != "national_admin":
-            leaks = _leaks_of(response.content, response.headers.get("content-type", ""))
+            leaks = _leaks_of(response.content, ctype)
             if leaks:
                 problems.append(f"{label}: shows an unpublished national decision: {leaks}")
-        foreign = _foreign(actor, response.content)
+        foreign = _foreign(actor, response.content, ctype, world)
         if foreign:
             problems.append(f"{label}: shows what is outside the actor's scope: {foreign}")
 
@@ -557,3 +671,87 @@ def test_the_checks_can_fail(env: Env) -> None:
     listing = env.api.get("/api/v1/review/works?status=submitted",
                           headers={"Authorization": f"Bearer {env.tokens['national_admin']}"})
     assert TITLES["shanxi"] in _foreign("reviewer", listing.content)
+    national = {"Authorization": f"Bearer {env.tokens['national_admin']}"}
+    # ...by ids alone: the national audit log names works (no titles) a Hebei admin may not see,
+    log = env.api.get("/api/v1/audit", headers=national)
+    assert f"id of {'shanxi'}" in _foreign("province_admin", log.content, log.headers["content-type"], world)
+    assert "id of draft" in _foreign("province_admin", log.content, log.headers["content-type"], world)
+    # ...in XLSX exports as in CSV,
+    xlsx = env.api.get("/api/v1/review/works/export?format=xlsx", headers=national)
+    assert xlsx.status_code == 200 and XLSX in xlsx.headers["content-type"]
+    assert _leaks_of(xlsx.content, xlsx.headers["content-type"])
+    assert "id of shanxi_passed" in _foreign("reviewer", xlsx.content, xlsx.headers["content-type"], world)
+    # ...and presigned URLs: the national admin's playback of a Shanxi work names that work's object.
+    play = env.api.get(f"/api/v1/works/{world.works['shanxi']}/playback", headers=national)
+    assert play.status_code == 200
+    assert "presigned object of shanxi" in _foreign("reviewer", play.content, play.headers["content-type"], world)
+
+
+def test_an_incomplete_account_is_refused_on_every_route(env: Env) -> None:
+    """A unit coordinator without a unit (a row the database no longer accepts, made before it did):
+    every route but the public ones answers 403 account_incomplete, whatever the target, and changes
+    nothing; it never reads as a coordinator of every unit-less work."""
+    from sqlmodel import select
+
+    from clipjury.accounts.models import Province
+    from clipjury.accounts.security import create_access_token
+    from clipjury.db import session_scope
+    from tests.scope_support import INCOMPLETE_USERNAME, insert_incomplete_coordinator
+
+    world = env.world()
+    with session_scope() as session:
+        hebei = session.exec(select(Province).where(Province.code == "hebei")).one().id or 0
+    before = snapshot()
+    problems: list[str] = []
+    with insert_incomplete_coordinator(env.password_hash, hebei) as user_id, \
+            TestClient(env.app) as page_client:
+        token = CSRF_RE.search(page_client.get("/login").text)
+        assert token
+        done = page_client.post("/login", data={"username": INCOMPLETE_USERNAME, "password": "demo"},
+                                headers={"X-CSRF-Token": token.group(1)}, follow_redirects=False)
+        assert done.status_code == 303, done.text
+        csrf = CSRF_RE.search(page_client.get(f"/works/{MISSING_ID}").text)
+        assert csrf
+        bearer = create_access_token(user_id)
+        for (method, path), rule in RULES.items():
+            if rule.kind == "public":
+                continue
+            for target in dict.fromkeys((TARGETS[rule.scope][0], "unitless", MISSING)):
+                if target not in TARGETS[rule.scope] and target != MISSING:
+                    continue
+                target_id = world.target_id(rule.scope, target) if rule.scope != Scope.none else world.upload
+                url = path
+                for name in ("work_id", "upload_id", "notification_id", "unit_id"):
+                    url = url.replace("{" + name + "}", target_id)
+                url = url.replace("{activity_key}", world.activity_key)
+                url = url.replace("{decision_id}", str(world.document_decision))
+                is_api = path.startswith("/api/")
+                headers = {k: v.replace("{work_b64}", base64.b64encode(target_id.encode()).decode())
+                           for k, v in rule.probe.headers.items()}
+                kwargs: dict[str, Any] = {"follow_redirects": False}
+                if rule.probe.json is not None:
+                    kwargs["json"] = _fill(rule.probe.json, target_id if target_id.isdigit() else "0")
+                elif rule.probe.form is not None:
+                    kwargs["data"] = {k: v.replace("{work}", target_id) for k, v in rule.probe.form.items()}
+                elif rule.probe.content is not None:
+                    kwargs["content"] = rule.probe.content
+                if is_api:
+                    response = env.api.request(method, url, headers={**headers, "Authorization": f"Bearer {bearer}"},
+                                               **kwargs)
+                else:
+                    if method not in SAFE_METHODS:
+                        headers["X-CSRF-Token"] = csrf.group(1)
+                    response = page_client.request(method, url, headers=headers, **kwargs)
+                label = f"{method} {url}"
+                if response.status_code != 403:
+                    problems.append(f"{label}: expected 403, got {response.status_code} {response.text[:120]!r}")
+                elif method != "HEAD" and "account_incomplete" not in response.text:
+                    problems.append(f"{label}: 403 without account_incomplete: {response.text[:120]!r}")
+                elif is_api and method != "HEAD" and not response.headers["content-type"].startswith(
+                        "application/problem+json"):
+                    problems.append(f"{label}: not problem+json")
+                if TITLES["unitless"] in response.text:
+                    problems.append(f"{label}: names the unit-less work")
+    env.dirty = True  # the sign-in left traces (sessions, counters): the next case gets a clean world
+    assert snapshot()[0] == before[0], "a refused request changed a work"
+    assert not problems, "\n".join(problems)

@@ -354,7 +354,10 @@ def test_bad_formats_are_refused(client: Any, reviewed: dict[str, Any]) -> None:
 # -- CSV injection ---------------------------------------------------------------------------------
 
 def test_formula_looking_titles_and_reasons_arrive_as_text(client: Any, demo: dict[str, int]) -> None:
-    titles = [EVIL_TITLE, "+86 保密热线", "-1 保密", "@SUM(A1:A9)", "普通标题"]
+    titles = [EVIL_TITLE, "+86 保密热线", "-1 保密", "@SUM(A1:A9)", "普通标题",
+              # after leading blanks, and the full-width signs a Chinese input method types
+              "  =1+1", "\u3000=HYPERLINK(\"http://x\")", "＝HYPERLINK(\"http://x\")", "＋86 热线", "－1 保密",
+              "＠SUM(A1:A9)", " \t+1"]
     ids = []
     for title in titles:
         ids.extend(submitted_works("demo-submitter", 1, title=title))
@@ -379,12 +382,16 @@ def test_formula_looking_titles_and_reasons_arrive_as_text(client: Any, demo: di
     assert csv_out[ids[3]]["标题"] == "'@SUM(A1:A9)"
     assert csv_out[ids[4]]["标题"] == "普通标题"
     assert csv_out[ids[4]]["理由"] == "'=cmd|' /C calc'!A0"
+    for work_id, title in zip(ids[5:], titles[5:], strict=True):
+        assert csv_out[work_id]["标题"] == "'" + title, title
 
     xlsx = xlsx_sheets(client.get("/api/v1/review/works/export?format=xlsx", headers=reviewer).content)
     xrows = {number(r["作品编号"]): r for r in table(xlsx["作品列表"], "作品编号")}
     # A formula cell would read back as its (absent) cached value: an empty string.
     assert xrows[ids[0]]["标题"] == "'" + EVIL_TITLE
     assert xrows[ids[4]]["理由"] == "'=cmd|' /C calc'!A0"
+    for work_id, title in zip(ids[5:], titles[5:], strict=True):
+        assert xrows[work_id]["标题"] == "'" + title, title
 
 
 # -- activity entries ------------------------------------------------------------------------------

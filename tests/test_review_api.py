@@ -5,6 +5,7 @@ caller's scope reads exactly like one that does not exist."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -344,8 +345,11 @@ def test_disqualify_at_any_stage(api: Api, demo: dict[str, int]) -> None:
 
     # It leaves every queue; admins still find it; the submitter is told why.
     assert api.queue("demo-province-admin") == [] and api.queue("demo-reviewer") == []
-    # (the never-submitted one included: disqualified works stay visible to admins)
-    assert len(api.queue("demo-province-admin", "?status=disqualified")) == 9
+    # (all but the never-submitted one: a work not yet submitted is nothing a province may know of,
+    # even once the national office disqualified it; the national office finds all nine)
+    shown = api.queue("demo-province-admin", "?status=disqualified")
+    assert len(shown) == 8 and draft not in {w["id"] for w in shown}
+    assert len(api.queue("demo-admin", "?status=disqualified")) == 9
     mine = api.work("demo-submitter", submitted)
     assert mine["status"] == "disqualified" and mine["decisions"][-1]["reason"] == "版权纠纷"
     assert notification_kinds(demo["demo-submitter"]).count("disqualify") == 9
@@ -487,8 +491,23 @@ def test_undo_rules(api: Api, demo: dict[str, int]) -> None:
     api.do("demo-reviewer", d, "verdict", {"decision": "pass"})
     api.do("demo-province-admin", d, "forward")
     api.do("demo-admin", d, "recommendation", {"recommended": False, "reason": "主题不突出"})
-    # The province cannot see the decision, so for it there is nothing of it to undo.
-    problem(api.post("demo-province-admin", f"/api/v1/works/{d}/undo", {"reason": "x"}), 409, "nothing_to_undo")
+    # For the province the work is simply forwarded: undoing the forwarding answers exactly as for c (too
+    # late after the deadline, else back to passed), and takes the unpublished decision with it.
+    set_campaign(forward_deadline=utcnow() - timedelta(seconds=1))
+    problem(api.post("demo-province-admin", f"/api/v1/works/{d}/undo", {"reason": "x"}), 409, "too_late")
+    set_campaign(forward_deadline=utcnow() + timedelta(days=1))
+    seen = api.do("demo-province-admin", d, "undo", {"reason": "撤回报送"})
+    assert (seen["status"], actions(seen)) == ("passed", ["pass", "forward", "undo"])
+    national = api.work("demo-admin", d)
+    assert (national["status"], actions(national)) == (
+        "passed", ["pass", "forward", "not_recommend", "undo", "undo"]
+    )
+    with session_scope() as session:
+        hidden = session.exec(select(ReviewDecision).where(
+            ReviewDecision.work_id == d, ReviewDecision.action == "not_recommend")).one()
+        assert hidden.undone_at is not None
+    api.do("demo-province-admin", d, "forward")
+    api.do("demo-admin", d, "recommendation", {"recommended": False, "reason": "主题不突出"})
     assert api.do("demo-admin", d, "undo", {"reason": "复议"})["status"] == "forwarded"
     api.do("demo-admin", d, "recommendation", {"recommended": True, "reason": "复议后推荐"})
 
@@ -803,6 +822,115 @@ def test_undo_notification_does_not_reveal_unpublished_status(api: Api, demo: di
         bodies = [n.title + n.body for n in session.exec(
             select(Notification).where(Notification.user_id == demo["demo-submitter"]))]
     assert not [b for b in bodies if "推荐" in b], bodies
+
+
+def test_national_decisions_move_nothing_a_province_reads(api: Api) -> None:
+    """Before publication a national decision (and its undoing) leaves review_rev and updated_at as the
+    province, the unit and the submitter read them; the province's own decisions still go through with
+    the revision it read, and only the national office sees its counter move."""
+    _rec, _notrec, plain = _national_setup(api)
+    viewers = ("demo-province-admin", "demo-reviewer", "demo-coordinator", "demo-submitter")
+
+    def seen(viewer: str) -> tuple[int, str]:
+        work = api.work(viewer, plain)
+        return work["review_rev"], work["updated_at"]
+
+    before = {viewer: seen(viewer) for viewer in viewers}
+    national_before = seen("demo-admin")
+    api.do("demo-admin", plain, "recommendation", {"recommended": True, "reason": "好"})
+    api.do("demo-admin", plain, "undo", {"reason": "再议"})
+    after = api.do("demo-admin", plain, "recommendation",
+                   {"recommended": False, "reason": "主题不突出", "expected_rev": national_before[0] + 2})
+    assert after["review_rev"] == national_before[0] + 3 and after["status"] == "not_recommended"
+    assert {viewer: seen(viewer) for viewer in viewers} == before
+    queue = {w["id"]: (w["review_rev"], w["updated_at"]) for w in api.queue("demo-province-admin")}
+    assert queue[plain] == before["demo-province-admin"]
+    # The province acts on what it read: no "someone else changed it" that would betray the decision.
+    rev = before["demo-province-admin"][0]
+    out = api.do("demo-province-admin", plain, "disqualify", {"reason": "版权", "expected_rev": rev})
+    assert out["status"] == "disqualified" and out["review_rev"] == rev + 1
+    # Once published the national office's revisions count for everyone (still one number, still rising).
+    assert api.post("demo-admin", "/api/v1/review/publish").status_code == 200
+    assert api.work("demo-province-admin", plain)["review_rev"] == api.work("demo-admin", plain)["review_rev"]
+
+
+def test_national_decisions_leave_the_province_pages_unchanged(api: Api, demo: dict[str, int]) -> None:
+    """Byte for byte: what the province's admin and reviewer, the unit's coordinator and the submitter read
+    of a forwarded work is the same before and after the national office decides on it (and undoes)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from tests.test_ui import login
+
+    _rec, _notrec, plain = _national_setup(api)
+    pages = {
+        "demo-province-admin": (f"/review/works/{plain}", "/review/forward", "/review?status=forwarded",
+                                f"/works/{plain}", "/audit"),
+        "demo-reviewer": (f"/review/works/{plain}", "/review?status=forwarded"),
+        "demo-coordinator": (f"/works/{plain}",),
+        "demo-submitter": (f"/works/{plain}", f"/works/{plain}/status"),
+    }
+    with TestClient(create_app()) as fresh:
+        clients = {}
+        for username in pages:
+            client = fresh if not clients else TestClient(fresh.app)
+            client.cookies.clear()
+            login(client, username)
+            clients[username] = client
+
+        def read() -> dict[tuple[str, str], str]:
+            # Presigned URLs carry the time they were signed at: the same object, whenever it is read.
+            return {(who, path): re.sub(r"X-Amz-(Date|Signature)=[^&\"]+", r"X-Amz-\1=", clients[who].get(path).text)
+                    for who, paths in pages.items() for path in paths}
+
+        before = read()
+        api.do("demo-admin", plain, "recommendation", {"recommended": False, "reason": "主题不突出"})
+        after_decision = read()
+        api.do("demo-admin", plain, "undo", {"reason": "再议"})
+        api.do("demo-admin", plain, "recommendation", {"recommended": True, "reason": "好"})
+        after_more = read()
+    for key, text in before.items():
+        assert after_decision[key] == text, key
+        assert after_more[key] == text, key
+
+
+def test_province_audit_log_shows_only_submitted_works(api: Api, demo: dict[str, int]) -> None:
+    """Drafts, works withdrawn before the review and works the national office disqualified before they
+    were submitted are the submitter's (and the national office's) business: no event of theirs, no
+    title, no account name reaches the provincial audit log, page or API."""
+    [kept] = submitted_works("demo-submitter", 1, title="已提交")
+    [withdrawn] = submitted_works("demo-submitter", 1, title="已撤回")
+    with session_scope() as session:
+        from clipjury.works import service as works_service
+
+        submitter = session.get(User, demo["demo-submitter"])
+        assert submitter is not None
+        works_service.withdraw(session, submitter, withdrawn, reason="再改改")
+        draft = works_service.create_work(session, submitter, title="草稿").id or 0
+        never = works_service.create_work(session, submitter, title="未提交即取消").id or 0
+    api.do("demo-admin", never, "disqualify", {"reason": "冒名"})
+    hidden = {withdrawn, draft, never}
+    log = api.get("demo-province-admin", "/api/v1/audit").json()
+    assert kept in {e["work_id"] for e in log}
+    assert not hidden & {e["work_id"] for e in log}, [e for e in log if e["work_id"] in hidden]
+    for work_id in hidden:
+        problem(api.get("demo-province-admin", f"/api/v1/audit?work_id={work_id}"), 404, "work_not_found")
+    # The national office reads every event.
+    national = {e["work_id"] for e in api.get("demo-admin", "/api/v1/audit").json()}
+    assert hidden | {kept} <= national
+
+    from tests.test_ui import login
+
+    page_client = api.client
+    login(page_client, "demo-province-admin")
+    page = page_client.get("/audit")
+    assert page.status_code == 200
+    shown = {int(i) for i in re.findall(r'<td data-label="作品">(?:<a [^>]*>)?#(\d+)', page.text)}
+    assert kept in shown and not hidden & shown, shown
+    for work_id in hidden:
+        assert 'id="audit-log"' not in page_client.get(f"/audit?work={work_id}").text
+    for title in ("已撤回", "草稿", "未提交即取消"):
+        assert title not in page.text
 
 
 # -- audit ------------------------------------------------------------------------------------------

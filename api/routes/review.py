@@ -19,7 +19,7 @@ from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.errors import Forbidden, Invalid
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
-from clipjury.reviews.events import hide_national, without_unpublished_national
+from clipjury.reviews.events import audit_log_query, hide_national
 from clipjury.reviews.models import ReviewDecision
 from clipjury.reviews.service import (
     REASON_MAX,
@@ -281,9 +281,9 @@ def audit_log(
 ) -> list[AuditOut]:
     """The audit log of a province (or of one work), newest first; page with ``before_id``."""
     role = Role(user.role)
-    query = select(AuditEvent)
+    national_ok = role == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
+    query = audit_log_query(user, national_ok=national_ok)
     if role == Role.provincial_admin:
-        query = query.where(AuditEvent.province_id == user.province_id)
         if province is not None:
             own = session.get(Province, user.province_id) if user.province_id else None
             if own is None or own.code != province:
@@ -303,10 +303,6 @@ def audit_log(
         query = query.where(AuditEvent.action == action)
     if before_id is not None:
         query = query.where(col(AuditEvent.id) < before_id)
-    national_ok = role == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
-    if not national_ok:
-        # Before publication the national re-review's decisions are not the province's to read.
-        query = without_unpublished_national(query)
     out = []
     for e in session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)):
         shown = hide_national(e, national_ok)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, String
+from sqlalchemy import CheckConstraint, Column, String
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
@@ -65,8 +65,18 @@ class Unit(SQLModel, table=True):
     sort_order: int = 0
 
 
+# The scope each staff role needs (clipjury.accounts.scopes): a coordinator without a unit or a reviewer
+# without a province would be filtered on NULL and read what belongs to nobody. Migration 0008_scopes.
+SCOPE_CHECK_NAME = "ck_app_user_role_scope"
+SCOPE_CHECK_SQL = (
+    "(role NOT IN ('provincial_admin', 'reviewer', 'unit_coordinator') OR province_id IS NOT NULL)"
+    " AND (role <> 'unit_coordinator' OR unit_id IS NOT NULL)"
+)
+
+
 class User(SQLModel, table=True):
     __tablename__ = "app_user"
+    __table_args__ = (CheckConstraint(SCOPE_CHECK_SQL, name=SCOPE_CHECK_NAME),)
 
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=Column(String(64), unique=True, nullable=False))

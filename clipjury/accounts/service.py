@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from clipjury.accounts import throttle
 from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.scopes import missing_scope
 from clipjury.accounts.security import dummy_hash, hash_password, verify_password
 from clipjury.accounts.sessions import end_all_sessions
 from clipjury.errors import Invalid, NotFound
@@ -104,6 +105,9 @@ def create_user(
         province_id=province.id if province else None,
         unit_id=unit.id if unit else None,
     )
+    if missing_scope(user):
+        # The database refuses the row too (ck_app_user_role_scope); this says why in words.
+        raise Invalid("该角色的账号必须设置所属省份（单位联络员还须设置所属单位）。", code="account_incomplete")
     session.add(user)
     session.flush()
     return user

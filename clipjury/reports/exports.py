@@ -26,8 +26,12 @@ from clipjury.errors import Invalid
 Cell = str | int | float | None
 
 # A cell a spreadsheet program would read as a formula (or DDE, via + - @): titles and reasons come
-# from the public, so "=HYPERLINK(...)" must arrive as text. Tab and CR start the same attack in CSV.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# from the public, so "=HYPERLINK(...)" must arrive as text. Tab and CR start the same attack in CSV;
+# spreadsheet programs skip leading blanks before they look for the sign, and with a Chinese input
+# method the full-width (and small-form) signs are what a keyboard types, which some programs fold to
+# ASCII on import.
+_FORMULA_SIGNS = frozenset("=+-@＝＋－＠﹦﹢﹣﹫")
+_FORMULA_LEAD = ("\t", "\r")
 # Control characters are not allowed in XLSX text (openpyxl refuses them outright).
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 SHEET_NAME_MAX = 31
@@ -62,7 +66,7 @@ def safe_cell(value: Cell) -> Cell:
     if not isinstance(value, str):
         return value
     text = _ILLEGAL.sub("", value)
-    if text.startswith(_FORMULA_START):
+    if text.startswith(_FORMULA_LEAD) or text.lstrip()[:1] in _FORMULA_SIGNS:
         return "'" + text
     return text
 

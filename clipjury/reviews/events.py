@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, not_
-from sqlmodel import Session, col
+from sqlalchemy import and_, not_, or_
+from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Role, User
 from clipjury.audit.models import AuditEvent
 from clipjury.reviews.models import NATIONAL_ACTIONS
 from clipjury.reviews.service import campaign_of, sees_national_decisions
 from clipjury.works.models import NATIONAL_DECISION_STATUSES, Work
+from clipjury.works.service import visible_works_query
 
 INTERNAL_ACTIONS = frozenset({"claim", "release"})
 
@@ -87,3 +88,26 @@ def without_unpublished_national(query: Any) -> Any:
         col(AuditEvent.action).not_in(NATIONAL_ACTIONS),
         not_(and_(col(AuditEvent.action) == "undo", col(AuditEvent.from_status).in_(NATIONAL_DECISION_STATUSES))),
     )
+
+
+def audit_log_query(user: User, *, national_ok: bool) -> Any:
+    """The audit events an admin may read, before any filter of the reader's choosing.
+
+    The national office reads everything. A provincial admin reads its province's events, of a work only
+    while that work is one the admin may see (so in the review, hence submitted): a draft's or a withdrawn
+    work's history (titles, submitters' account names) is the submitter's until the work is submitted.
+    """
+    query = select(AuditEvent)
+    role = Role(user.role)
+    if role == Role.provincial_admin:
+        in_sight = visible_works_query(user).with_only_columns(col(Work.id))
+        query = query.where(
+            AuditEvent.province_id == user.province_id,
+            or_(col(AuditEvent.work_id).is_(None), col(AuditEvent.work_id).in_(in_sight)),
+        )
+    elif role != Role.national_admin:
+        query = query.where(AuditEvent.id == -1)
+    if not national_ok:
+        # Before publication the national re-review's decisions are not the province's to read.
+        query = without_unpublished_national(query)
+    return query

@@ -255,24 +255,46 @@ def decision_by(decision: ReviewDecision, user: User | None) -> str:
 
 # -- writing ---------------------------------------------------------------------------------------
 
-def _cas(session: Session, work: Work, *, extra: Any = None, **values: Any) -> bool:
-    """Write ``values`` only if the work's status and review revision are still what we read."""
+def _cas(session: Session, work: Work, *, extra: Any = None, national: bool = False, **values: Any) -> bool:
+    """Write ``values`` only if the work's status and both revisions are still what we read.
+
+    ``national``: an unpublished national decision, counted in ``national_rev``/``national_updated_at``
+    so that nothing a province reads (``review_rev``, ``updated_at``) moves with it."""
     stmt = update(Work).where(
-        col(Work.id) == work.id, col(Work.status) == work.status, col(Work.review_rev) == work.review_rev
+        col(Work.id) == work.id, col(Work.status) == work.status, col(Work.review_rev) == work.review_rev,
+        col(Work.national_rev) == work.national_rev,
     )
     if extra is not None:
         stmt = stmt.where(extra)
-    values = {"updated_at": utcnow(), **values}
-    if "status" in values:
-        values["review_rev"] = work.review_rev + 1
+    if national:
+        values = {"national_updated_at": utcnow(), **values}
+        if "status" in values:
+            values["national_rev"] = work.national_rev + 1
+    else:
+        values = {"updated_at": utcnow(), **values}
+        if "status" in values:
+            values["review_rev"] = work.review_rev + 1
     # synchronize_session=False: SQLAlchemy would otherwise write the new values into the loaded object
     # even when no row matched, and the caller could not tell what it had read from what it wished.
     result = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
-def _check_rev(work: Work, expected_rev: int | None) -> None:
-    if expected_rev is not None and expected_rev != work.review_rev:
+def shown_rev(work: Work, user: User | None, campaign: Campaign) -> int:
+    """The review revision as this viewer reads it (and sends back as ``expected_rev``): the national
+    re-review's decisions count only for those who may see them."""
+    return work.review_rev + (work.national_rev if sees_national_decisions(user, campaign) else 0)
+
+
+def shown_updated_at(work: Work, user: User | None, campaign: Campaign) -> datetime:
+    national = work.national_updated_at
+    if national is not None and sees_national_decisions(user, campaign):
+        return max(as_utc(work.updated_at), as_utc(national))
+    return work.updated_at
+
+
+def _check_rev(work: Work, expected_rev: int | None, user: User, campaign: Campaign) -> None:
+    if expected_rev is not None and expected_rev != shown_rev(work, user, campaign):
         raise StaleState("该作品在您打开页面后已被他人处理，请刷新页面查看最新状态后再操作。")
 
 
@@ -287,11 +309,13 @@ def _decide(
     national: bool = False,
     undoes: ReviewDecision | None = None,
     document: tuple[str, str] | None = None,
+    from_status: str | None = None,
 ) -> ReviewDecision:
+    from_status = from_status or work.status
     decision = ReviewDecision(
         work_id=work.id or 0, campaign_id=work.campaign_id, province_id=work.province_id,
         action=action.value, actor_id=user.id, actor_name=user.username, actor_role=user.role,
-        reason=reason, from_status=work.status, to_status=to_status, national=national,
+        reason=reason, from_status=from_status, to_status=to_status, national=national,
         undoes_id=undoes.id if undoes else None,
         document_key=document[0] if document else None, document_name=document[1] if document else None,
     )
@@ -299,7 +323,7 @@ def _decide(
     session.flush()
     record(
         session, actor=user, action=action.value, work_id=work.id, province_id=work.province_id,
-        from_status=work.status, to_status=to_status, reason=reason,
+        from_status=from_status, to_status=to_status, reason=reason,
         data={"decision_id": decision.id, **({"undoes": undoes.id} if undoes else {})},
     )
     return decision
@@ -404,7 +428,7 @@ def verdict(
     if work.status != WorkStatus.submitted:
         label = WORK_STATUS_LABELS.get(shown_status(work, user, campaign), work.status)
         raise AlreadyDecided(f"该作品已有结论（{label}），不能再次作出初评结论。")
-    _check_rev(work, expected_rev)
+    _check_rev(work, expected_rev, user, campaign)
     if work.claimed_by_id not in (None, user.id) and not claim_lapsed(work, campaign, now):
         raise _claimed_error(session, work)
     if action == Action.return_ and now > as_utc(campaign.submission_deadline):
@@ -464,7 +488,7 @@ def forward(
         raise NotPassed()
     if rank is not None and not 1 <= rank <= RANK_MAX:
         raise Invalid(f"排序号应为 1 到 {RANK_MAX} 之间的整数。", code="invalid_rank")
-    _check_rev(work, expected_rev)
+    _check_rev(work, expected_rev, user, campaign)
     _decide(session, user, work, Action.forward, WorkStatus.forwarded.value, "")
     if not _cas(session, work, status=WorkStatus.forwarded.value, forward_rank=rank, forwarded_at=now):
         raise _conflict_after_lost_race(session, work, user, campaign, now)
@@ -530,10 +554,10 @@ def recommend(
         )
     if work.status != WorkStatus.forwarded:
         raise NotForwarded()
-    _check_rev(work, expected_rev)
+    _check_rev(work, expected_rev, user, campaign)
     to_status = WorkStatus.recommended if recommended else WorkStatus.not_recommended
     _decide(session, user, work, action, to_status.value, text, national=True)
-    if not _cas(session, work, status=to_status.value):
+    if not _cas(session, work, national=True, status=to_status.value):
         raise _conflict_after_lost_race(session, work, user, campaign, now)
     session.refresh(work)
     # The submitter hears of it when the national office publishes the results.
@@ -595,7 +619,7 @@ def disqualify(
     campaign = campaign_of(session, work)
     if work.status == WorkStatus.disqualified:
         raise AlreadyDisqualified()
-    _check_rev(work, expected_rev)
+    _check_rev(work, expected_rev, user, campaign)
     stored: tuple[str, str] | None = None
     if document is not None:
         stored = _store_document(work, *document)
@@ -631,6 +655,34 @@ def document_url(decision: ReviewDecision) -> str | None:
     from storage.s3 import get_store
 
     return get_store().presigned_get(decision.document_key, filename=decision.document_name or None)
+
+
+def undo_target(
+    session: Session, user: User, work: Work, campaign: Campaign
+) -> tuple[ReviewDecision | None, list[ReviewDecision]]:
+    """The decision an undo by this user would revert (None: nothing to undo), and the unpublished national
+    decisions made on top of it that the user may not see (an undo of it reverts them too).
+
+    Read through the viewer's eyes: for a province a work the national office has decided on unpublished
+    is simply forwarded, and the forwarding is what an undo reverts, so no answer tells the difference."""
+    active = session.exec(
+        select(ReviewDecision)
+        .where(ReviewDecision.work_id == work.id, ReviewDecision.action != Action.undo.value,
+               col(ReviewDecision.undone_at).is_(None))
+        .order_by(col(ReviewDecision.id).desc())
+    ).all()
+    national_ok = sees_national_decisions(user, campaign)
+    status = work.status
+    hidden: list[ReviewDecision] = []
+    for decision in active:
+        if decision.national and not national_ok:
+            if decision.to_status != status:
+                break
+            hidden.append(decision)
+            status = decision.from_status
+            continue
+        return (decision if decision.to_status == status else None), hidden
+    return None, []
 
 
 # Who may undo what, and until when.
@@ -673,18 +725,11 @@ def undo(
     _require_role(user, Role.national_admin, Role.provincial_admin, Role.reviewer, what="撤销决定")
     text = _reason(reason, required=True, what="撤销决定")
     campaign = campaign_of(session, work)
-    last = session.exec(
-        select(ReviewDecision)
-        .where(ReviewDecision.work_id == work.id, ReviewDecision.action != Action.undo.value,
-               col(ReviewDecision.undone_at).is_(None))
-        .order_by(col(ReviewDecision.id).desc())
-    ).first()
-    if last is None or last.to_status != work.status:
-        raise NothingToUndo()
-    if last.national and not sees_national_decisions(user, campaign):
+    last, hidden = undo_target(session, user, work, campaign)
+    if last is None:
         raise NothingToUndo()
     _may_undo(user, last, campaign, now)
-    _check_rev(work, expected_rev)
+    _check_rev(work, expected_rev, user, campaign)
     back = last.from_status
     if back in FILE_DRIVEN_STATUSES:
         # Disqualified before it was submitted: its files may have moved on meanwhile (a verdict on a
@@ -695,11 +740,19 @@ def undo(
         values.update(claimed_by_id=None, claimed_at=None)
     if last.action == Action.forward:
         values.update(forward_rank=None, forwarded_at=None)
-    _decide(session, user, work, Action.undo, back, text, national=last.national, undoes=last)
-    if not _cas(session, work, **values):
+    # A province undoing its forwarding takes the work out of the national re-review, and with it any
+    # decision the national office made there and has not published: the province is told nothing of
+    # it (answering otherwise would reveal it), the national office reads both undos in the work's log.
+    for decision in hidden:
+        _decide(session, user, work, Action.undo, decision.from_status, text, national=True, undoes=decision)
+    _decide(session, user, work, Action.undo, back, text, national=last.national, undoes=last,
+            from_status=hidden[-1].from_status if hidden else None)
+    if not _cas(session, work, national=last.national and campaign.national_results_published_at is None,
+                **values):
         raise _conflict_after_lost_race(session, work, user, campaign, now)
-    last.undone_at = now
-    session.add(last)
+    for decision in (last, *hidden):
+        decision.undone_at = now
+        session.add(decision)
     session.flush()
     session.refresh(work)
     if not last.national or campaign.national_results_published_at is not None:

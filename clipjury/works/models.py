@@ -103,6 +103,10 @@ class Work(SQLModel, table=True):
     forward_rank: int | None = None
     forwarded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_rev: int = 0
+    # The national re-review's own counter and time: its decisions are hidden until published, so they
+    # must not move what a province reads (review_rev, updated_at). The national office sees both.
+    national_rev: int = 0
+    national_updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

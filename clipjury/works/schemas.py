@@ -10,7 +10,15 @@ from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province, Unit, User
 from clipjury.campaigns.models import Campaign
-from clipjury.reviews.service import decision_by, decisions_of, is_staff, shown_status, visible_decisions
+from clipjury.reviews.service import (
+    decision_by,
+    decisions_of,
+    is_staff,
+    shown_rev,
+    shown_status,
+    shown_updated_at,
+    visible_decisions,
+)
 from clipjury.works.models import Work, WorkVersion
 from clipjury.works.service import DESCRIPTION_MAX, TITLE_MAX, latest_rejection, media_of, shown_version
 
@@ -116,8 +124,9 @@ def works_public(session: Session, works: list[Work], viewer: User | None) -> li
             media=Media(**media) if media else None,
             submitted_at=work.submitted_at,
             created_at=work.created_at,
-            updated_at=work.updated_at,
-            review_rev=work.review_rev,
+            # An unpublished national decision moves neither for those who may not see it.
+            updated_at=shown_updated_at(work, viewer, campaign),
+            review_rev=shown_rev(work, viewer, campaign),
         ))
     del loaded
     return out

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.scopes import missing_scope
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, grace_end
@@ -82,14 +83,21 @@ def visible_works_query(user: User) -> Any:
     role = Role(user.role)
     if role == Role.national_admin:
         return query
+    if missing_scope(user):
+        # ``unit_id == None`` would compile to IS NULL and match every unit-less work in the country;
+        # the request boundary refuses such accounts (account_incomplete), this keeps any other caller
+        # to the account's own works.
+        return query.where(Work.owner_id == user.id)
+    # A work the national office disqualified before it was ever submitted is no business of the province.
+    entered = col(Work.submitted_at).is_not(None)
     if role == Role.provincial_admin:
-        return query.where(Work.province_id == user.province_id, col(Work.status).in_(ADMIN_SEES))
+        return query.where(Work.province_id == user.province_id, col(Work.status).in_(ADMIN_SEES), entered)
     if role == Role.reviewer:
-        return query.where(Work.province_id == user.province_id, col(Work.status).in_(REVIEWER_SEES))
+        return query.where(Work.province_id == user.province_id, col(Work.status).in_(REVIEWER_SEES), entered)
     if role == Role.unit_coordinator:
         return query.where(
             or_(
-                and_(col(Work.unit_id) == user.unit_id, col(Work.status).in_(ADMIN_SEES)),
+                and_(col(Work.unit_id) == user.unit_id, col(Work.status).in_(ADMIN_SEES), entered),
                 col(Work.owner_id) == user.id,
             )
         )

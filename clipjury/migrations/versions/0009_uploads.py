@@ -1,7 +1,7 @@
 """uploads: a CRC of the tail object in the row (tail_crc); old versions purged from storage (purged_at)
 
 Revision ID: 0009_uploads
-Revises: 0007_sessions
+Revises: 0008_scopes
 Create Date: 2026-12-04 12:00:00
 """
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 import clipjury.db
 
 revision: str = '0009_uploads'
-down_revision: str | None = '0007_sessions'
+down_revision: str | None = '0008_scopes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
