@@ -712,7 +712,7 @@ def test_an_incomplete_account_is_refused_on_every_route(env: Env) -> None:
         assert done.status_code == 303, done.text
         csrf = CSRF_RE.search(page_client.get(f"/works/{MISSING_ID}").text)
         assert csrf
-        bearer = create_access_token(user_id)
+        bearer = create_access_token(user_id, 0)
         for (method, path), rule in RULES.items():
             if rule.kind == "public":
                 continue

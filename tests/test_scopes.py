@@ -113,7 +113,7 @@ def test_an_incomplete_account_is_refused_on_every_surface(
     client: Any, incomplete_coordinator: int, demo_hash: str
 ) -> None:
     work_id = _unitless_submitted_work(demo_hash)
-    bearer = {"Authorization": f"Bearer {create_access_token(incomplete_coordinator)}"}
+    bearer = {"Authorization": f"Bearer {create_access_token(incomplete_coordinator, 0)}"}
     for path in ("/api/v1/review/works", f"/api/v1/works/{work_id}", "/api/v1/works", "/api/v1/quotas",
                  "/api/v1/review/works/export?format=csv"):
         response = client.get(path, headers=bearer)

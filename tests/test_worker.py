@@ -327,9 +327,10 @@ def test_a_version_whose_workers_keep_dying_is_held_for_staff_not_refused(client
     # The submitter reads a system fault, not "your file is broken".
     page = web_page(client, f"/works/{work_id}")
     assert "系统处理异常，工作人员正在处理" in page and "文件损坏" not in page
-    # Staff read it in the audit log, with the way forward.
+    # Staff read it in the audit log, with the way forward: the national office, since a province sees
+    # nothing of a work before it is submitted (and this one is not).
     client.cookies.clear()
-    audit = web_page(client, "/audit?action=held", "demo-province-admin")
+    audit = web_page(client, "/audit?action=held", "demo-admin")
     assert "文件处理挂起" in audit and "clipjury retry-version" in audit
 
     # Staff send it through again (documented in the README); the file then gets its real verdict.
