@@ -120,7 +120,9 @@ def drop_database(name: str) -> None:
 def drop_bucket(name: str) -> None:
     from storage.s3 import ObjectStore
 
-    settings = Settings(_env_file=None, s3_endpoint_url=S3_ENDPOINT, s3_bucket=name)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, env="test", s3_endpoint_url=S3_ENDPOINT, s3_bucket=name
+    )
     ObjectStore(settings).delete_bucket()
 
 
