@@ -21,6 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-production"
 DEV_S3_ACCESS_KEY = "clipjury-dev"
 DEV_S3_SECRET_KEY = "clipjury-dev-secret"
+# What docs/production/clipjury.env has where each deployment must put its own value.
+PLACEHOLDER = "CHANGE-ME"
 
 
 class Environment(StrEnum):
@@ -186,6 +188,13 @@ class Settings(BaseSettings):
     def _check_production(self) -> None:
         """Every development default that would be unsafe or broken on a real deployment stops start-up,
         each naming the setting to change."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if isinstance(text, str) and PLACEHOLDER in text:
+                raise ValueError(
+                    f"CLIPJURY_{name.upper()} still holds the placeholder {PLACEHOLDER}: put in the real value"
+                )
         secret = self.secret_key.get_secret_value()
         if secret == DEV_SECRET_KEY:
             raise ValueError("CLIPJURY_SECRET_KEY must be set to a real secret in production")
