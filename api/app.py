@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import problems
+from api.loopback_guard import LoopbackOnly
 from api.routes import auth, health, notifications, review, uploads, works
 from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
@@ -33,6 +34,8 @@ def create_app() -> FastAPI:
         redoc_url=None, swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect", lifespan=_lifespan,
     )
     problems.install(app)
+    if settings.uses_dev_secret:
+        app.add_middleware(LoopbackOnly)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(works.router)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -262,3 +263,36 @@ def test_run_local_serves_and_stops_cleanly() -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)  # its children get SIGTERM through PR_SET_PDEATHSIG
+
+
+def _outside_address() -> str | None:
+    """An address of this machine that is not loopback, if it has one."""
+    for addresses in psutil.net_if_addrs().values():
+        for address in addresses:
+            if address.family == socket.AF_INET and not address.address.startswith("127."):
+                return str(address.address)
+    return None
+
+
+def test_the_development_secret_is_served_only_on_loopback_whatever_started_the_server() -> None:
+    """Plain uvicorn on 0.0.0.0 gets past the settings (they cannot see where it listens): the app then
+    answers only requests that arrived on a loopback address."""
+    outside = _outside_address()
+    if outside is None:
+        pytest.skip("this machine has no address but loopback")
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", str(port),
+         "--log-level", "warning"], cwd=ROOT, env=devservices.child_env(**TEST_ENV),
+    )
+    try:
+        devservices.wait_for_port("127.0.0.1", port, 60, "uvicorn")
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=30).status_code == 200
+        api = httpx.post(f"http://{outside}:{port}/api/v1/auth/token",
+                         data={"username": "demo-admin", "password": "demo"}, timeout=30)
+        assert api.status_code == 503 and api.json()["code"] == "dev_secret_off_loopback", api.text
+        assert "CLIPJURY_SECRET_KEY" in api.json()["detail"]
+        page = httpx.get(f"http://{outside}:{port}/login", timeout=30)
+        assert page.status_code == 503 and "开发密钥" in page.text
+    finally:
+        devservices.stop(proc)  # type: ignore[arg-type]
