@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import psutil
@@ -119,11 +120,11 @@ def test_production_refuses_the_development_secrets() -> None:
     assert "refusing to start" in dev_secret.stderr and "CLIPJURY_SECRET_KEY" in dev_secret.stderr
     assert "Traceback" not in dev_secret.stderr
 
-    good = {"env": "production", "secret_key": PRODUCTION_ENV["CLIPJURY_SECRET_KEY"],
+    good: dict[str, Any] = {"env": "production", "secret_key": PRODUCTION_ENV["CLIPJURY_SECRET_KEY"],
             "s3_access_key_id": "a-real-store-key", "s3_secret_access_key": "a-real-store-secret",
             "redis_url": "redis://r:6379/0", "s3_endpoint_url": "https://s3.example", "cookie_secure": True}
     Settings(_env_file=None, **good)  # type: ignore[call-arg, arg-type]
-    for change, complaint in [
+    changes: list[tuple[dict[str, Any], str]] = [
         ({"secret_key": DEV_SECRET_KEY}, "CLIPJURY_SECRET_KEY must be set"),
         ({"secret_key": "too-short"}, "at least 32"),
         ({"s3_secret_access_key": "clipjury-dev-secret"}, "CLIPJURY_S3_SECRET_ACCESS_KEY"),
@@ -135,14 +136,14 @@ def test_production_refuses_the_development_secrets() -> None:
         ({"s3_endpoint_url": "http://127.0.0.1:8333"}, "CLIPJURY_S3_PUBLIC_ENDPOINT_URL"),
         ({"s3_endpoint_url": "http://localhost:8333"}, "CLIPJURY_ALLOW_LOOPBACK_S3"),
         ({"s3_public_endpoint_url": "http://[::1]:8333"}, "loopback"),
-    ]:
+    ]
+    for change, complaint in changes:
         with pytest.raises(ValueError, match=complaint):
             Settings(_env_file=None, **{**good, **change})  # type: ignore[call-arg, arg-type]
     # The store on this host is fine when browsers reach it elsewhere, or when the operator says so.
-    Settings(_env_file=None, **{**good, "s3_endpoint_url": "http://127.0.0.1:8333",  # type: ignore[call-arg, arg-type]
-                                "s3_public_endpoint_url": "https://video.example.gov.cn"})
-    Settings(_env_file=None, **{**good, "s3_endpoint_url": "http://127.0.0.1:8333",  # type: ignore[call-arg, arg-type]
-                                "allow_loopback_s3": True})
+    on_this_host = {**good, "s3_endpoint_url": "http://127.0.0.1:8333"}
+    Settings(_env_file=None, **on_this_host, s3_public_endpoint_url="https://video.example.gov.cn")  # type: ignore[call-arg]
+    Settings(_env_file=None, **on_this_host, allow_loopback_s3=True)  # type: ignore[call-arg]
 
 
 def test_the_development_secret_needs_an_explicit_development_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -75,7 +75,7 @@ def env_file(**values: str) -> dict[str, str]:
 
 
 def as_settings(env: dict[str, str]) -> Settings:
-    kwargs = {key.removeprefix("CLIPJURY_").lower(): value for key, value in env.items()}
+    kwargs: dict[str, Any] = {key.removeprefix("CLIPJURY_").lower(): value for key, value in env.items()}
     return Settings(_env_file=None, **kwargs)  # type: ignore[call-arg]
 
 
