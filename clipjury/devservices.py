@@ -273,7 +273,8 @@ MAX_PAUSE_S = 60.0
 class RestartPolicy:
     """When a supervised child that exited may start again: after a pause that doubles while it keeps
     exiting within a minute of its start (so a child that cannot start does not spin) and falls back once
-    it ran longer; with ``max_restarts``, more restarts than that within ``RESTART_WINDOW_S`` are refused."""
+    it ran longer; with ``max_restarts``, an exit after that many restarts within ``RESTART_WINDOW_S`` is
+    the end (``exhausted``)."""
 
     def __init__(self, max_restarts: int | None = None) -> None:
         self.max_restarts = max_restarts
@@ -281,17 +282,18 @@ class RestartPolicy:
         self.pause = FIRST_PAUSE_S
         self.restarts: list[float] = []
 
+    def recent(self, now: float) -> int:
+        return sum(1 for t in self.restarts if now - t < RESTART_WINDOW_S)
+
+    def exhausted(self, now: float) -> bool:
+        return self.max_restarts is not None and self.recent(now) >= self.max_restarts
+
     def due(self, now: float) -> bool:
         return now - self.started >= self.pause
 
-    def restart(self, now: float) -> bool:
-        """Record a restart at ``now``; False when that would be one too many."""
+    def restart(self, now: float) -> None:
         self.pause = FIRST_PAUSE_S if now - self.started > RESTART_WINDOW_S else min(self.pause * 2, MAX_PAUSE_S)
-        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S]
-        if self.max_restarts is not None and len(self.restarts) >= self.max_restarts:
-            return False
-        self.restarts.append(now)
-        return True
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
 
 
 class _Supervised:
@@ -383,14 +385,16 @@ def run_local(host: str | None, port: int | None, workers: int) -> int:
                 if child.proc.poll() is None:
                     continue
                 now = time.monotonic()
-                if not child.policy.due(now):
-                    continue
                 code, ran_for = child.proc.returncode, now - child.policy.started
-                if not child.policy.restart(now):
+                # Given up at once, not after the next pause: a minute of restarts that did not hold is enough.
+                if child.policy.exhausted(now):
                     raise RuntimeError(
-                        f"{child.what} exited {len(child.policy.restarts) + 1} times within "
+                        f"{child.what} exited {child.policy.recent(now) + 1} times within "
                         f"{RESTART_WINDOW_S:.0f}s (last exit code {code}); stopping everything"
                     )
+                if not child.policy.due(now):
+                    continue
+                child.policy.restart(now)
                 print(f"{child.what} exited with code {code} after {ran_for:.0f}s; restarting it",
                       file=sys.stderr, flush=True)
                 children.remove(child.proc)

@@ -11,6 +11,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -43,22 +44,29 @@ def test_restart_policy_pauses_longer_and_gives_up_past_the_cap() -> None:
     assert policy.due(1000.5)
     now, pauses = 1000.5, []
     for _ in range(API_MAX_RESTARTS):
-        assert policy.restart(now)
+        assert not policy.exhausted(now) and policy.due(now)
+        policy.restart(now)
         policy.started = now
         pauses.append(policy.pause)
+        assert not policy.due(now)
         now += policy.pause
     assert pauses == sorted(pauses) and pauses[-1] > pauses[0]  # dying young: each pause longer
     assert now - 1000.5 < RESTART_WINDOW_S
-    assert not policy.restart(now)  # one exit too many within the window: run-local stops
+    assert policy.exhausted(now)  # one exit too many within the window: run-local stops
+    assert not policy.exhausted(now + RESTART_WINDOW_S)  # the window moved on
     # A process that ran for longer than the window starts afresh: short pause, counted anew.
     patient = RestartPolicy(max_restarts=API_MAX_RESTARTS)
-    patient.started = 0.0
     for _ in range(API_MAX_RESTARTS * 3):
-        assert patient.restart(patient.started + RESTART_WINDOW_S + 1)
-        patient.started += RESTART_WINDOW_S + 1
+        now = patient.started + RESTART_WINDOW_S + 1
+        assert not patient.exhausted(now)
+        patient.restart(now)
+        patient.started = now
     assert patient.pause == devservices.FIRST_PAUSE_S
     # Workers have no cap.
-    assert all(RestartPolicy().restart(float(t)) for t in range(50))
+    worker = RestartPolicy()
+    for t in range(50):
+        worker.restart(float(t))
+    assert not worker.exhausted(50.0)
 
 
 # -- the documented environment file --------------------------------------------------------------
@@ -238,6 +246,42 @@ def test_run_local_restarts_a_killed_api_and_the_upload_resumes_at_its_offset() 
         output = log_path.read_text()
         assert "the API server exited with code -9" in output and "restarting it" in output, output
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.slow
+def test_run_local_stops_everything_when_the_api_cannot_stay_up() -> None:
+    """An API that keeps failing (here: its port taken by someone else) is restarted a few times, then
+    run-local gives up, says why, and takes the workers down with it."""
+    port = free_port()
+    log_path = TMP / f"run-local-give-up-{port}.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "clipjury.cli", "run-local", "--port", str(port), "--workers", "1"],
+            cwd=ROOT, env=devservices.child_env(**TEST_ENV), stdout=log, stderr=subprocess.STDOUT,
+        )
+    holder = socket.socket()
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        [api] = serve_children(proc.pid)
+        api.send_signal(signal.SIGKILL)
+        api.wait(10)
+        # Taken before run-local's first restart (it looks every 0.5 s, and a new process needs longer to bind).
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        proc.wait(120)
+        output = log_path.read_text()
+        assert proc.returncode == 1, output
+        assert f"the API server exited {API_MAX_RESTARTS + 1} times within" in output, output
+        assert "stopping everything" in output
+        _gone, alive = psutil.wait_procs(children, timeout=10)
+        assert not alive, f"left behind: {[c.cmdline() for c in alive]}"
+    finally:
+        holder.close()
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
