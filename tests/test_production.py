@@ -455,10 +455,14 @@ def test_production_profile_behind_nginx_survives_a_killed_api_process(
             killed: list[subprocess.Popen[bytes]] = []
 
             def kill_the_receiver() -> None:
-                time.sleep(0.5)  # what was sent so far has been read
-                grew = {api: psutil.Process(api.pid).io_counters().read_chars - before[api.pid] for api in apis}
-                victim = max(apis, key=lambda api: grew[api])
-                assert grew[victim] >= 2 * MIB, grew
+                deadline = time.monotonic() + 30
+                while True:  # until one of them has read what was sent so far
+                    grew = {api: psutil.Process(api.pid).io_counters().read_chars - before[api.pid] for api in apis}
+                    victim = max(apis, key=lambda api: grew[api])
+                    if grew[victim] >= 2 * MIB:
+                        break
+                    assert time.monotonic() < deadline, grew
+                    time.sleep(0.1)
                 victim.send_signal(signal.SIGKILL)
                 killed.append(victim)
 
