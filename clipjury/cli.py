@@ -107,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = get_settings()
     except ValidationError as exc:
         # An operator reads this on start-up: the settings' own words, not a traceback.
-        problems = "; ".join(str(error["msg"]).removeprefix("Value error, ") for error in exc.errors())
+        problems = "; ".join(
+            (f"CLIPJURY_{str(error['loc'][0]).upper()}: " if error["loc"] else "")
+            + str(error["msg"]).removeprefix("Value error, ")
+            for error in exc.errors()
+        )
         print(f"clipjury: refusing to start: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

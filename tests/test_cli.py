@@ -119,6 +119,8 @@ def test_production_refuses_the_development_secrets() -> None:
     assert dev_secret.returncode == 2
     assert "refusing to start" in dev_secret.stderr and "CLIPJURY_SECRET_KEY" in dev_secret.stderr
     assert "Traceback" not in dev_secret.stderr
+    malformed = clipjury("migrate", env={"CLIPJURY_COOKIE_SECURE": "perhaps"})
+    assert malformed.returncode == 2 and "CLIPJURY_COOKIE_SECURE: " in malformed.stderr, malformed.stderr
 
     good: dict[str, Any] = {"env": "production", "secret_key": PRODUCTION_ENV["CLIPJURY_SECRET_KEY"],
             "s3_access_key_id": "a-real-store-key", "s3_secret_access_key": "a-real-store-secret",
