@@ -107,6 +107,53 @@ def test_the_documented_environment_file_refuses_until_filled_in() -> None:
     assert set(env_file()) <= {f"CLIPJURY_{name.upper()}" for name in Settings.model_fields}
 
 
+# -- the documented nginx site and systemd units -------------------------------------------------
+
+def _documented(path: Path, replacements: dict[str, str]) -> str:
+    """A documented file with its host paths pointed elsewhere; each must still be there to replace."""
+    text = path.read_text()
+    for old, new in replacements.items():
+        assert old in text, f"{path.name} no longer mentions {old}"
+        text = text.replace(old, new)
+    return text
+
+
+def test_the_documented_nginx_site_is_valid(tmp_path: Path) -> None:
+    """`nginx -t` on docs/production/nginx/clipjury.conf as installed (TLS, redirect, the locations)."""
+    cert, key = tmp_path / "fullchain.pem", tmp_path / "privkey.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=video.example.gov.cn",
+                    "-days", "1", "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    site = tmp_path / "clipjury"
+    site.write_text(_documented(DOCS / "nginx" / "clipjury.conf", {
+        "/etc/nginx/snippets/clipjury-locations.conf": str(DOCS / "nginx" / "clipjury-locations.conf"),
+        "/etc/ssl/clipjury/fullchain.pem": str(cert),
+        "/etc/ssl/clipjury/privkey.pem": str(key),
+        "/var/log/nginx/": f"{tmp_path}/",
+    }))
+    config = tmp_path / "nginx.conf"
+    config.write_text(f"pid {tmp_path / 'nginx.pid'};\nevents {{}}\nhttp {{ include {site}; }}\n")
+    checked = subprocess.run([nginx_binary(), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"),
+                              "-c", str(config)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_the_documented_systemd_units_are_valid(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    units = []
+    for unit in (DOCS / "systemd").iterdir():
+        text = _documented(unit, {"/opt/clipjury": str(ROOT)} if unit.suffix == ".service" else {})
+        (tmp_path / unit.name).write_text(text)
+        # Templates are verified as the instances clipjury.target starts.
+        instance = {"clipjury-api@.service": "clipjury-api@8001.service",
+                    "clipjury-worker@.service": "clipjury-worker@1.service"}.get(unit.name, unit.name)
+        (tmp_path / instance).write_text(text)
+        units.append(str(tmp_path / instance))
+    verified = subprocess.run([analyze, "verify", "--man=no", *units], capture_output=True, text=True, cwd=tmp_path)
+    assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+
+
 # -- tus over HTTP, as a client that resumes does -------------------------------------------------
 
 def _patch(client: httpx.Client, url: str, headers: dict[str, str], offset: int, body: Any, length: int) -> int:
