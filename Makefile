@@ -14,6 +14,12 @@ WORKERS ?= 1
 # Extra arguments: `make test ARGS="-k upload -x"`, `make run ARGS="--port 8080"`.
 ARGS ?=
 
+# The built-in development secret is accepted only with CLIPJURY_ENV set explicitly (clipjury/settings.py):
+# make's commands run this checkout as a development machine unless the environment or .env says otherwise.
+ifeq ($(origin CLIPJURY_ENV)$(shell grep -s '^CLIPJURY_ENV=' .env),undefined)
+export CLIPJURY_ENV := development
+endif
+
 PIP_STAMP := $(VENV)/.clipjury-installed
 # npm writes this file on every install; it goes when node_modules goes.
 NPM_STAMP := node_modules/.package-lock.json

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.body_limits import FormBodyLimit
+from api.loopback_guard import LoopbackOnly
 from api.routes import auth, health, notifications, review, uploads, works
 from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
@@ -37,6 +38,8 @@ def create_app() -> FastAPI:
     # Added before the UI's session middleware, so that one wraps it: a refusal renders the HTML error
     # page with the visitor's session.
     app.add_middleware(FormBodyLimit, fastapi_app=app)
+    if settings.uses_dev_secret:
+        app.add_middleware(LoopbackOnly)
     app.include_router(health.router)
     app.include_router(auth.router)
     app.include_router(works.router)

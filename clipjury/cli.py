@@ -7,6 +7,8 @@ import logging
 import sys
 from collections.abc import Callable
 
+from pydantic import ValidationError
+
 from clipjury.settings import get_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -38,9 +40,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = get_settings()
+    host = args.host or settings.host
+    try:
+        settings.check_listen_address(host)
+    except ValueError as exc:
+        print(f"clipjury serve: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    trusted = settings.trusted_proxy_list
+    # Proxy headers only from the configured proxies: uvicorn's own default trusts 127.0.0.1, which
+    # would let anything on this host (or a proxy that passes headers through) choose the client address.
     uvicorn.run(
-        "api.app:create_app", factory=True, host=args.host or settings.host, port=args.port or settings.port,
-        workers=args.workers, proxy_headers=True, log_level=settings.log_level.lower(),
+        "api.app:create_app", factory=True, host=host, port=args.port or settings.port,
+        workers=args.workers, proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+        log_level=settings.log_level.lower(),
     )
     return 0
 
@@ -93,7 +105,18 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=get_settings().log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # An operator reads this on start-up: the settings' own words, not a traceback.
+        problems = "; ".join(
+            (f"CLIPJURY_{str(error['loc'][0]).upper()}: " if error["loc"] else "")
+            + str(error["msg"]).removeprefix("Value error, ")
+            for error in exc.errors()
+        )
+        print(f"clipjury: refusing to start: {problems}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     func: Command = args.func
     return func(args)

@@ -263,6 +263,54 @@ def _print_banner(url: str, workers: int) -> None:
     print("\n".join(lines), flush=True)
 
 
+# The API may be restarted this many times within RESTART_WINDOW_S; one more exit stops run-local.
+API_MAX_RESTARTS = 5
+RESTART_WINDOW_S = 60.0
+FIRST_PAUSE_S = 0.5
+MAX_PAUSE_S = 60.0
+
+
+class RestartPolicy:
+    """When a supervised child that exited may start again: after a pause that doubles while it keeps
+    exiting within a minute of its start (so a child that cannot start does not spin) and falls back once
+    it ran longer; with ``max_restarts``, an exit after that many restarts within ``RESTART_WINDOW_S`` is
+    the end (``exhausted``)."""
+
+    def __init__(self, max_restarts: int | None = None) -> None:
+        self.max_restarts = max_restarts
+        self.started = 0.0
+        self.pause = FIRST_PAUSE_S
+        self.restarts: list[float] = []
+
+    def recent(self, now: float) -> int:
+        return sum(1 for t in self.restarts if now - t < RESTART_WINDOW_S)
+
+    def exhausted(self, now: float) -> bool:
+        return self.max_restarts is not None and self.recent(now) >= self.max_restarts
+
+    def due(self, now: float) -> bool:
+        return now - self.started >= self.pause
+
+    def restart(self, now: float) -> None:
+        self.pause = FIRST_PAUSE_S if now - self.started > RESTART_WINDOW_S else min(self.pause * 2, MAX_PAUSE_S)
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW_S] + [now]
+
+
+class _Supervised:
+    """A child of run-local (``clipjury <args>``), started at once and again whenever it exits."""
+
+    def __init__(self, what: str, args: list[str], policy: RestartPolicy) -> None:
+        self.what = what
+        self.args = args
+        self.policy = policy
+        self.proc = self.start()
+
+    def start(self) -> subprocess.Popen[bytes]:
+        self.proc = _spawn(self.args)
+        self.policy.started = time.monotonic()
+        return self.proc
+
+
 def run_local(host: str | None, port: int | None, workers: int) -> int:
     """Everything on one machine: services when none are configured, migrations, demo data, workers, API."""
     from clipjury.db import session_scope
@@ -282,6 +330,10 @@ def run_local(host: str | None, port: int | None, workers: int) -> int:
     children: list[subprocess.Popen[bytes]] = []
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)}
     try:
+        try:
+            settings.check_listen_address(host)
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from exc
         if port_open(host, port):
             raise RuntimeError(f"something already listens on {host}:{port}; stop it or use --port")
         overrides: dict[str, str] = {}
@@ -307,42 +359,46 @@ def run_local(host: str | None, port: int | None, workers: int) -> int:
         except SeedRefused as exc:
             print(f"database migrated; no demo data: {exc}", flush=True)
 
-        server = _spawn(["serve", "--host", host, "--port", str(port)])
-        children.append(server)
-        worker_slots: list[tuple[subprocess.Popen[bytes], float, float]] = []  # (proc, started, backoff)
-        for _ in range(workers):
-            proc = _spawn(["worker"])
-            children.append(proc)
-            worker_slots.append((proc, time.monotonic(), 1.0))
+        api = _Supervised("the API server", ["serve", "--host", host, "--port", str(port)],
+                          RestartPolicy(max_restarts=API_MAX_RESTARTS))
+        children.append(api.proc)
+        supervised = [api]
+        for i in range(workers):
+            supervised.append(_Supervised(f"worker {i + 1}", ["worker"], RestartPolicy()))
+            children.append(supervised[-1].proc)
 
         deadline = time.monotonic() + 60
         while not port_open(host, port):
-            if server.poll() is not None:
-                raise RuntimeError(f"the API server exited with code {server.returncode} while starting")
+            if api.proc.poll() is not None:
+                raise RuntimeError(f"the API server exited with code {api.proc.returncode} while starting")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the API server did not listen on {host}:{port} within 60s")
             time.sleep(0.1)
         _print_banner(f"http://{host}:{port}", workers)
 
-        # Supervise: the server is the app, so its end ends run-local; a worker that dies is restarted
-        # (with a growing pause, so a worker that cannot start does not spin).
+        # Supervise: a child that exits is started again (the API on the same address, so clients resume
+        # their uploads where they stood); one that keeps dying young waits longer each time, and an API
+        # that cannot stay up stops run-local altogether rather than leave a site that answers nothing.
         while True:
             time.sleep(0.5)
-            if server.poll() is not None:
-                print(f"the API server exited with code {server.returncode}; stopping", file=sys.stderr, flush=True)
-                return server.returncode or 1
-            for i, (proc, started, backoff) in enumerate(worker_slots):
-                if proc.poll() is None:
+            for child in supervised:
+                if child.proc.poll() is None:
                     continue
-                if time.monotonic() - started < backoff:
+                now = time.monotonic()
+                code, ran_for = child.proc.returncode, now - child.policy.started
+                # Given up at once, not after the next pause: a minute of restarts that did not hold is enough.
+                if child.policy.exhausted(now):
+                    raise RuntimeError(
+                        f"{child.what} exited {child.policy.recent(now) + 1} times within "
+                        f"{RESTART_WINDOW_S:.0f}s (last exit code {code}); stopping everything"
+                    )
+                if not child.policy.due(now):
                     continue
-                ran_for = time.monotonic() - started
-                backoff = 1.0 if ran_for > 60 else min(backoff * 2, 60.0)
-                log.warning("worker exited with code %s after %.0fs; restarting", proc.returncode, ran_for)
-                children.remove(proc)
-                new = _spawn(["worker"])
-                children.append(new)
-                worker_slots[i] = (new, time.monotonic(), backoff)
+                child.policy.restart(now)
+                print(f"{child.what} exited with code {code} after {ran_for:.0f}s; restarting it",
+                      file=sys.stderr, flush=True)
+                children.remove(child.proc)
+                children.append(child.start())
     except _Stop as stop_signal:
         print(f"\n{stop_signal}: stopping clipjury", flush=True)
         return 0

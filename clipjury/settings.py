@@ -5,10 +5,12 @@ Nothing else in the code base reads the environment: everything asks ``get_setti
 
 from __future__ import annotations
 
+import ipaddress
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,12 +23,29 @@ DEV_S3_ACCESS_KEY = "clipjury-dev"
 DEV_S3_SECRET_KEY = "clipjury-dev-secret"
 # What a job does besides running ffmpeg (download the original, upload the results, record them).
 JOB_TIMEOUT_MARGIN_S = 300
+# What docs/production/clipjury.env has where each deployment must put its own value.
+PLACEHOLDER = "CHANGE-ME"
 
 
 class Environment(StrEnum):
     development = "development"
     test = "test"
     production = "production"
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``: addresses only this machine can reach."""
+    host = host.strip().strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _url_host(url: str) -> str:
+    return urlparse(url).hostname or ""
 
 
 class Settings(BaseSettings):
@@ -128,6 +147,13 @@ class Settings(BaseSettings):
     # file (a disqualification's document, at most 20 MiB). The upload routes (tus, PUT) are not forms.
     form_max_bytes: int = Field(default=64 * 1024, ge=4 * 1024, le=16 * 1024 * 1024)
     form_file_max_bytes: int = Field(default=21 * 1024 * 1024, ge=1024 * 1024, le=1024 * 1024 * 1024)
+    # Addresses (IPs or CIDR networks, comma-separated, or "*") of the reverse proxies whose
+    # X-Forwarded-For / X-Forwarded-Proto the server believes. Empty: nobody's, so the client address is
+    # the connection's (a client cannot choose the address the login throttle counts against).
+    trusted_proxies: str = ""
+    # Production refuses an S3 endpoint for browsers on loopback (they could not play anything); this
+    # allows it for a production profile rehearsed on one machine whose browsers are on it too.
+    allow_loopback_s3: bool = False
 
     # Notifications: the in-app record is always written; these channels are sent from it by a job.
     # Comma-separated names from clipjury.notifications.channels.CHANNELS, e.g. "in_app,email,sms".
@@ -158,17 +184,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "CLIPJURY_LOGIN_MAX_FAILURES_PER_ACCOUNT must be at least CLIPJURY_LOGIN_MAX_FAILURES"
             )
+        self._check_trusted_proxies()
+        if self.uses_dev_secret:
+            self.check_listen_address(self.host)
         if self.env == Environment.production:
-            if self.secret_key.get_secret_value() == DEV_SECRET_KEY:
-                raise ValueError("CLIPJURY_SECRET_KEY must be set to a real secret in production")
-            if len(self.secret_key.get_secret_value()) < 32:
-                raise ValueError("CLIPJURY_SECRET_KEY must be at least 32 characters")
-            if self.s3_secret_access_key.get_secret_value() == DEV_S3_SECRET_KEY:
-                raise ValueError("CLIPJURY_S3_SECRET_ACCESS_KEY must be set in production")
-            if not self.redis_url or not self.s3_endpoint_url:
-                raise ValueError("production needs CLIPJURY_REDIS_URL and CLIPJURY_S3_ENDPOINT_URL")
-            if not self.cookie_secure:
-                raise ValueError("production needs CLIPJURY_COOKIE_SECURE=true (the session cookie only over HTTPS)")
+            self._check_production()
         self._check_notify_channels()
         self._check_job_timeouts()
         return self
@@ -194,6 +214,82 @@ class Settings(BaseSettings):
     def job_timeout(self) -> int:
         assert self.job_timeout_s is not None  # set by the validator
         return self.job_timeout_s
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.secret_key.get_secret_value() == DEV_SECRET_KEY
+
+    def check_listen_address(self, host: str) -> None:
+        """Refuse to serve on ``host`` with the built-in secret, which anyone can read in the repository and
+        use to sign a national admin's token. It is only for a development or test machine that says so
+        (``CLIPJURY_ENV`` set, not defaulted: a deployment that forgot the variable must not get it) and
+        that nobody else can reach. ``clipjury serve`` and ``run-local`` call this with the address they
+        actually bind, which their ``--host`` may change."""
+        if not self.uses_dev_secret:
+            return
+        if self.env == Environment.production:
+            raise ValueError("CLIPJURY_SECRET_KEY must be set to a real secret in production")
+        if "env" not in self.model_fields_set:
+            raise ValueError(
+                "CLIPJURY_SECRET_KEY is the built-in development secret, which is accepted only with "
+                "CLIPJURY_ENV=development (or test) set explicitly: set CLIPJURY_SECRET_KEY to a random "
+                "string of at least 32 characters, or CLIPJURY_ENV=development on a development machine"
+            )
+        if not is_loopback(host):
+            raise ValueError(
+                f"CLIPJURY_SECRET_KEY is the built-in development secret, which is accepted only when "
+                f"listening on loopback, not on {host!r}: set a real CLIPJURY_SECRET_KEY, or listen on 127.0.0.1"
+            )
+
+    def _check_trusted_proxies(self) -> None:
+        for entry in self.trusted_proxy_list:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    f"CLIPJURY_TRUSTED_PROXIES: {entry!r} is not an IP address, a CIDR network or '*'"
+                ) from exc
+
+    def _check_production(self) -> None:
+        """Every development default that would be unsafe or broken on a real deployment stops start-up,
+        each naming the setting to change."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            text = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if isinstance(text, str) and PLACEHOLDER in text:
+                raise ValueError(
+                    f"CLIPJURY_{name.upper()} still holds the placeholder {PLACEHOLDER}: put in the real value"
+                )
+        secret = self.secret_key.get_secret_value()
+        if secret == DEV_SECRET_KEY:
+            raise ValueError("CLIPJURY_SECRET_KEY must be set to a real secret in production")
+        if len(secret) < 32:
+            raise ValueError("CLIPJURY_SECRET_KEY must be at least 32 characters")
+        if self.s3_secret_access_key.get_secret_value() == DEV_S3_SECRET_KEY:
+            raise ValueError("CLIPJURY_S3_SECRET_ACCESS_KEY must be set in production")
+        if self.s3_access_key_id == DEV_S3_ACCESS_KEY:
+            raise ValueError("CLIPJURY_S3_ACCESS_KEY_ID is the development key: set the store's own in production")
+        if not self.redis_url or not self.s3_endpoint_url:
+            raise ValueError("production needs CLIPJURY_REDIS_URL and CLIPJURY_S3_ENDPOINT_URL")
+        if not self.cookie_secure:
+            raise ValueError(
+                "CLIPJURY_COOKIE_SECURE must be true in production (the site is served over HTTPS, and a "
+                "session cookie sent over plain HTTP can be stolen)"
+            )
+        # Browsers fetch videos straight from the store through presigned URLs: a loopback address there
+        # works for no browser but one on the server itself.
+        browser_endpoint = self.s3_public_endpoint_url or self.s3_endpoint_url
+        if is_loopback(_url_host(browser_endpoint)) and not self.allow_loopback_s3:
+            raise ValueError(
+                f"the S3 endpoint browsers get ({browser_endpoint}) is on loopback, which no visitor can reach: "
+                "set CLIPJURY_S3_PUBLIC_ENDPOINT_URL to the address browsers use (e.g. the store behind "
+                "the site's nginx), or CLIPJURY_ALLOW_LOOPBACK_S3=true to rehearse on one machine"
+            )
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     def _check_notify_channels(self) -> None:
         # Imported here: the registry lives with the channels, and a typo must stop start-up rather

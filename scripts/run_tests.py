@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clipjury import devservices  # noqa: E402
-from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Settings  # noqa: E402
+from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, Environment, Settings  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("CLIPJURY_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 SEAWEED_DIR = Path(os.environ.get("CLIPJURY_TEST_SEAWEED_DIR", ROOT / ".cache" / "test-seaweedfs"))
@@ -120,7 +120,9 @@ def drop_database(name: str) -> None:
 def drop_bucket(name: str) -> None:
     from storage.s3 import ObjectStore
 
-    settings = Settings(_env_file=None, s3_endpoint_url=S3_ENDPOINT, s3_bucket=name)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, env=Environment.test, s3_endpoint_url=S3_ENDPOINT, s3_bucket=name
+    )
     ObjectStore(settings).delete_bucket()
 
 

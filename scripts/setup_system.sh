@@ -13,6 +13,8 @@ need_pkg() { have_pkg "$1" || missing+=("$1"); }
 have_cmd "$PYTHON" || missing+=(python3)
 have_cmd ffmpeg && have_cmd ffprobe || need_pkg ffmpeg
 have_cmd redis-server || need_pkg redis-server
+# The production profile's reverse proxy; its test (tests/test_production.py) runs a private nginx.
+have_cmd nginx || [ -x /usr/sbin/nginx ] || need_pkg nginx
 have_cmd chromium || have_cmd chromium-browser || need_pkg chromium
 # The web UI and the browser tests show Chinese: without a CJK font Chromium draws boxes.
 need_pkg fonts-noto-cjk

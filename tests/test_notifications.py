@@ -391,7 +391,7 @@ def test_settings_refuse_unknown_channels_and_weak_production_config() -> None:
         Settings(**base, notify_channels="sms", sms_webhook_url="http://127.0.0.1/", sms_template="{phone}")
     production: dict[str, Any] = {
         **base, "env": Environment.production, "secret_key": "x" * 40, "s3_secret_access_key": "real-secret",
-        "s3_endpoint_url": "https://s3.internal", "cookie_secure": True,
+        "s3_access_key_id": "real-key", "s3_endpoint_url": "https://s3.internal", "cookie_secure": True,
     }
     assert Settings(**production).notify_channel_names == ("in_app",)
     with pytest.raises(ValueError, match="SMS_WEBHOOK_TOKEN"):
