@@ -871,7 +871,7 @@ def test_national_decisions_leave_the_province_pages_unchanged(api: Api, demo: d
         "demo-submitter": (f"/works/{plain}", f"/works/{plain}/status"),
     }
     with TestClient(create_app()) as fresh:
-        clients = {}
+        clients: dict[str, TestClient] = {}
         for username in pages:
             client = fresh if not clients else TestClient(fresh.app)
             client.cookies.clear()
