@@ -170,3 +170,40 @@ def test_staff_pages_still_send_anonymous_visitors_to_login(client: Any, demo: d
     # The staff's unknown addresses keep the staff error page.
     staff_404 = client.get("/no-such-page", headers={"Accept": "text/html"})
     assert staff_404.status_code == 404 and "pub-top" not in staff_404.text
+
+
+@pytest.mark.browser
+def test_landing_page_on_a_phone(live_server: Any, demo: dict[str, int]) -> None:
+    """The landing page in Chromium at 390×844: no cookie, no sideways scrolling, no console error; the
+    screenshot (test-artifacts/screenshots/public-landing-phone.png) is for a person to look at."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = chromium.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+            page = context.new_page()
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.goto(f"{live_server.url}{LANDING}")
+            assert page.locator("h1").inner_text() == "“人人话保密”微视频征集评选活动（河北省 2023 演示）"
+            assert page.locator('[data-field="max_size"]').inner_text() == "300 MB"
+            # Readable on a phone: nothing wider than the screen.
+            assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+            assert context.cookies() == []
+            page.screenshot(path=str(SHOTS / "public-landing-phone.png"), full_page=True)
+
+            page.get_by_role("link", name="登录", exact=True).click()
+            page.wait_for_url("**/login")
+            assert errors == [], errors
+
+            # The browser logs the intended 404 as a console error: checked above, before it.
+            missing = page.goto(f"{live_server.url}/public/nothing-here")
+            assert missing is not None and missing.status == 404
+            assert "找不到页面" in page.locator("h1").inner_text()
+            page.screenshot(path=str(SHOTS / "public-404-phone.png"), full_page=True)
+        finally:
+            chromium.close()
