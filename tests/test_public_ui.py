@@ -176,7 +176,7 @@ def test_staff_pages_still_send_anonymous_visitors_to_login(client: Any, demo: d
 def test_landing_page_on_a_phone(live_server: Any, demo: dict[str, int]) -> None:
     """The landing page in Chromium at 390×844: no cookie, no sideways scrolling, no console error; the
     screenshot (test-artifacts/screenshots/public-landing-phone.png) is for a person to look at."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import ViewportSize, sync_playwright
 
     from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS
 
@@ -185,7 +185,8 @@ def test_landing_page_on_a_phone(live_server: Any, demo: dict[str, int]) -> None
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:
-            context = chromium.new_context(viewport=PHONE, locale="zh-CN", timezone_id="Asia/Shanghai")
+            phone = ViewportSize(width=PHONE["width"], height=PHONE["height"])
+            context = chromium.new_context(viewport=phone, locale="zh-CN", timezone_id="Asia/Shanghai")
             page = context.new_page()
             page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
             page.goto(f"{live_server.url}{LANDING}")
