@@ -208,3 +208,25 @@ def test_landing_page_on_a_phone(live_server: Any, demo: dict[str, int]) -> None
             page.screenshot(path=str(SHOTS / "public-404-phone.png"), full_page=True)
         finally:
             chromium.close()
+
+
+@pytest.fixture()
+def database_down(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The settings pointed at a PostgreSQL port nothing listens on, for one test."""
+    from clipjury.settings import get_settings
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("CLIPJURY_DATABASE_URL", f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing")
+    get_settings.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+
+
+def test_a_failure_is_the_public_500_page(demo: dict[str, int], database_down: None, client: Any) -> None:
+    response = client.get(LANDING, follow_redirects=False)
+    assert response.status_code == 500
+    page = text_of(response)
+    assert "服务暂时不可用" in page and "internal_error" in page and "pub-top" in page
+    assert response.headers["cache-control"] == "private, no-store"
+    assert "set-cookie" not in response.headers
