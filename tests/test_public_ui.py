@@ -230,3 +230,11 @@ def test_a_failure_is_the_public_500_page(demo: dict[str, int], database_down: N
     assert "服务暂时不可用" in page and "internal_error" in page and "pub-top" in page
     assert response.headers["cache-control"] == "private, no-store"
     assert "set-cookie" not in response.headers
+
+
+def test_the_bare_prefix_leads_to_the_landing_page(client: Any, demo: dict[str, int]) -> None:
+    response = client.get("/public", follow_redirects=False)
+    assert response.status_code in (301, 307, 308), response.status_code
+    assert response.headers["location"].endswith("/public/")
+    head = client.head(LANDING)
+    assert head.status_code == 200 and head.headers["cache-control"] == "public, max-age=60"
