@@ -51,4 +51,7 @@ def create_app() -> FastAPI:
     from review_ui.app import create_ui
 
     create_ui(app)
+    from public_ui.app import mount_public
+
+    mount_public(app)
     return app

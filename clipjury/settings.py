@@ -91,6 +91,10 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=50, ge=1)
     login_window_s: int = Field(default=900, ge=60)
 
+    # The public pages (public_ui): how long browsers and shared caches may reuse an anonymous visitor's
+    # page; 0 still lets them store it but revalidate (ETag) on every view.
+    public_cache_max_age_s: int = Field(default=60, ge=0)
+
     # Uploads (tus).
     upload_expiry_hours: int = 24
     upload_lock_ttl_s: int = 120

@@ -347,6 +347,8 @@ RULES: dict[tuple[str, str], Rule] = {
     ("OPTIONS", "/api/v1/uploads/{upload_id}"): Rule("public", ok=frozenset({204}), probe=Probe(headers=TUS)),
     ("GET", "/"): Rule("public", ok=frozenset({303})),
     ("GET", "/login"): Rule("public", ok=frozenset({200, 303})),
+    # The public site (public_ui, mounted under /public): the same page for everyone, no login asked.
+    ("GET", "/public/"): Rule("public"),
     ("POST", "/login"): Rule(
         "public", ok=frozenset({401}), probe=Probe(form={"username": "", "password": ""}),
         note="no credentials: the form again with 401, for everyone",
@@ -548,6 +550,7 @@ EXEMPT: dict[tuple[str, str], str] = {
     ("GET", "/api/docs/oauth2-redirect"): "Swagger UI's OAuth2 helper page (no data)",
     ("GET", "/static/vendor/{name}"): "an allow-list of front-end library files from node_modules",
     ("MOUNT", "/static"): "the UI's own CSS, JS and images",
+    ("MOUNT", "/public/static"): "the public site's own CSS",
 }
 
 # Cases the application gets wrong today: each runs as its own strict xfail until the bug is fixed.

@@ -55,8 +55,10 @@ OPTION_RE = re.compile(rb"<option\b[^>]*>.*?</option>", re.S)
 
 # -- the route list --------------------------------------------------------------------------------
 
-def app_routes(app: FastAPI) -> set[tuple[str, str]]:
-    """(method, path) of every route the application answers, included routers flattened."""
+def app_routes(app: FastAPI, prefix: str = "") -> set[tuple[str, str]]:
+    """(method, path) of every route the application answers, included routers and mounted FastAPI
+    sub-apps (the public site) flattened; other mounts (static files) as ("MOUNT", path)."""
+    from fastapi import FastAPI
     from fastapi.routing import iter_route_contexts
     from starlette.routing import Mount
 
@@ -64,11 +66,14 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, Mount):
-            found.add(("MOUNT", route.path))
+            if isinstance(route.app, FastAPI):
+                found |= app_routes(route.app, prefix + route.path)
+            else:
+                found.add(("MOUNT", prefix + route.path))
             continue
-        path = context.path
         methods = set(context.methods or ())
-        assert path is not None and methods, f"a route without path or methods: {route!r}"
+        assert context.path is not None and methods, f"a route without path or methods: {route!r}"
+        path = prefix + context.path
         if "GET" in methods:
             methods.discard("HEAD")  # Starlette adds HEAD to every GET
         found.update((method, path) for method in methods)
