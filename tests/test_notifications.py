@@ -9,7 +9,7 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -29,7 +29,7 @@ from clipjury.jobs import NOTIFY, enqueue_now, get_queue, notification_job, noti
 from clipjury.notifications import tasks
 from clipjury.notifications.models import Notification
 from clipjury.settings import Environment, Settings, get_settings
-from clipjury.timeutil import utcnow
+from clipjury.timeutil import as_utc, utcnow
 from tests.conftest import free_port, run_jobs
 from tests.review_support import headers_for, submitted_works
 
@@ -160,15 +160,24 @@ def enqueue_now_and_fetch(note_id: int) -> Job:
     return job
 
 
-def release_retries() -> list[float]:
+def release_retries() -> list[datetime]:
     """Move the scheduled retries onto the queue now (the worker's scheduler would, later); returns
-    how many seconds ahead each one was scheduled."""
+    when each one was scheduled for."""
     registry = get_queue(NOTIFY).scheduled_job_registry
-    delays = []
+    when = []
     for job_id in registry.get_job_ids():
-        delays.append((registry.get_scheduled_time(job_id) - utcnow()).total_seconds())
+        when.append(as_utc(registry.get_scheduled_time(job_id)))
         registry.requeue(job_id)
-    return delays
+    return when
+
+
+def retry_delay_s(started: datetime) -> tuple[float, float]:
+    """The one scheduled retry's delay, as bounds: from the failing run's start (at least the back-off)
+    and from now (at most the back-off). Measured from now alone, a slow run on a loaded machine
+    eats into the delay it is checking."""
+    ended = utcnow()
+    [when] = release_retries()
+    return (when - started).total_seconds(), (when - ended).total_seconds()
 
 
 def failed_notification_jobs() -> list[str]:
@@ -254,16 +263,18 @@ def test_transient_smtp_failures_are_retried_with_backoff(
     fail_verdict(client)
     note_id = only_notification_id()
 
+    started = utcnow()
     run_notify_jobs()
-    [delay] = release_retries()
-    assert 5 < delay <= 10, "first retry after about ten seconds"
+    at_least, at_most = retry_delay_s(started)
+    assert at_least > 5 and at_most <= 10, "first retry after about ten seconds"
     assert tasks.outcome(note_id, "email") is None
 
     monkeypatch.setattr(get_settings(), "smtp_port", port)
     handler.data_replies.append("451 4.3.0 Temporary local problem, try later")
+    started = utcnow()
     run_notify_jobs()
-    [delay] = release_retries()
-    assert 50 < delay <= 60, "the second retry waits longer"
+    at_least, at_most = retry_delay_s(started)
+    assert at_least > 50 and at_most <= 60, "the second retry waits longer"
     assert handler.received == []
 
     run_notify_jobs()
