@@ -87,7 +87,7 @@ def rejection_message(code: RejectionCode, *, max_size_bytes: int, max_duration_
             "文件中没有视频画面（只有音频或为空轨道）。请上传包含画面的 MP4 视频。"
         ),
         RejectionCode.too_long: (
-            f"视频实际时长{detail}超过 {limit} 的上限。请剪辑到 {limit} 以内后重新导出上传。"
+            f"视频实际时长{detail}超过 {limit}的上限。请剪辑到 {limit}以内后重新导出上传。"
         ),
         RejectionCode.corrupt: (
             f"视频文件已损坏或不完整{detail}，无法完整播放。请确认文件能在本机从头播放到尾，"
