@@ -588,7 +588,10 @@ def test_many_tiny_samples_are_decided_at_the_packet_cap(client, auth) -> None: 
     probe = version_row(version_id).probe
     assert probe["packets_capped"] is True
     assert probe["packets"] == packet_cap(120.0) + 1 < 200_000
-    assert probe["decode_stopped"] == "packets_capped"
+    # Whether the decode was still running to be stopped depends on the machine: 200,000 frames of 2x2
+    # pixels decode in about a second when the cores are free. That a decode is stopped once the
+    # verdict is known is shown by test_a_ten_minute_file_is_too_long_without_a_full_decode.
+    assert probe["decode_stopped"] in ("packets_capped", ""), probe["decode_stopped"]
 
 
 def test_a_ten_minute_file_is_too_long_without_a_full_decode(client, auth) -> None:  # type: ignore[no-untyped-def]

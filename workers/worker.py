@@ -93,6 +93,10 @@ class ClipjuryWorker(Worker):
         elif self._in_maintenance:
             self._stop_after_maintenance = True
         else:
+            # The flag first: a signal that lands in an at-fork callback (the worker forking its horse or
+            # scheduler) has its exception swallowed ("Exception ignored in _releaseLock"); the loop then
+            # still stops at its next turn, at most one dequeue timeout later.
+            self._stop_requested = True
             raise StopRequested()
 
     def subscribe(self) -> None:
