@@ -6,11 +6,13 @@ guarded to loopback and every name to test-only ones, so the suite cannot touch 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,27 @@ REDIS_URL = os.environ.get("CLIPJURY_TEST_REDIS", "redis://127.0.0.1:6379/15")
 S3_ENDPOINT = "http://127.0.0.1:8333"
 S3_BUCKET = os.environ.get("CLIPJURY_TEST_S3_BUCKET", "clipjury-test")
 TMP = Path(tempfile.mkdtemp(prefix="clipjury-test-"))
+
+
+@contextlib.contextmanager
+def scratch_database(suffix: str, kind: str = TEST_DB) -> Iterator[str]:
+    """An empty database of ``kind`` (the suite's by default) for running the migrations from nothing,
+    dropped afterwards; ``suffix`` keeps the tests that use one at the same time apart."""
+    if kind == "postgres":
+        import psycopg
+
+        name = f"{PG_TEST_DB}_{suffix}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {name}")
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    else:
+        path = TMP / f"{suffix}-{time.monotonic_ns()}.db"
+        yield f"sqlite:///{path}"
+        path.unlink(missing_ok=True)
+
 
 if TEST_DB == "postgres":
     DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_TEST_DB}"

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select
 
 from clipjury import devservices
 from clipjury.settings import DEV_SECRET_KEY, Settings
-from tests.conftest import PG_ADMIN_URL, PG_TEST_DB, ROOT, TEST_DB, TEST_ENV, TMP, free_port
+from tests.conftest import ROOT, TEST_ENV, TMP, free_port, scratch_database
 
 PRODUCTION_ENV = {
     "CLIPJURY_ENV": "production",
@@ -39,20 +39,8 @@ def clipjury(*args: str, env: dict[str, str] | None = None, timeout: float = 120
 @pytest.fixture()
 def fresh_database() -> Iterator[str]:
     """An empty database of the kind the suite runs on, so migrations are tested from nothing."""
-    if TEST_DB == "postgres":
-        import psycopg
-
-        name = f"{PG_TEST_DB}_cli"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    else:
-        path = TMP / f"cli-{time.monotonic_ns()}.db"
-        yield f"sqlite:///{path}"
-        path.unlink(missing_ok=True)
+    with scratch_database("cli") as url:
+        yield url
 
 
 def _counts(url: str) -> dict[str, int]:

@@ -28,7 +28,7 @@ from clipjury.devservices import API_MAX_RESTARTS, RESTART_WINDOW_S, RestartPoli
 from clipjury.settings import Settings
 from clipjury.uploads.tus_client import encode_metadata
 from tests import media
-from tests.conftest import PG_ADMIN_URL, PG_TEST_DB, ROOT, TEST_DB, TEST_ENV, TMP, free_port
+from tests.conftest import ROOT, TEST_DB, TEST_ENV, TMP, free_port, scratch_database
 
 DOCS = ROOT / "docs" / "production"
 MIB = 1024 * 1024
@@ -390,15 +390,8 @@ http {{
 
 @pytest.fixture()
 def production_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"{PG_TEST_DB}_production"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with scratch_database("production", "postgres") as url:
+        yield url
 
 
 @pytest.mark.slow

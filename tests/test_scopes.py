@@ -19,6 +19,7 @@ from clipjury.accounts.security import create_access_token
 from clipjury.db import session_scope
 from clipjury.errors import Invalid
 from clipjury.works import service as works
+from tests.conftest import scratch_database
 from tests.review_support import submitted_works
 from tests.scope_support import insert_incomplete_coordinator
 
@@ -149,24 +150,8 @@ def test_the_scope_filter_does_not_read_null_as_a_scope(incomplete_coordinator: 
 @pytest.fixture()
 def empty_database() -> Iterator[str]:
     """A database of the suite's kind with no tables, to run the migrations on."""
-    import time
-
-    from tests.conftest import PG_ADMIN_URL, PG_TEST_DB, TEST_DB, TMP
-
-    if TEST_DB == "postgres":
-        import psycopg
-
-        name = f"{PG_TEST_DB}_scopes"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {name}")
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    else:
-        path = TMP / f"scopes-{time.monotonic_ns()}.db"
-        yield f"sqlite:///{path}"
-        path.unlink(missing_ok=True)
+    with scratch_database("scopes") as url:
+        yield url
 
 
 def test_the_migration_names_incomplete_accounts_rather_than_guess(empty_database: str) -> None:
