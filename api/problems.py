@@ -57,7 +57,8 @@ VALIDATION_ERRORS: tuple[ErrorDoc, ...] = ((422, "invalid"), (422, "out_of_range
 BODY_ERRORS: tuple[ErrorDoc, ...] = ((400, "bad_request"),)
 REDIS_ERRORS: tuple[ErrorDoc, ...] = ((503, REDIS_UNAVAILABLE),)
 # api.deps.current_user: no or a bad credential; a cookie-authenticated change without its CSRF header.
-AUTH_ERRORS: tuple[ErrorDoc, ...] = ((401, "unauthorized"), (401, "invalid_token"))
+# A staff account without the province or unit its role needs is refused on every route.
+AUTH_ERRORS: tuple[ErrorDoc, ...] = ((401, "unauthorized"), (401, "invalid_token"), (403, "account_incomplete"))
 CHANGE_AUTH_ERRORS: tuple[ErrorDoc, ...] = (*AUTH_ERRORS, (403, "csrf_failed"))
 _PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 

@@ -118,6 +118,28 @@ def test_document_declares_every_path_parameter_and_error() -> None:
                     assert "`code` is one of:" in answer["description"], (method, path, status)
 
 
+def test_answers_of_the_limits_scopes_and_throttle_are_declared() -> None:
+    """Answers that later slices added to existing operations (upload limits, the role that may upload,
+    staff without their scope, a rewound tail, the login throttle failing closed, bounded form bodies)
+    are in the document, so a client can know them from it."""
+    with TestClient(APP) as client:
+        paths = client.get("/api/openapi.json").json()["paths"]
+
+    def codes(path: str, method: str, status: str) -> str:
+        return str(paths[path][method]["responses"][status]["description"])
+
+    for path, method in (("/api/v1/uploads", "post"), ("/api/v1/works/{work_id}/video", "put")):
+        assert "`role_cannot_submit`" in codes(path, method, "403"), (path, method)
+        for code in ("too_many_uploads", "daily_upload_quota"):
+            assert f"`{code}`" in codes(path, method, "429"), (path, method, code)
+    assert "`too_many_partials`" in codes("/api/v1/uploads", "post", "429")
+    assert "`too_many_drafts`" in codes("/api/v1/works", "post", "429")
+    assert "`upload_rewound`" in codes("/api/v1/uploads/{upload_id}", "patch", "409")
+    assert "`account_incomplete`" in codes("/api/v1/works", "get", "403")
+    assert "`service_unavailable`" in codes("/api/v1/auth/token", "post", "503")
+    assert "`form_too_large`" in codes("/api/v1/auth/token", "post", "413")
+
+
 def test_tus_operations_declare_their_headers() -> None:
     with TestClient(APP) as client:
         paths = client.get("/api/openapi.json").json()["paths"]

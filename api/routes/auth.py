@@ -59,6 +59,8 @@ class Me(BaseModel):
 
 @router.post("/token", response_model=Token, responses=problem_responses(
     *BODY_ERRORS, *VALIDATION_ERRORS, (401, "bad_credentials"), (429, "too_many_login_attempts"),
+    # The login throttle fails closed without Redis; form bodies are bounded before the route (api.body_limits).
+    (503, "service_unavailable"), (413, "form_too_large"), (415, "file_not_accepted"),
 ))
 def issue_token(
     request: Request, form: Annotated[PasswordForm, Depends()], session: SessionDep

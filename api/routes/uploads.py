@@ -36,9 +36,10 @@ from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, Submi
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
+from clipjury.uploads.limits import DailyUploadQuota, TooManyPartials, TooManyUploads
 from clipjury.uploads.models import Concat, Upload, UploadStatus
 from clipjury.works.schemas import WorkPublic, work_public
-from clipjury.works.service import AlreadySubmitted, Disqualified, UnderReview, get_own_work
+from clipjury.works.service import AlreadySubmitted, Disqualified, RoleCannotSubmit, UnderReview, get_own_work
 from storage import get_store
 
 T = TypeVar("T")
@@ -111,8 +112,11 @@ _TUS_ERRORS: tuple[ErrorDoc, ...] = (
 _APPEND_ERRORS: tuple[ErrorDoc, ...] = (
     service.UploadNotFound, service.UploadGone, service.UploadBusy, service.OffsetMismatch,
     service.UploadLengthExceeded, service.TooLarge, service.EmptyUpload, service.IncompleteBody,
-    service.UnsupportedContentType, (400, "invalid_content_length"), (400, "invalid_upload_offset"),
+    service.UnsupportedContentType, service.TailRewound, (400, "invalid_content_length"),
+    (400, "invalid_upload_offset"),
 )
+# Who may start an upload, and how many an account may have going (clipjury.uploads.limits).
+_START_ERRORS: tuple[ErrorDoc, ...] = (RoleCannotSubmit, TooManyUploads, DailyUploadQuota)
 
 
 tus = APIRouter(prefix="/api/v1/uploads", tags=["uploads"], route_class=TusRoute)
@@ -188,7 +192,8 @@ def tus_options(session: SessionDep) -> Response:
         "Location": _answer_header("The upload's URL.", format="uri"), **_TUS_ANSWER_HEADERS,
     }},
     **problem_responses(
-        *_TUS_ERRORS, *_APPEND_ERRORS, (422, "out_of_range"), service.WorkNotFound, NoActiveCampaign,
+        *_TUS_ERRORS, *_APPEND_ERRORS, *_START_ERRORS, TooManyPartials, (422, "out_of_range"), service.WorkNotFound,
+        NoActiveCampaign,
         SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview, Disqualified,
         (400, "defer_length_unsupported"), (400, "upload_length_required"), (400, "invalid_upload_length"),
         (400, "invalid_metadata"), (400, "work_id_required"), concat.InvalidConcat, concat.NotAPartial,
@@ -352,7 +357,7 @@ def filename_from(disposition: str | None) -> str | None:
 @router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic, responses=problem_responses(
     *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, *VALIDATION_ERRORS, *_APPEND_ERRORS, (503, "storage_unavailable"),
     service.WorkNotFound, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview,
-    Disqualified, service.InvalidIdempotencyKey, service.UploadInProgress,
+    Disqualified, service.InvalidIdempotencyKey, service.UploadInProgress, *_START_ERRORS,
 ), openapi_extra={
     "parameters": [
         _header("Idempotency-Key", "Makes a retry safe: 1 to 255 visible ASCII characters (e.g. a UUID).",

@@ -47,7 +47,7 @@ class WithdrawBody(BaseModel):
 @router.post("", status_code=201, response_model=WorkPublic, responses=problem_responses(
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed,
     (403, "role_cannot_submit"), (422, "title_required"), (422, "title_too_long"), (422, "description_too_long"),
-    (422, "unknown_province"), (422, "province_mismatch"), (422, "province_required"),
+    (422, "unknown_province"), (422, "province_mismatch"), (422, "province_required"), (429, "too_many_drafts"),
 ))
 def create_work(body: WorkCreate, user: CurrentUser, session: SessionDep) -> WorkPublic:
     work = service.create_work(
