@@ -97,20 +97,22 @@ def object_store_server() -> Iterator[None]:
         )
     from storage import get_store
 
-    store = get_store()
-    import time
+    wait_for_bucket(get_store())
+    yield
+    devservices.stop(proc)
 
-    deadline = time.monotonic() + 60
-    while True:  # the S3 port opens before the filer behind it is ready
+
+def wait_for_bucket(store: Any, timeout_s: float = 60) -> None:
+    """Make the store's bucket, retrying: SeaweedFS opens its S3 port before the filer behind it is ready."""
+    deadline = time.monotonic() + timeout_s
+    while True:
         try:
             store.ensure_bucket()
-            break
+            return
         except Exception:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.5)
-    yield
-    devservices.stop(proc)
 
 
 @pytest.fixture(scope="session", autouse=True)

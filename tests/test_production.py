@@ -28,7 +28,7 @@ from clipjury.devservices import API_MAX_RESTARTS, RESTART_WINDOW_S, RestartPoli
 from clipjury.settings import Settings
 from clipjury.uploads.tus_client import encode_metadata
 from tests import media
-from tests.conftest import ROOT, TEST_DB, TEST_ENV, TMP, free_port, scratch_database
+from tests.conftest import ROOT, TEST_DB, TEST_ENV, TMP, free_port, scratch_database, wait_for_bucket
 
 DOCS = ROOT / "docs" / "production"
 MIB = 1024 * 1024
@@ -223,6 +223,21 @@ def serve_children(pid: int) -> list[psutil.Process]:
 
 # -- run-local brings the API back ----------------------------------------------------------------
 
+def _start_upload(client: httpx.Client, title: str, filename: str, length: int) -> tuple[dict[str, str], int, str]:
+    """As demo-submitter: a token, a new work and a tus upload of ``length`` bytes for it (auth, work id, URL)."""
+    token = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"})
+    assert token.status_code == 200, token.text
+    auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    work = client.post("/api/v1/works", json={"title": title}, headers=auth)
+    assert work.status_code == 201, work.text
+    work_id = int(work.json()["id"])
+    created = client.post("/api/v1/uploads", headers={
+        **auth, **TUS, "Upload-Length": str(length),
+        "Upload-Metadata": encode_metadata({"work_id": str(work_id), "filename": filename})})
+    assert created.status_code == 201, created.text
+    return auth, work_id, created.headers["location"]
+
+
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while True:
@@ -253,16 +268,7 @@ def test_run_local_restarts_a_killed_api_and_the_upload_resumes_at_its_offset() 
         [first] = serve_children(proc.pid)
         data = random.Random(12).randbytes(20 * MIB + 4321)
         with httpx.Client(base_url=url, timeout=60) as client:
-            token = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"})
-            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            work = client.post("/api/v1/works", json={"title": "重启续传"}, headers=auth)
-            assert work.status_code == 201, work.text
-            work_id = work.json()["id"]
-            created = client.post("/api/v1/uploads", headers={
-                **auth, **TUS, "Upload-Length": str(len(data)),
-                "Upload-Metadata": encode_metadata({"work_id": str(work_id), "filename": "续传.mp4"})})
-            assert created.status_code == 201, created.text
-            upload = created.headers["location"]
+            auth, work_id, upload = _start_upload(client, "重启续传", "续传.mp4", len(data))
             stood = _patch(client, upload, auth, 0, data[: 8 * MIB + 1234], 8 * MIB + 1234)  # a part and a tail
             assert stood == 8 * MIB + 1234
 
@@ -427,15 +433,7 @@ def test_production_profile_behind_nginx_survives_a_killed_api_process(
         settings = as_settings(env)
         from storage.s3 import ObjectStore
 
-        store_client = ObjectStore(settings)
-        deadline = time.monotonic() + 60
-        while True:  # the S3 port opens before the filer behind it is ready
-            try:
-                store_client.ensure_bucket()
-                break
-            except Exception:
-                assert time.monotonic() < deadline, "the private store did not take the bucket"
-                time.sleep(0.5)
+        wait_for_bucket(ObjectStore(settings))
 
         migrated = subprocess.run([sys.executable, "-m", "clipjury.cli", "migrate"], cwd=ROOT, env=child_env,
                                   capture_output=True, text=True, timeout=120)
@@ -475,17 +473,7 @@ def test_production_profile_behind_nginx_survives_a_killed_api_process(
             health = client.get("/healthz")
             assert health.status_code == 200 and health.json()["checks"] == {
                 "database": "ok", "redis": "ok", "storage": "ok"}, health.text
-            token = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"})
-            assert token.status_code == 200, token.text
-            auth = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            work = client.post("/api/v1/works", json={"title": "我在河北省话保密：生产演练"}, headers=auth)
-            assert work.status_code == 201, work.text
-            work_id = work.json()["id"]
-            created = client.post("/api/v1/uploads", headers={
-                **auth, **TUS, "Upload-Length": str(len(data)),
-                "Upload-Metadata": encode_metadata({"work_id": str(work_id), "filename": "演练.mp4"})})
-            assert created.status_code == 201, created.text
-            upload = created.headers["location"]
+            auth, work_id, upload = _start_upload(client, "我在河北省话保密：生产演练", "演练.mp4", len(data))
             # nginx passed the Host with its port: the client comes back through nginx.
             assert upload.startswith(f"{site}/api/v1/uploads/"), upload
 
