@@ -11,6 +11,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CLIPJURY := $(VENV)/bin/clipjury
 WORKERS ?= 1
+# Demo works `make run` generates and walks through every state (`make run DEMO_WORKS=0`: none). The first
+# 17 cover every state once; 20 take about TIMING_PLACEHOLDER on two cores, once (a second run adds nothing).
+DEMO_WORKS ?= 20
 # Extra arguments: `make test ARGS="-k upload -x"`, `make run ARGS="--port 8080"`.
 ARGS ?=
 
@@ -69,7 +72,7 @@ endif
 # -- the two commands ----------------------------------------------------------------------------
 
 run: setup ## set up, then run Redis/SeaweedFS (if not configured), migrations, demo data, workers and the API on :8000
-	$(CLIPJURY) run-local --workers $(WORKERS) $(ARGS)
+	$(CLIPJURY) run-local --workers $(WORKERS) --demo-works $(DEMO_WORKS) $(ARGS)
 
 test: setup ## set up, then run the test suite on SQLite and then on PostgreSQL (127.0.0.1:5432)
 	$(PY) scripts/run_tests.py $(ARGS)

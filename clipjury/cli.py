@@ -22,7 +22,7 @@ def cmd_migrate(_args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_seed_demo(_args: argparse.Namespace) -> int:
+def cmd_seed_demo(args: argparse.Namespace) -> int:
     from clipjury.db import session_scope
     from clipjury.seed import SeedRefused, seed_demo
 
@@ -30,6 +30,15 @@ def cmd_seed_demo(_args: argparse.Namespace) -> int:
         with session_scope() as session:
             campaign = seed_demo(session)
             print(f"demo campaign ready: {campaign.name} (id {campaign.id}); demo accounts use password 'demo'")
+        if args.works:
+            from clipjury.demo import DemoError, describe, seed_demo_works
+
+            try:
+                report = seed_demo_works(args.works)
+            except DemoError as exc:
+                print(f"seed-demo: {exc}", file=sys.stderr)
+                return 1
+            print(describe(report))
     except SeedRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
@@ -68,9 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     sub.add_parser("migrate", help="apply the database migrations").set_defaults(func=cmd_migrate)
-    sub.add_parser("seed-demo", help="create the demo campaign and accounts (not in production)").set_defaults(
-        func=cmd_seed_demo
+    seed = sub.add_parser("seed-demo", help="create the demo campaign and accounts (not in production)")
+    seed.add_argument(
+        "--works", type=int, default=0, metavar="N",
+        help="also make N demo works with generated videos, walked through every state (idempotent)",
     )
+    seed.set_defaults(func=cmd_seed_demo)
     serve = sub.add_parser("serve", help="serve the API and the web UI")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)

@@ -311,7 +311,7 @@ class _Supervised:
         return self.proc
 
 
-def run_local(host: str | None, port: int | None, workers: int) -> int:
+def run_local(host: str | None, port: int | None, workers: int, demo_works: int = 0) -> int:
     """Everything on one machine: services when none are configured, migrations, demo data, workers, API."""
     from clipjury.db import session_scope
     from clipjury.migrate import upgrade
@@ -358,6 +358,8 @@ def run_local(host: str | None, port: int | None, workers: int) -> int:
                 print(f"database migrated; demo campaign ready: {campaign.name}", flush=True)
         except SeedRefused as exc:
             print(f"database migrated; no demo data: {exc}", flush=True)
+        else:
+            _seed_demo_works(demo_works)
 
         api = _Supervised("the API server", ["serve", "--host", host, "--port", str(port)],
                           RestartPolicy(max_restarts=API_MAX_RESTARTS))
@@ -415,8 +417,22 @@ def run_local(host: str | None, port: int | None, workers: int) -> int:
             signal.signal(sig, handler)
 
 
+def _seed_demo_works(count: int) -> None:
+    """Before the workers start, so the validation runs here and the site opens with its works in place.
+    A failure leaves the demo thinner, not the site down."""
+    if count <= 0:
+        return
+    from clipjury.demo import describe, seed_demo_works
+
+    print(f"making {count} demo works (generated videos, validated and reviewed)...", flush=True)
+    try:
+        print(describe(seed_demo_works(count)), flush=True)
+    except Exception:
+        log.exception("could not make the demo works; the site starts without (some of) them")
+
+
 def _cmd_run_local(args: argparse.Namespace) -> int:
-    return run_local(args.host, args.port, args.workers)
+    return run_local(args.host, args.port, args.workers, args.demo_works)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -428,5 +444,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     parser.add_argument("--host", help="address to serve on (default: CLIPJURY_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to serve on (default: CLIPJURY_PORT, 8000)")
     parser.add_argument("--workers", type=int, default=1, help="media worker processes to start (default 1)")
+    parser.add_argument(
+        "--demo-works", type=int, default=0, metavar="N",
+        help="also make N demo works in every state (`clipjury seed-demo --works N`; default 0)",
+    )
     parser.set_defaults(func=_cmd_run_local)
 

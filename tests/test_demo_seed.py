@@ -1,0 +1,85 @@
+"""``clipjury seed-demo --works N``: generated videos through the real store, worker jobs and review
+services, one of every state, idempotent, and never in production."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from sqlmodel import col, select
+
+from tests.conftest import scratch_database
+from tests.test_cli import PRODUCTION_ENV, _counts, clipjury
+
+# 17 works cover every state once; two more start the repeating list (submitted, passed).
+WORKS = 19
+EXPECTED = {
+    "submitted": 3, "passed": 2, "forwarded": 2, "recommended": 1, "not_recommended": 1, "returned": 1,
+    "failed": 1, "disqualified": 1, "draft": 1, "ready": 1, "rejected": 5,
+}
+REJECTION_CODES = {"empty", "not_mp4", "no_video_stream", "too_long", "corrupt"}
+
+
+def _snapshot() -> dict[str, object]:
+    from clipjury.db import session_scope
+    from clipjury.reviews.models import ReviewDecision
+    from clipjury.works.models import Work, WorkVersion
+
+    with session_scope() as session:
+        works = list(session.exec(select(Work).order_by(col(Work.id))))
+        versions = list(session.exec(select(WorkVersion).order_by(col(WorkVersion.id))))
+        decisions = list(session.exec(select(ReviewDecision)))
+        return {
+            "works": [(w.id, w.title, w.status, w.owner_id, w.unit_id, w.province_id) for w in works],
+            "versions": [(v.id, v.work_id, v.status, v.rejection_code, v.poster_key, v.rendition_status)
+                         for v in versions],
+            "decisions": len(decisions),
+        }
+
+
+def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int]) -> None:
+    from clipjury.accounts.models import Province
+    from clipjury.db import session_scope
+    from clipjury.demo import seed_demo_works
+    from clipjury.works.models import Work, WorkVersion
+    from storage import get_store
+
+    first = seed_demo_works(WORKS)
+    assert first.created == WORKS
+    assert first.by_status == EXPECTED
+
+    store = get_store()
+    with session_scope() as session:
+        works = list(session.exec(select(Work)))
+        assert Counter(w.status for w in works) == EXPECTED
+        versions = list(session.exec(select(WorkVersion)))
+        rejected = {v.rejection_code for v in versions if v.status == "rejected"}
+        assert rejected == REJECTION_CODES
+        good = [v for v in versions if v.status == "ready"]
+        assert len(good) == WORKS - 1 - 5  # all but the draft and the rejected
+        for version in good:
+            # The media job ran: a poster in the store, and a rendition where the original does not play.
+            assert version.poster_key and store.head(version.poster_key) is not None, version
+            assert store.head(version.object_key) is not None
+        assert [v.rendition_status for v in good if v.playback == "rendition"] == ["ready"]
+        # Spread over units of both provinces, and someone without a unit.
+        provinces = {session.get(Province, w.province_id).code for w in works}  # type: ignore[union-attr]
+        assert provinces == {"hebei", "shanxi"}
+        assert len({w.unit_id for w in works if w.unit_id is not None}) >= 5
+        assert any(w.unit_id is None for w in works)
+
+    before = _snapshot()
+    assert before["decisions"]  # the states came from review decisions, not written statuses
+    second = seed_demo_works(WORKS)
+    assert (second.created, second.advanced) == (0, 0)
+    assert second.by_status == EXPECTED
+    assert _snapshot() == before
+
+
+def test_seed_demo_works_refuses_production() -> None:
+    with scratch_database("demo-prod") as url:
+        env = {"CLIPJURY_DATABASE_URL": url, **PRODUCTION_ENV}
+        assert clipjury("migrate", env=env).returncode == 0
+        refused = clipjury("seed-demo", "--works", "3", env=env)
+        assert refused.returncode == 2, refused.stderr
+        assert "refuses to run in production" in refused.stderr and "Traceback" not in refused.stderr
+        assert _counts(url) == {"Campaign": 0, "Unit": 0, "UnitQuota": 0, "User": 0}
