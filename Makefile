@@ -12,7 +12,7 @@ PY := $(VENV)/bin/python
 CLIPJURY := $(VENV)/bin/clipjury
 WORKERS ?= 1
 # Demo works `make run` generates and walks through every state (`make run DEMO_WORKS=0`: none). The first
-# 17 cover every state once; 20 take about TIMING_PLACEHOLDER on two cores, once (a second run adds nothing).
+# 17 cover every state once; 20 take about 40 s on two busy cores, once (a second run adds nothing).
 DEMO_WORKS ?= 20
 # Extra arguments: `make test ARGS="-k upload -x"`, `make run ARGS="--port 8080"`.
 ARGS ?=
