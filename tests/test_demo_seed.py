@@ -76,7 +76,7 @@ def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int
 
 
 def test_seed_demo_works_refuses_production() -> None:
-    with scratch_database("demo-prod") as url:
+    with scratch_database("demo_prod") as url:
         env = {"CLIPJURY_DATABASE_URL": url, **PRODUCTION_ENV}
         assert clipjury("migrate", env=env).returncode == 0
         refused = clipjury("seed-demo", "--works", "3", env=env)
