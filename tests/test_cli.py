@@ -219,13 +219,14 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) 
 
 @pytest.mark.slow
 def test_run_local_serves_and_stops_cleanly() -> None:
-    """Given Redis and S3 (the suite's), run-local migrates, seeds, starts a worker and the API, and a
-    SIGTERM takes everything it started down with it."""
+    """Given Redis and S3 (the suite's), run-local migrates, seeds (with demo works), starts a worker and the
+    API, and a SIGTERM takes everything it started down with it."""
     port = free_port()
     log_path = TMP / f"run-local-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the children
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clipjury.cli", "run-local", "--port", str(port), "--workers", "1"],
+            [sys.executable, "-m", "clipjury.cli", "run-local", "--port", str(port), "--workers", "1",
+             "--demo-works", "2"],
             cwd=ROOT, env=devservices.child_env(**TEST_ENV), stdout=log, stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
@@ -234,6 +235,10 @@ def test_run_local_serves_and_stops_cleanly() -> None:
         assert health.json()["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}
         token = httpx.post(f"{url}/api/v1/auth/token", data={"username": "demo-submitter", "password": "demo"})
         assert token.status_code == 200, token.text
+        # The demo works were made (and validated) before the site opened.
+        works = httpx.get(f"{url}/api/v1/works", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        assert works.status_code == 200, works.text
+        assert [w["status"] for w in works.json() if w["title"].startswith("演示作品001")] == ["submitted"], works.text
         login = httpx.get(f"{url}/login")
         assert login.status_code == 200 and "text/html" in login.headers["content-type"]
 
@@ -248,6 +253,7 @@ def test_run_local_serves_and_stops_cleanly() -> None:
         output = log_path.read_text()
         assert proc.returncode == 0, output
         assert "demo-submitter" in output and url in output
+        assert "demo works: 2 new" in output, output
         _gone, alive = psutil.wait_procs(children, timeout=5)
         assert not alive, f"left behind: {[c.pid for c in alive]}"
     finally:
