@@ -67,11 +67,23 @@ def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int
         assert len({w.unit_id for w in works if w.unit_id is not None}) >= 5
         assert any(w.unit_id is None for w in works)
 
+    # A newcomer returns a work the demo left submitted: the next run leaves it so, and fails nothing.
+    from clipjury.accounts.models import User
+    from clipjury.demo import title_for
+    from clipjury.reviews import service as reviews
+
+    with session_scope() as session:
+        work = session.exec(select(Work).where(Work.title == title_for(0))).one()
+        assert work.status == "submitted"
+        reviewer = session.exec(select(User).where(User.username == "demo-reviewer")).one()
+        reviews.verdict(session, reviewer, work.id or 0, "return", "请补上开头语。")
+    expected = {**EXPECTED, "submitted": EXPECTED["submitted"] - 1, "returned": EXPECTED["returned"] + 1}
+
     before = _snapshot()
     assert before["decisions"]  # the states came from review decisions, not written statuses
     second = seed_demo_works(WORKS)
     assert (second.created, second.advanced) == (0, 0)
-    assert second.by_status == EXPECTED
+    assert second.by_status == expected
     assert _snapshot() == before
 
 

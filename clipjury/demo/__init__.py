@@ -14,6 +14,7 @@ by the next.
 from __future__ import annotations
 
 import logging
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,7 +26,8 @@ from sqlmodel import Session, select
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.campaigns.models import Campaign
 from clipjury.db import session_scope
-from clipjury.demo.media import Kind, make
+from clipjury.demo.media import Kind, MediaUnavailable, make
+from clipjury.errors import DomainError
 from clipjury.seed import CAMPAIGN_SLUG, DEMO_PASSWORD, SeedRefused
 from clipjury.settings import Environment, get_settings
 from clipjury.works.models import VersionStatus, Work, WorkStatus, WorkVersion
@@ -95,6 +97,26 @@ THEMES = (
     "废旧硬盘怎么处理", "陌生人的“好意”", "打印机的记忆", "出差路上的笔记本", "微信群不是保密室",
     "扫码之前想一想", "旧手机别随手卖", "摄像头的另一面", "保密就在身边",
 )
+
+
+# The statuses a work passes through on its way to each target, in order. A work found anywhere else (a
+# newcomer decided, returned or withdrew it since the last run) is left as it is: the demo never undoes
+# what someone did with it.
+_TO_REVIEW = (WorkStatus.draft, WorkStatus.processing, WorkStatus.ready, WorkStatus.submitted)
+_TO_FORWARDED = (*_TO_REVIEW, WorkStatus.passed, WorkStatus.forwarded)
+PATHS: dict[WorkStatus, tuple[WorkStatus, ...]] = {
+    WorkStatus.draft: (WorkStatus.draft,),
+    WorkStatus.rejected: (WorkStatus.draft, WorkStatus.processing, WorkStatus.rejected),
+    WorkStatus.ready: (WorkStatus.draft, WorkStatus.processing, WorkStatus.ready),
+    WorkStatus.submitted: _TO_REVIEW,
+    WorkStatus.returned: (*_TO_REVIEW, WorkStatus.returned),
+    WorkStatus.failed: (*_TO_REVIEW, WorkStatus.failed),
+    WorkStatus.passed: (*_TO_REVIEW, WorkStatus.passed),
+    WorkStatus.forwarded: _TO_FORWARDED,
+    WorkStatus.recommended: (*_TO_FORWARDED, WorkStatus.recommended),
+    WorkStatus.not_recommended: (*_TO_FORWARDED, WorkStatus.not_recommended),
+    WorkStatus.disqualified: (*_TO_FORWARDED, WorkStatus.disqualified),
+}
 
 
 def plan_for(index: int) -> Plan:
@@ -188,6 +210,9 @@ class _Walker:
                 return "created"
             status = WorkStatus(work.status)
             if status == plan.target:
+                return None
+            if status not in PATHS[plan.target]:
+                log.info("demo work %s is %s, off its way to %s: left as it is", work.id, status, plan.target)
                 return None
             pending = work.pending_version_id if status == WorkStatus.processing else None
             if pending is None:
@@ -294,6 +319,16 @@ class _Walker:
             prepare_playback(version_id)
 
 
+def _step(walker: _Walker, index: int) -> str | None:
+    try:
+        return walker.step(index)
+    except (MediaUnavailable, subprocess.SubprocessError, OSError) as exc:
+        raise DemoError(f"demo work {index + 1}: could not make its video: {exc}") from exc
+    except DomainError as exc:
+        # E.g. the demo campaign's submission window has closed since it was seeded: say so, no traceback.
+        raise DemoError(f"demo work {index + 1} ({title_for(index)}): {exc.code}: {exc.message}") from exc
+
+
 def seed_demo_works(count: int, *, scratch: Path | None = None) -> DemoReport:
     """Make demo works ``0 .. count-1`` and walk each one to its target state. Call after ``seed_demo``
     has committed (the campaign and accounts must exist)."""
@@ -311,7 +346,7 @@ def seed_demo_works(count: int, *, scratch: Path | None = None) -> DemoReport:
         walker = _Walker(Path(tmp))
         for index in range(count):
             steps = 0
-            while (did := walker.step(index)) is not None:
+            while (did := _step(walker, index)) is not None:
                 steps += 1
                 if did == "created":
                     report.created += 1
