@@ -35,6 +35,12 @@ class SeedRefused(RuntimeError):
     pass
 
 
+PRODUCTION_REFUSAL = (
+    "seed-demo refuses to run in production (CLIPJURY_ENV=production): it makes accounts whose password is "
+    "'demo' and made-up works"
+)
+
+
 def _local(day: datetime, at: time) -> datetime:
     return datetime.combine(day.date(), at, tzinfo=CAMPAIGN_TZ)
 
@@ -59,7 +65,7 @@ def _get_or_create_unit(session: Session, province: Province, name: str, kind: U
 
 def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign:
     if get_settings().env == Environment.production:
-        raise SeedRefused("seed-demo refuses to run in production")
+        raise SeedRefused(PRODUCTION_REFUSAL)
     today = utcnow().astimezone(CAMPAIGN_TZ)
 
     hebei = _get_or_create_province(session, "hebei", "河北省")

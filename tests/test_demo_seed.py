@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import pytest
 from sqlmodel import col, select
 
 from tests.conftest import scratch_database
@@ -95,3 +96,15 @@ def test_seed_demo_works_refuses_production() -> None:
         assert refused.returncode == 2, refused.stderr
         assert "refuses to run in production" in refused.stderr and "Traceback" not in refused.stderr
         assert _counts(url) == {"Campaign": 0, "Unit": 0, "UnitQuota": 0, "User": 0}
+
+
+def test_seed_demo_works_refuses_production_on_its_own(demo: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Called without ``seed_demo`` first (as run-local could), it refuses before making anything."""
+    from clipjury.demo import seed_demo_works
+    from clipjury.seed import SeedRefused
+    from clipjury.settings import Environment, get_settings
+
+    monkeypatch.setattr(get_settings(), "env", Environment.production)
+    with pytest.raises(SeedRefused, match="refuses to run in production"):
+        seed_demo_works(3)
+    assert _snapshot()["works"] == []

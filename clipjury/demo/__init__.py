@@ -28,7 +28,7 @@ from clipjury.campaigns.models import Campaign
 from clipjury.db import session_scope
 from clipjury.demo.media import Kind, MediaUnavailable, make
 from clipjury.errors import DomainError
-from clipjury.seed import CAMPAIGN_SLUG, DEMO_PASSWORD, SeedRefused
+from clipjury.seed import CAMPAIGN_SLUG, DEMO_PASSWORD, PRODUCTION_REFUSAL, SeedRefused
 from clipjury.settings import Environment, get_settings
 from clipjury.works.models import VersionStatus, Work, WorkStatus, WorkVersion
 
@@ -333,7 +333,7 @@ def seed_demo_works(count: int, *, scratch: Path | None = None) -> DemoReport:
     """Make demo works ``0 .. count-1`` and walk each one to its target state. Call after ``seed_demo``
     has committed (the campaign and accounts must exist)."""
     if get_settings().env == Environment.production:
-        raise SeedRefused("seed-demo refuses to run in production")
+        raise SeedRefused(PRODUCTION_REFUSAL)
     if count < 0:
         raise DemoError("--works must be 0 or more")
     if count > MAX_WORKS:
