@@ -422,11 +422,13 @@ def _seed_demo_works(count: int) -> None:
     A failure leaves the demo thinner, not the site down."""
     if count <= 0:
         return
-    from clipjury.demo import describe, seed_demo_works
+    from clipjury.demo import DemoError, describe, seed_demo_works
 
     print(f"making {count} demo works (generated videos, validated and reviewed)...", flush=True)
     try:
         print(describe(seed_demo_works(count)), flush=True)
+    except DemoError as exc:
+        print(f"could not make all the demo works ({exc}); the site starts without them", file=sys.stderr, flush=True)
     except Exception:
         log.exception("could not make the demo works; the site starts without (some of) them")
 

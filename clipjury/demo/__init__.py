@@ -154,7 +154,7 @@ def _user(session: Session, username: str) -> User:
 
 def ensure_submitters(session: Session) -> None:
     """The extra demo submitters (password ``demo``), made as the seed makes its accounts."""
-    from clipjury.accounts.security import hash_password
+    from clipjury.accounts.security import hash_password, verify_password
 
     template = _user(session, "demo-submitter")
     hashed: str | None = None
@@ -168,8 +168,6 @@ def ensure_submitters(session: Session) -> None:
                 select(Unit).where(Unit.province_id == province.id, Unit.name == unit_name)
             ).one()
         # The seed's hash of "demo" when it is one (tests pass a precomputed one); hashing is slow on purpose.
-        from clipjury.accounts.security import verify_password
-
         if hashed is None:
             hashed = template.password_hash if verify_password(DEMO_PASSWORD, template.password_hash) else (
                 hash_password(DEMO_PASSWORD)
