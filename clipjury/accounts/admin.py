@@ -108,13 +108,14 @@ def list_accounts(session: Session, actor: User) -> list[AccountRow]:
     return [AccountRow(u, account_state(u), open_links.get(u.id or 0)) for u in users]
 
 
-def deactivate(session: Session, actor: User, user: User) -> bool:
+def deactivate(session: Session, actor: User | None, user: User) -> bool:
     """Deactivate ``user`` and end every session, token and open invitation of it at once; False when it
-    already was inactive. The last active national admin is refused, also against a concurrent
+    already was inactive. ``actor`` None: an operator's command (``clipjury deactivate``). The last active national admin is refused, also against a concurrent
     deactivation of another national admin (the active ones are locked first on PostgreSQL; SQLite runs
     one writer at a time and its single statement re-counts under the write lock)."""
-    if user.id == actor.id:
+    if actor is not None and user.id == actor.id:
         raise CannotDeactivateSelf()
+    before = account_state(user)
     condition = and_(col(User.id) == user.id, col(User.is_active).is_(True))
     if user.role == Role.national_admin.value:
         session.exec(
@@ -141,8 +142,9 @@ def deactivate(session: Session, actor: User, user: User) -> bool:
     revoke_invitations(session, user)
     if changed:
         record(session, actor=actor, action="account.deactivate", province_id=user.province_id,
-               from_status="active", to_status="inactive", data={"user_id": user.id, "username": user.username})
-    log.info("user %s deactivated by %s (changed: %s); all sessions ended", user.id, actor.id, bool(changed))
+               from_status=before, to_status="inactive", data={"user_id": user.id, "username": user.username})
+    log.info("user %s deactivated by %s (changed: %s); all sessions ended", user.id,
+             actor.id if actor else "system", bool(changed))
     return bool(changed)
 
 
