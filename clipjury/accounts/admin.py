@@ -110,9 +110,11 @@ def list_accounts(session: Session, actor: User) -> list[AccountRow]:
 
 def deactivate(session: Session, actor: User | None, user: User) -> bool:
     """Deactivate ``user`` and end every session, token and open invitation of it at once; False when it
-    already was inactive. ``actor`` None: an operator's command (``clipjury deactivate``). The last active national admin is refused, also against a concurrent
-    deactivation of another national admin (the active ones are locked first on PostgreSQL; SQLite runs
-    one writer at a time and its single statement re-counts under the write lock)."""
+    already was inactive. ``actor`` None: an operator's command (``clipjury deactivate``).
+
+    The last active national admin is refused, also against a concurrent deactivation of another one:
+    on PostgreSQL the active national admins are locked first; SQLite runs one writer at a time, and the
+    single UPDATE re-counts them under the write lock."""
     if actor is not None and user.id == actor.id:
         raise CannotDeactivateSelf()
     before = account_state(user)
