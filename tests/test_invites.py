@@ -153,8 +153,8 @@ def test_scope_details(client: Any, demo: dict[str, int]) -> None:
     assert (mismatch.status_code, mismatch.json()["code"]) == (422, "unit_not_in_province")
     # Bad input is named, never a 500.
     for body, code in (
-        ({"username": "x y", "role": "reviewer"}, "invalid_username"),
-        ({"username": "new-one", "role": "wizard"}, "unknown_role"),
+        ({"username": "x y", "role": "reviewer"}, "invalid"),
+        ({"username": "new-one", "role": "wizard"}, "invalid"),
         ({"username": "new-one", "role": "reviewer", "province": "atlantis"}, "unknown_province"),
         ({"username": "new-one", "role": "reviewer", "unit_id": unit_id("石家庄市")}, "unit_not_allowed"),
         ({"username": "new-one", "role": "unit_coordinator", "unit_id": 999999}, "unknown_unit"),

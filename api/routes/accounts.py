@@ -14,7 +14,7 @@ from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts import admin, invitations
-from clipjury.accounts.models import Province
+from clipjury.accounts.models import Province, Role
 from clipjury.accounts.security import create_access_token
 from clipjury.db import DB_ID_MAX
 
@@ -31,9 +31,10 @@ PASSWORD_ERRORS = (
 
 
 class AccountCreate(BaseModel):
-    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    # Stored in lower case; two names that differ only in case are one name.
+    username: str = Field(pattern=r"^\s*[A-Za-z0-9][A-Za-z0-9._-]{2,63}\s*$", max_length=80)
     display_name: str = Field(default="", max_length=64, pattern=NO_NUL)
-    role: str = Field(min_length=1, max_length=32, pattern=NO_NUL)
+    role: Role
     province: str | None = Field(default=None, max_length=32, pattern=NO_NUL, description="Province code.")
     unit_id: int | None = Field(default=None, ge=1, le=DB_ID_MAX)
 
@@ -89,7 +90,7 @@ ACCOUNT_ERRORS = (*CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), (
 
 @router.post("/accounts", status_code=201, response_model=AccountCreated, responses=problem_responses(
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), invitations.UsernameTaken,
-    (422, "invalid_username"), (422, "unknown_role"), (422, "unknown_province"), (422, "unknown_unit"),
+    (422, "unknown_province"), (422, "unknown_unit"),
     (422, "unit_not_allowed"), (422, "unit_not_in_province"), (422, "province_required"), (422, "unit_required"),
 ))
 def create_account(body: AccountCreate, request: Request, user: CurrentUser, session: SessionDep) -> AccountCreated:
