@@ -149,6 +149,10 @@ def test_scope_details(client: Any, demo: dict[str, int]) -> None:
     assert create(client, national, "judge-sjz", "judge", None, unit_id("石家庄市")).status_code == 201
     judge = user_row("judge-sjz")
     assert (judge.unit_id, judge.province_id) == (unit_id("石家庄市"), user_row("demo-reviewer").province_id)
+    # Who judges is the national office's to know: the affiliated province's audit log does not say.
+    assert [e.province_id for e in audit("account.create") if e.data["username"] == "judge-sjz"] == [None]
+    hebei_log = client.get("/api/v1/audit", headers=province)
+    assert hebei_log.status_code == 200 and "judge-sjz" not in hebei_log.text
     mismatch = create(client, national, "judge-mix", "judge", "shanxi", unit_id("石家庄市"))
     assert (mismatch.status_code, mismatch.json()["code"]) == (422, "unit_not_in_province")
     # Bad input is named, never a 500.

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import and_, func, update
 from sqlmodel import Session, col, select
 
-from clipjury.accounts.invitations import NO_PASSWORD, Invitation, revoke_invitations
+from clipjury.accounts.invitations import NO_PASSWORD, Invitation, audit_province, revoke_invitations
 from clipjury.accounts.models import Role, User
 from clipjury.accounts.sessions import end_all_sessions
 from clipjury.audit.service import record
@@ -143,7 +143,7 @@ def deactivate(session: Session, actor: User | None, user: User) -> bool:
     end_all_sessions(session, user)
     revoke_invitations(session, user)
     if changed:
-        record(session, actor=actor, action="account.deactivate", province_id=user.province_id,
+        record(session, actor=actor, action="account.deactivate", province_id=audit_province(user),
                from_status=before, to_status="inactive", data={"user_id": user.id, "username": user.username})
     log.info("user %s deactivated by %s (changed: %s); all sessions ended", user.id,
              actor.id if actor else "system", bool(changed))
@@ -158,6 +158,6 @@ def reactivate(session: Session, actor: User, user: User) -> bool:
     ).rowcount  # type: ignore[attr-defined]
     session.refresh(user)
     if changed:
-        record(session, actor=actor, action="account.reactivate", province_id=user.province_id,
+        record(session, actor=actor, action="account.reactivate", province_id=audit_province(user),
                from_status="inactive", to_status="active", data={"user_id": user.id, "username": user.username})
     return bool(changed)

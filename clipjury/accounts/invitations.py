@@ -150,6 +150,12 @@ def _scope_of(
     return province, unit
 
 
+def audit_province(user: User) -> int | None:
+    """The province an account's audit events are filed under: a judge's affiliation is for the national
+    office's conflict checks, not for the province's audit log (who judges is not the province's to read)."""
+    return None if user.role == Role.judge.value else user.province_id
+
+
 # -- links -----------------------------------------------------------------------------------------
 
 def _token_hash(token: str) -> str:
@@ -235,7 +241,7 @@ def create_account(
         raise UsernameTaken() from None
     token = _new_invitation(session, actor, user)
     record(
-        session, actor=actor, action="account.create", province_id=user.province_id,
+        session, actor=actor, action="account.create", province_id=audit_province(user),
         to_status="invited",
         data={"user_id": user.id, "username": user.username, "role": user.role,
               "province_id": user.province_id, "unit_id": user.unit_id},
@@ -250,7 +256,7 @@ def reissue(session: Session, actor: User, user: User) -> str:
     if not user.is_active:
         raise AccountInactive()
     token = _new_invitation(session, actor, user)
-    record(session, actor=actor, action="account.invite", province_id=user.province_id,
+    record(session, actor=actor, action="account.invite", province_id=audit_province(user),
            data={"user_id": user.id, "username": user.username})
     return token
 
@@ -296,7 +302,7 @@ def accept(session: Session, token: str, password: str) -> User:
     session.flush()
     # A reset through a new link: whoever held the old password (and a cookie or token from then) is out.
     end_all_sessions(session, user)
-    record(session, actor=user, action="account.invite_accepted", province_id=user.province_id,
+    record(session, actor=user, action="account.invite_accepted", province_id=audit_province(user),
            data={"user_id": user.id, "username": user.username, "password_reset": had_password})
     return user
 
