@@ -442,6 +442,9 @@ def test_the_accounts_page_shows_the_link_once(demo: dict[str, int]) -> None:
     form2 = {**form, "username": "page-coord-2", "unit_id": str(unit_id("太原市"))}
     foreign = browser.post("/accounts", data=form2)
     assert foreign.status_code == 403 and 'value="page-coord-2"' in foreign.text
+    # The audit page names what happened, and filters on it.
+    log = browser.get("/audit?action=account.create")
+    assert log.status_code == 200 and "创建账号" in log.text and "page-coord" in log.text
     reviewer = TestClient(create_app())
     assert login(reviewer, "demo-reviewer").status_code == 303
     assert reviewer.get("/accounts").status_code == 403

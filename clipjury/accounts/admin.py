@@ -10,7 +10,13 @@ from datetime import datetime
 from sqlalchemy import and_, func, update
 from sqlmodel import Session, col, select
 
-from clipjury.accounts.invitations import NO_PASSWORD, Invitation, audit_province, revoke_invitations
+from clipjury.accounts.invitations import (
+    NO_PASSWORD,
+    Invitation,
+    account_reason,
+    audit_province,
+    revoke_invitations,
+)
 from clipjury.accounts.models import Role, User
 from clipjury.accounts.sessions import end_all_sessions
 from clipjury.audit.service import record
@@ -117,6 +123,7 @@ def deactivate(session: Session, actor: User | None, user: User) -> bool:
     single UPDATE re-counts them under the write lock."""
     if actor is not None and user.id == actor.id:
         raise CannotDeactivateSelf()
+    # Whether the account had set its password yet: an unused invitation deactivated reads differently.
     before = account_state(user)
     condition = and_(col(User.id) == user.id, col(User.is_active).is_(True))
     if user.role == Role.national_admin.value:
@@ -144,7 +151,8 @@ def deactivate(session: Session, actor: User | None, user: User) -> bool:
     revoke_invitations(session, user)
     if changed:
         record(session, actor=actor, action="account.deactivate", province_id=audit_province(user),
-               from_status=before, to_status="inactive", data={"user_id": user.id, "username": user.username})
+               reason=account_reason(user),
+               data={"user_id": user.id, "username": user.username, "was": before})
     log.info("user %s deactivated by %s (changed: %s); all sessions ended", user.id,
              actor.id if actor else "system", bool(changed))
     return bool(changed)
@@ -159,5 +167,6 @@ def reactivate(session: Session, actor: User, user: User) -> bool:
     session.refresh(user)
     if changed:
         record(session, actor=actor, action="account.reactivate", province_id=audit_province(user),
-               from_status="inactive", to_status="active", data={"user_id": user.id, "username": user.username})
+               reason=account_reason(user),
+               data={"user_id": user.id, "username": user.username})
     return bool(changed)

@@ -156,6 +156,11 @@ def audit_province(user: User) -> int | None:
     return None if user.role == Role.judge.value else user.province_id
 
 
+def account_reason(user: User) -> str:
+    """What the audit log shows of the account an event is about (its data carries the ids)."""
+    return f"账号 {user.username}（{role_label(user.role)}）"
+
+
 # -- links -----------------------------------------------------------------------------------------
 
 def _token_hash(token: str) -> str:
@@ -242,7 +247,7 @@ def create_account(
     token = _new_invitation(session, actor, user)
     record(
         session, actor=actor, action="account.create", province_id=audit_province(user),
-        to_status="invited",
+        reason=account_reason(user),
         data={"user_id": user.id, "username": user.username, "role": user.role,
               "province_id": user.province_id, "unit_id": user.unit_id},
     )
@@ -257,6 +262,7 @@ def reissue(session: Session, actor: User, user: User) -> str:
         raise AccountInactive()
     token = _new_invitation(session, actor, user)
     record(session, actor=actor, action="account.invite", province_id=audit_province(user),
+           reason=account_reason(user),
            data={"user_id": user.id, "username": user.username})
     return token
 
@@ -303,6 +309,7 @@ def accept(session: Session, token: str, password: str) -> User:
     # A reset through a new link: whoever held the old password (and a cookie or token from then) is out.
     end_all_sessions(session, user)
     record(session, actor=user, action="account.invite_accepted", province_id=audit_province(user),
+           reason=account_reason(user),
            data={"user_id": user.id, "username": user.username, "password_reset": had_password})
     return user
 
