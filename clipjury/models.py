@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and for ``SQLModel.metadata``."""
 
+from clipjury.accounts.invitations import Invitation
 from clipjury.accounts.models import AuthSession, Province, Unit, User
 from clipjury.audit.models import AuditEvent
 from clipjury.campaigns.models import Campaign, UnitQuota
@@ -10,6 +11,7 @@ from clipjury.uploads.models import Upload
 from clipjury.works.models import Work, WorkVersion
 
 __all__ = [
-    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Notification", "Province", "ReviewDecision", "Unit",
+    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Invitation", "Notification", "Province",
+    "ReviewDecision", "Unit",
     "UnitQuota", "Upload", "User", "Work", "WorkVersion",
 ]

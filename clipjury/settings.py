@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = Field(default=50, ge=1)
     login_window_s: int = Field(default=900, ge=60)
 
+    # Where people reach this deployment (e.g. https://wsp.example.gov.cn), for links sent outside a
+    # request's own page (staff invitations). Empty: the address the request came to.
+    public_base_url: str = ""
+    # How long a staff invitation link stays usable.
+    invite_ttl_hours: int = Field(default=72, ge=1, le=30 * 24)
+
     # The public pages (public_ui): how long browsers and shared caches may reuse an anonymous visitor's
     # page; 0 still lets them store it but revalidate (ETag) on every view.
     public_cache_max_age_s: int = Field(default=60, ge=0)
@@ -195,6 +201,8 @@ class Settings(BaseSettings):
             self._check_production()
         self._check_notify_channels()
         self._check_job_timeouts()
+        if self.public_base_url and not self.public_base_url.startswith(("http://", "https://")):
+            raise ValueError("CLIPJURY_PUBLIC_BASE_URL must start with http:// or https://")
         return self
 
     def _check_job_timeouts(self) -> None:

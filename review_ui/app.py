@@ -8,6 +8,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from clipjury.settings import PROJECT_ROOT, get_settings
+from review_ui.account_admin_pages import router as account_admin_router
 from review_ui.org_pages import router as org_router
 from review_ui.pages import router as pages_router
 from review_ui.report_pages import router as report_pages_router
@@ -52,3 +53,4 @@ def create_ui(app: FastAPI) -> None:
     app.include_router(report_pages_router)
     app.include_router(review_pages_router)
     app.include_router(org_router)
+    app.include_router(account_admin_router)

@@ -40,11 +40,11 @@ NAV: dict[Role, list[tuple[str, str]]] = {
     Role.reviewer: [("/review", "初评"), ("/dashboard", "配额看板"), ("/notifications", "消息")],
     Role.provincial_admin: [
         ("/review", "初评"), ("/review/forward", "报送复评"), ("/dashboard", "配额看板"), ("/reports", "报表"),
-        ("/audit", "审计日志"), ("/notifications", "消息"),
+        ("/audit", "审计日志"), ("/accounts", "账号管理"), ("/notifications", "消息"),
     ],
     Role.national_admin: [
         ("/review/national", "全国复评"), ("/dashboard", "配额看板"), ("/reports", "报表"), ("/audit", "审计日志"),
-        ("/notifications", "消息"),
+        ("/accounts", "账号管理"), ("/notifications", "消息"),
     ],
     Role.judge: [("/notifications", "消息")],
 }

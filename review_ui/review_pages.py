@@ -69,6 +69,12 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "held": "文件处理挂起",
     "retry": "重新处理文件",
     "media_failed": "播放版本生成失败",
+    # Staff accounts (clipjury.accounts.invitations, clipjury.accounts.admin).
+    "account.create": "创建账号",
+    "account.invite": "发送新邀请链接",
+    "account.invite_accepted": "接受邀请并设置密码",
+    "account.deactivate": "停用账号",
+    "account.reactivate": "重新启用账号",
 }
 
 

@@ -171,6 +171,19 @@ def unit_in_scope(actor_name: str, unit_name: str) -> bool:
     return False
 
 
+def manages(actor_name: str, target: str) -> bool:
+    """Account administration: the national admin every account, a provincial admin the reviewers and
+    unit coordinators of its own province (the staff it invites), nobody else anyone."""
+    if target == MISSING or actor_name == ANONYMOUS:
+        return False
+    actor, account = ACTORS[actor_name], ACTORS[target]
+    if actor.role == "national_admin":
+        return True
+    if actor.role == "provincial_admin":
+        return account.role in ("reviewer", "unit_coordinator") and account.province == actor.province
+    return False
+
+
 def owns(actor_name: str, target: str) -> bool:
     """Uploads and notifications of the world belong to demo-submitter; works to their owner."""
     if target == MISSING or actor_name == ANONYMOUS:
@@ -201,6 +214,7 @@ class Scope(StrEnum):
     own_upload = "own_upload"
     own_notification = "own_notification"
     unit = "unit"  # a unit the actor may read or report for (``unit_in_scope``)
+    account = "account"  # a staff account the actor manages (``manages``)
 
 
 TARGETS: dict[Scope, tuple[str, ...]] = {
@@ -210,6 +224,7 @@ TARGETS: dict[Scope, tuple[str, ...]] = {
     Scope.own_upload: ("upload", MISSING),
     Scope.own_notification: ("notification", MISSING),
     Scope.unit: (*UNITS, MISSING),
+    Scope.account: ("reviewer", "reviewer_shanxi", "coordinator", MISSING),
 }
 
 
@@ -263,6 +278,8 @@ def expected(rule: Rule, actor_name: str, target: str) -> Outcome:
         in_scope = sees(actor_name, target)
     elif rule.scope == Scope.unit:
         in_scope = unit_in_scope(actor_name, target)
+    elif rule.scope == Scope.account:
+        in_scope = manages(actor_name, target)
     else:
         in_scope = owns(actor_name, target)
     if rule.role_first and not role_ok:
@@ -322,6 +339,11 @@ def _undo_special(actor_name: str, target: str) -> Outcome | None:
 
 def _national_goes_home(actor_name: str, target: str) -> Outcome | None:
     return Outcome.home if ACTORS[actor_name].role == "national_admin" else None
+
+
+def _national_creates_judges(actor_name: str, target: str) -> Outcome | None:
+    """The probe creates a judge: the national office's to invite, not a province's."""
+    return None if ACTORS[actor_name].role == "national_admin" else Outcome.forbidden
 
 
 def _only_its_document(actor_name: str, target: str) -> Outcome | None:
@@ -540,6 +562,44 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/audit"): Rule(
         "page", roles=ADMINS, shows_works=True,
         variants=("work={own_recommended}", "work={withdrawn}", "work={draft}", "action=create", "province=shanxi"),
+    ),
+    # -- staff accounts and invitations -------------------------------------------------------------
+    ("GET", "/api/v1/accounts"): Rule("api", roles=ADMINS),
+    ("POST", "/api/v1/accounts"): Rule(
+        "api", roles=ADMINS, mutates=True, probe=Probe(json={"username": "matrix-judge", "role": "judge"}),
+        special=_national_creates_judges,
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/deactivate"): Rule(
+        "api", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/reactivate"): Rule(
+        "api", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
+    ),
+    ("POST", "/api/v1/accounts/{account_id}/invite"): Rule(
+        "api", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
+    ),
+    ("POST", "/api/v1/invites/{token}"): Rule(
+        "public", ok=frozenset({404}), probe=Probe(json={"password": "matrix-password-1"}),
+        note="the link is the credential: an unknown token is 404 invite_not_found for everyone",
+    ),
+    ("GET", "/accounts"): Rule("page", roles=ADMINS),
+    ("POST", "/accounts"): Rule(
+        "page", roles=ADMINS, mutates=True, probe=Probe(form={"username": "matrix-judge", "role": "judge"}),
+        special=_national_creates_judges,
+    ),
+    ("POST", "/accounts/{account_id}/deactivate"): Rule(
+        "page", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True, ok=frozenset({303}),
+    ),
+    ("POST", "/accounts/{account_id}/reactivate"): Rule(
+        "page", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True, ok=frozenset({303}),
+    ),
+    ("POST", "/accounts/{account_id}/invite"): Rule(
+        "page", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
+    ),
+    ("GET", "/invite/{token}"): Rule("public", ok=frozenset({404})),
+    ("POST", "/invite/{token}"): Rule(
+        "public", ok=frozenset({404}), probe=Probe(form={"password": "matrix-password-1",
+                                                         "password_again": "matrix-password-1"}),
     ),
 }
 

@@ -119,6 +119,8 @@ class World:
             return MISSING_UPLOAD if target == MISSING else self.upload
         if scope == Scope.own_notification:
             return str(MISSING_ID if target == MISSING else self.notification)
+        if scope == Scope.account:
+            return str(MISSING_ID if target == MISSING else self.users[target])
         return str(MISSING_ID if target == MISSING else self.works[target])
 
 
@@ -331,6 +333,7 @@ class Env:
         target_id = world.target_id(rule.scope, target)
         url = path.replace("{work_id}", target_id).replace("{upload_id}", target_id)
         url = url.replace("{notification_id}", target_id).replace("{unit_id}", target_id)
+        url = url.replace("{account_id}", target_id).replace("{token}", "matrix-no-such-invite")
         url = url.replace("{activity_key}", world.activity_key).replace("{decision_id}", str(world.document_decision))
         probe_query = rule.probe.query
         if "format=" in query:  # a variant's own format (e.g. format=xlsx) replaces the probe's
@@ -726,7 +729,7 @@ def test_an_incomplete_account_is_refused_on_every_route(env: Env) -> None:
                     continue
                 target_id = world.target_id(rule.scope, target) if rule.scope != Scope.none else world.upload
                 url = path
-                for name in ("work_id", "upload_id", "notification_id", "unit_id"):
+                for name in ("work_id", "upload_id", "notification_id", "unit_id", "account_id"):
                     url = url.replace("{" + name + "}", target_id)
                 url = url.replace("{activity_key}", world.activity_key)
                 url = url.replace("{decision_id}", str(world.document_decision))

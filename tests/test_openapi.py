@@ -52,7 +52,7 @@ CONFIG = schemathesis.Config.from_dict({
             },
         },
         {
-            "include-path-regex": "^/api/v1/(audit|works)$",
+            "include-path-regex": "^/api/v1/(audit|works|accounts)$",
             "checks": {"positive_data_acceptance": {"expected-statuses": NAMES_STORED_DATA}},
         },
     ],

@@ -35,13 +35,15 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
 
 def cmd_deactivate(args: argparse.Namespace) -> int:
-    from clipjury.accounts.service import deactivate, user_by_username
+    from clipjury.accounts.admin import deactivate
+    from clipjury.accounts.service import user_by_username
     from clipjury.db import session_scope
     from clipjury.errors import DomainError
 
     try:
         with session_scope() as session:
-            changed = deactivate(session, user_by_username(session, args.username))
+            # The same rule as the admin pages: never the last active national admin.
+            changed = deactivate(session, None, user_by_username(session, args.username))
     except DomainError as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 2
