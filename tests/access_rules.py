@@ -403,7 +403,10 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/works/{work_id}/release"): Rule("api", roles=PRELIMINARY, scope=Scope.work, mutates=True),
     ("POST", "/api/v1/works/{work_id}/verdict"): Rule(
         "api", roles=PRELIMINARY, scope=Scope.work, mutates=True,
-        probe=Probe(json={"decision": "pass", "reason": "矩阵测试"}),
+        probe=Probe(json={"decision": "pass", "reason": "矩阵测试", "checklist": [
+            "opening_line", "duration", "no_secrets", "political_direction", "lawful", "no_infringement",
+            "sound_picture",
+        ]}),
     ),
     ("POST", "/api/v1/works/{work_id}/forward"): Rule(
         "api", roles=frozenset({"provincial_admin"}), scope=Scope.work, mutates=True, probe=Probe(json={}),
