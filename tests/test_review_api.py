@@ -570,7 +570,13 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("verdict", {"decision": ["pass"]}),
     ("verdict", {"decision": "approve"}),
     ("verdict", {"decision": "PASS"}),
-    ("verdict", {"decision": "pass", "checklist": ALL_ITEMS * 10}),
+    ("verdict", {"decision": "pass" * 10}),
+    ("verdict", {**PASS, "checklist": "opening_line"}),
+    ("verdict", {**PASS, "checklist": [1]}),
+    ("verdict", {**PASS, "checklist": ["x" * 65]}),
+    ("verdict", {**PASS, "checklist": ALL_ITEMS * 20}),
+    ("verdict", {**PASS, "checklist": ALL_ITEMS[:6]}),
+    ("verdict", {**PASS, "checklist": [*ALL_ITEMS, "no_such_item"]}),
     ("verdict", {**PASS, "reason": 5}),
     ("verdict", {**PASS, "reason": {"text": "x"}}),
     ("verdict", {"decision": "fail", "reason": "理" * 2001}),
@@ -997,3 +1003,84 @@ def test_audit_scope(api: Api) -> None:
             problem(api.get(who, "/api/v1/audit" + query), 403, "forbidden_role")
     national = api.get("demo-admin", "/api/v1/audit?province=shanxi").json()
     assert national and {e["work_id"] for e in national} == {shanxi}
+
+
+# -- the checklist (issue 13: the API refuses a pass without it, like the page) ----------------------
+
+def test_checklist_is_read_by_key_and_a_pass_needs_every_required_item(api: Api) -> None:
+    items = api.get("demo-reviewer", "/api/v1/review/checklist").json()
+    assert [set(i) for i in items] == [{"key", "label", "required"}] * len(items)
+    assert [i["key"] for i in items] == ALL_ITEMS and all(i["required"] for i in items)
+    assert items[0]["label"] == "开头语为“我在河北省话保密，今天我要讲的是……”"
+    [hebei] = submitted_works("demo-submitter", 1)
+    [shanxi] = submitted_works("demo2-submitter", 1)
+    # For a work: its province's opening line (the national admin has no province of its own).
+    of_work = api.get("demo-admin", f"/api/v1/review/checklist?work_id={shanxi}").json()
+    assert of_work[0]["label"] == "开头语为“我在山西省话保密，今天我要讲的是……”"
+    problem(api.get("demo-reviewer", f"/api/v1/review/checklist?work_id={shanxi}"), 404, "work_not_found")
+    for who in ("demo-submitter", "demo-coordinator", "demo-judge"):
+        problem(api.get(who, "/api/v1/review/checklist"), 403, "forbidden_role")
+
+    # A pass without the checklist, with part of it, or with an unknown key changes nothing.
+    for body, code in (({"decision": "pass"}, "checklist_incomplete"),
+                       ({"decision": "pass", "checklist": []}, "checklist_incomplete"),
+                       ({**PASS, "checklist": ALL_ITEMS[1:]}, "checklist_incomplete"),
+                       ({**PASS, "checklist": [*ALL_ITEMS, "subtitles"]}, "checklist_unknown_item")):
+        refused = problem(api.post("demo-reviewer", f"/api/v1/works/{hebei}/verdict", body), 422, code)
+        if code == "checklist_incomplete":
+            assert "请逐项核对并勾选全部 7 项审核要点" in refused["detail"]
+        assert db_work(hebei).status == "submitted" and decision_rows(hebei) == []
+    problem(api.post("demo-reviewer", f"/api/v1/works/{hebei}/verdict", {"decision": "fail", "reason": "x",
+                                                                         "checklist": ["nope"]}),
+            422, "checklist_unknown_item")
+    assert api.do("demo-reviewer", hebei, "verdict", PASS)["status"] == "passed"
+    # Other outcomes do not need it.
+    [failed] = submitted_works("demo-submitter", 1)
+    assert api.do("demo-reviewer", failed, "verdict", {"decision": "fail", "reason": "画面模糊"})["status"] == "failed"
+
+
+def test_checklist_is_a_campaign_setting(api: Api) -> None:
+    """An optional item need not be ticked; the keys come from the campaign, not from the code."""
+    from clipjury.campaigns.models import Campaign
+
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign)).one()
+        campaign.review_checklist = [{"key": "opening_line", "label": "开头语为“{opening_line}”", "required": True},
+                                     {"key": "subtitles", "label": "有字幕", "required": False}]
+        session.add(campaign)
+    items = api.get("demo-province-admin", "/api/v1/review/checklist").json()
+    assert items == [{"key": "opening_line", "label": "开头语为“我在河北省话保密，今天我要讲的是……”", "required": True},
+                     {"key": "subtitles", "label": "有字幕", "required": False}]
+    [work_id] = submitted_works("demo-submitter", 1)
+    problem(api.post("demo-reviewer", f"/api/v1/works/{work_id}/verdict", PASS), 422, "checklist_unknown_item")
+    passed = api.do("demo-reviewer", work_id, "verdict", {"decision": "pass", "checklist": ["opening_line"]})
+    assert passed["status"] == "passed"
+
+
+# -- the audit log's refusals, the same on both surfaces (clipjury.audit.query) ------------------------
+
+def test_audit_refusals_are_the_same_in_the_api_and_the_page(api: Api) -> None:
+    from tests.test_ui import login
+
+    [hebei] = submitted_works("demo-submitter", 1)
+    [shanxi] = submitted_works("demo2-submitter", 1)
+    api.do("demo-reviewer", hebei, "verdict", PASS)
+    page_client = api.client
+    login(page_client, "demo-province-admin")
+    # Another province's log: 403 forbidden_scope (before, the page showed the admin's own instead).
+    problem(api.get("demo-province-admin", "/api/v1/audit?province=shanxi"), 403, "forbidden_scope")
+    page = page_client.get("/audit?province=shanxi")
+    assert page.status_code == 403 and "省级管理员只能查看本省的日志" in page.text
+    assert page_client.get("/audit?province=hebei").status_code == 200
+    # An unknown action: 422 unknown_action (before, the API answered an empty log).
+    problem(api.get("demo-province-admin", "/api/v1/audit?action=approve"), 422, "unknown_action")
+    page = page_client.get("/audit?action=approve")
+    assert page.status_code == 422 and "未知的操作类型" in page.text
+    assert api.get("demo-province-admin", "/api/v1/audit?action=pass").status_code == 200
+    # A work the admin may not see: 404 on both, like a missing one.
+    problem(api.get("demo-province-admin", f"/api/v1/audit?work_id={shanxi}"), 404, "work_not_found")
+    assert page_client.get(f"/audit?work={shanxi}").status_code == 404
+    # An unknown province, for the national admin.
+    problem(api.get("demo-admin", "/api/v1/audit?province=nowhere"), 422, "unknown_province")
+    login(page_client, "demo-admin")
+    assert page_client.get("/audit?province=nowhere").status_code == 422
