@@ -16,7 +16,7 @@ from sqlmodel import Session
 from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.policy import ADMIN_ROLES, PRELIMINARY_ROLES, REVIEW_ROLES, has_role, require_role
-from clipjury.audit.query import AUDIT_ACTION_LABELS, AuditFilter, all_provinces, audit_count, audit_events, audit_query
+from clipjury.audit.query import AUDIT_ACTION_LABELS, AuditFilter, audit_count, audit_events, audit_query
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Invalid, NotFound
@@ -550,7 +550,7 @@ def audit_log(
     flt = AuditFilter(province=province or None, work_id=work_id, action=action or None)
     scope = audit_query(session, user, active_campaign(session), flt)
     national = _role(user) == Role.national_admin
-    provinces = all_provinces(session) if national else []
+    provinces = service.all_provinces(session) if national else []
     scope_name = scope.province.name if scope.province else ("全国" if national else "")
     params = {"province": scope.province.code if national and scope.province else "", "action": action,
               "work": str(work_id or "")}

@@ -47,7 +47,8 @@ def test_require_role_names_the_roles_that_may() -> None:
     require_role(user(Role.reviewer), PRELIMINARY_ROLES, "认领作品")
     with pytest.raises(Forbidden) as refused:
         require_role(user(Role.submitter), PRELIMINARY_ROLES, "认领作品")
-    assert refused.value.code == "forbidden_role" and refused.value.message == "只有省级评审员、省级管理员可以认领作品。"
+    assert refused.value.code == "forbidden_role"
+    assert refused.value.message == "只有省级评审员、省级管理员可以认领作品。"
     assert has_role(user(Role.national_admin), ADMIN_ROLES) and not has_role(None, ADMIN_ROLES)
 
 

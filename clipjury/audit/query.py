@@ -19,7 +19,7 @@ from clipjury.campaigns.models import Campaign
 from clipjury.errors import Forbidden, Invalid
 from clipjury.reviews.events import Event, audit_log_query, hide_national
 from clipjury.reviews.models import ACTION_LABELS
-from clipjury.reviews.service import get_work_in_scope, sees_national_decisions
+from clipjury.reviews.service import find_province, get_work_in_scope, sees_national_decisions
 
 # Every action the log records (the review's decisions and the rest), with its Chinese label: a filter
 # on anything else is a typo, refused rather than answered with an empty log.
@@ -71,7 +71,7 @@ def audit_query(session: Session, user: User, campaign: Campaign, flt: AuditFilt
         if flt.province and (province is None or province.code != flt.province):
             raise Forbidden("省级管理员只能查看本省的日志。", code="forbidden_scope")
     elif flt.province:
-        province = session.exec(select(Province).where(Province.code == flt.province)).first()
+        province = find_province(session, flt.province)
         if province is None:
             raise Invalid("所选省份不存在。", code="unknown_province")
         query = query.where(AuditEvent.province_id == province.id)
@@ -98,7 +98,3 @@ def audit_events(
         query = query.where(col(AuditEvent.id) < before_id)
     rows = session.exec(query.order_by(col(AuditEvent.id).desc()).offset(offset).limit(limit))
     return [(e, hide_national(e, scope.national_ok)) for e in rows]
-
-
-def all_provinces(session: Session) -> list[Province]:
-    return list(session.exec(select(Province).order_by(col(Province.id))))

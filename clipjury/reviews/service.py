@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import and_, or_, update
 from sqlmodel import Session, col, func, select
 
 from clipjury.accounts.models import Province, Role, Unit, User
@@ -229,6 +229,10 @@ def count_rows(session: Session, query: Any) -> int:
     return int(session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one())
 
 
+def all_of(session: Session, query: Any) -> list[Any]:
+    return list(session.exec(query))
+
+
 def page_of(session: Session, query: Any, *, offset: int, limit: int) -> list[Any]:
     return list(session.exec(query.offset(offset).limit(limit)))
 
@@ -327,6 +331,74 @@ def visible_decisions(
 def decision_by(decision: ReviewDecision, user: User | None) -> str:
     """Reviewers' account names are for the organisers; submitters and units see the role."""
     return decision.actor_name if is_staff(user) else decision.actor_role
+
+
+# -- the national round's lists ------------------------------------------------------------------------
+
+def forwarded_scope() -> Any:
+    """Works that reached the national round: forwarded or decided there, or taken out after forwarding."""
+    return or_(
+        col(Work.status).in_(FORWARDED_STATUSES),
+        and_(col(Work.status) == WorkStatus.disqualified.value, col(Work.forwarded_at).is_not(None)),
+    )
+
+
+def ranked(query: Any) -> Any:
+    """Forwarded works in the order the province ranked them (unranked last), then by submission."""
+    return query.order_by(None).order_by(
+        col(Work.province_id), col(Work.forward_rank).is_(None), col(Work.forward_rank),
+        col(Work.submitted_at), col(Work.id),
+    )
+
+
+@dataclass
+class ProvinceCount:
+    province: str
+    code: str
+    total: int = 0
+    forwarded: int = 0
+    recommended: int = 0
+    not_recommended: int = 0
+    disqualified: int = 0
+
+
+def national_counts(session: Session, campaign: Campaign) -> list[ProvinceCount]:
+    """Per province, how many works reached the national round and where they stand (one query)."""
+    rows = session.exec(
+        select(Work.province_id, Work.status, func.count())
+        .where(Work.campaign_id == campaign.id, forwarded_scope())
+        .group_by(col(Work.province_id), col(Work.status))
+    )
+    provinces = {p.id: p for p in all_provinces(session)}
+    by: dict[int, ProvinceCount] = {}
+    for province_id, status, n in rows:  # type: ignore[misc]
+        p = provinces.get(province_id)
+        count = by.setdefault(province_id, ProvinceCount(p.name if p else "", p.code if p else ""))
+        count.total += n
+        setattr(count, status, getattr(count, status) + n)
+    return [by[pid] for pid in provinces if pid in by]
+
+
+def all_provinces(session: Session) -> list[Province]:
+    return list(session.exec(select(Province).order_by(col(Province.id))))
+
+
+def find_province(session: Session, code: str) -> Province | None:
+    return session.exec(select(Province).where(Province.code == code)).first()
+
+
+def province_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Province names by id, one query."""
+    wanted = {i for i in ids if i is not None}
+    rows: Iterable[Province] = session.exec(select(Province).where(col(Province.id).in_(wanted))) if wanted else []
+    return {p.id or 0: p.name for p in rows}
+
+
+def unit_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Unit names by id, one query."""
+    wanted = {i for i in ids if i is not None}
+    rows: Iterable[Unit] = session.exec(select(Unit).where(col(Unit.id).in_(wanted))) if wanted else []
+    return {u.id or 0: u.name for u in rows}
 
 
 # -- writing ---------------------------------------------------------------------------------------
