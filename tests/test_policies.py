@@ -4,7 +4,7 @@ database, so every role and state is cheap to cover; the API and page tests chec
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -21,15 +21,15 @@ NOW = utcnow()
 
 
 def user(role: Role, user_id: int = 1) -> User:
-    return User(id=user_id, username=f"u{user_id}", role=role.value, province_id=1)
+    return User(id=user_id, username=f"u{user_id}", password_hash="", role=role.value, province_id=1)
 
 
-def campaign(**fields: object) -> Campaign:
-    values: dict[str, object] = {
-        "slug": "c", "name": "c", "year": 2026, "submission_opens_at": NOW - timedelta(days=30),
-        "submission_deadline": NOW + timedelta(days=1), **fields,
-    }
-    return Campaign(**values)
+def campaign(
+    forward_deadline: datetime | None = None, national_results_published_at: datetime | None = None
+) -> Campaign:
+    return Campaign(slug="c", name="c", year=2026, submission_opens_at=NOW - timedelta(days=30),
+                    submission_deadline=NOW + timedelta(days=1), forward_deadline=forward_deadline,
+                    national_results_published_at=national_results_published_at)
 
 
 def work(status: str = "submitted", holder: int | None = None, claimed_ago: timedelta = timedelta(0)) -> Work:
@@ -37,10 +37,10 @@ def work(status: str = "submitted", holder: int | None = None, claimed_ago: time
                 claimed_by_id=holder, claimed_at=NOW - claimed_ago if holder else None)
 
 
-def decision(action: str, actor: User, **fields: object) -> ReviewDecision:
+def decision(action: str, actor: User, *, national: bool = False) -> ReviewDecision:
     return ReviewDecision(id=5, work_id=7, campaign_id=1, province_id=1, action=action, actor_id=actor.id,
                           actor_name=actor.username, actor_role=actor.role, reason="", from_status="submitted",
-                          to_status="passed", **fields)
+                          to_status="passed", national=national)
 
 
 def test_require_role_names_the_roles_that_may() -> None:
