@@ -529,8 +529,11 @@ def test_audit_log_scope_filters_and_pages(client: Any, demo: dict[str, int]) ->
     assert "共 1 条" in claims and "认领评审" in claims and "demo-reviewer" in claims
     one = client.get(f"/audit?work={hebei[1]}").text
     assert "共 4 条" in one and "提交作品" in one and "上传文件" in one
-    assert "共 0 条" in client.get(f"/audit?work={shanxi}").text  # another province's work
-    own = client.get("/audit?province=shanxi").text  # a provincial admin always reads its own province
+    # Another province's work or log: refused as in GET /api/v1/audit (clipjury.audit.query).
+    assert client.get(f"/audit?work={shanxi}").status_code == 404
+    other = client.get("/audit?province=shanxi")
+    assert other.status_code == 403 and "省级管理员只能查看本省的日志" in other.text and "山西作品" not in other.text
+    own = client.get("/audit?province=hebei").text
     assert "审计日志 · 河北省" in own and "共 62 条" in own and "山西作品" not in own
     assert client.get("/audit?action=bogus").status_code == 422
     assert client.get("/audit?work=abc").status_code == 422
