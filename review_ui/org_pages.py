@@ -4,28 +4,27 @@ provincial staff, national admin). Thin: every decision is a call into clipjury.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, cast
+from typing import Annotated, cast
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlalchemy import and_, func, or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import CurrentUser, SessionDep
-from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.models import Province, Role, User
+from clipjury.accounts.policy import require_role
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from clipjury.errors import Conflict, DomainError, Invalid, NotFound
 from clipjury.numbers import ascii_digits, db_id
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
 from clipjury.timeutil import fmt_local
 from clipjury.works.models import (
-    FORWARDED_STATUSES,
     NATIONAL_DECISION_STATUSES,
     WORK_STATUS_LABELS,
     Work,
@@ -46,12 +45,6 @@ RANK_FIELD_MAX = 16
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _require(user: User, role: Role, what: str) -> None:
-    if Role(user.role) != role:
-        raise Forbidden(f"只有{'省级管理员' if role == Role.provincial_admin else '全国管理员'}可以{what}。",
-                        code="forbidden_role")
 
 
 def _attempt(request: Request, session: Session, action: Callable[[], str]) -> None:
@@ -92,20 +85,6 @@ def deadlines(campaign: Campaign) -> dict[str, Deadline]:
     }
 
 
-def _province_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {p.id or 0: p.name for p in session.exec(select(Province).where(col(Province.id).in_(wanted)))}
-
-
-def _unit_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    return {u.id or 0: u.name for u in session.exec(select(Unit).where(col(Unit.id).in_(wanted)))}
-
-
 @dataclass
 class WorkLine:
     id: int
@@ -125,8 +104,8 @@ def work_lines(
     session: Session, works: list[Work], user: User, campaign: Campaign, *, reasons: bool = False
 ) -> list[WorkLine]:
     """Rows for a list of works: province and unit names in two queries, national reasons in one."""
-    provinces = _province_names(session, (w.province_id for w in works))
-    units = _unit_names(session, (w.unit_id for w in works))
+    provinces = service.province_names(session, (w.province_id for w in works))
+    units = service.unit_names(session, (w.unit_id for w in works))
     latest_reason: dict[int, str] = {}
     if reasons:
         for work_id, decisions in service.decisions_of(session, [w.id or 0 for w in works]).items():
@@ -146,14 +125,6 @@ def work_lines(
     return lines
 
 
-def _ranked(query: Any) -> Any:
-    """Forwarded works in the order the province ranked them (unranked last), then by submission."""
-    return query.order_by(None).order_by(
-        col(Work.province_id), col(Work.forward_rank).is_(None), col(Work.forward_rank),
-        col(Work.submitted_at), col(Work.id),
-    )
-
-
 async def form_data(request: Request) -> FormData:
     """The whole posted form (the forward form has one rank field per work, named rank_<id>)."""
     return await request.form()
@@ -166,15 +137,15 @@ FormDep = Annotated[FormData, Depends(form_data)]
 
 @router.get("/review/forward")
 def forward_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    _require(user, Role.provincial_admin, "报送作品至全国复评")
+    require_role(user, (Role.provincial_admin,), "报送作品至全国复评")
     campaign = active_campaign(session)
     rows = quota_mod.quota_rows(session, user, campaign)
     under = sorted((r for r in rows if r.unit_id is not None and not r.met), key=lambda r: -r.missing)
-    passed = list(session.exec(
-        service.review_queue_query(session, user, campaign, service.QueueFilter(status=WorkStatus.passed.value))
+    passed = service.all_of(session, service.review_queue_query(
+        session, user, campaign, service.QueueFilter(status=WorkStatus.passed.value)
     ))
-    forwarded = list(session.exec(_ranked(
-        service.review_queue_query(session, user, campaign, service.QueueFilter(status=WorkStatus.forwarded.value))
+    forwarded = service.all_of(session, service.ranked(service.review_queue_query(
+        session, user, campaign, service.QueueFilter(status=WorkStatus.forwarded.value)
     )))
     times = deadlines(campaign)
     return render(request, "org/forward.html", {
@@ -214,7 +185,7 @@ def forward_works(
     scope: Annotated[str, Query(max_length=8)] = "",
 ) -> Response:
     """报送所选 (the ticked works) or, with ?scope=all (the 全部报送 button), every passed work."""
-    _require(user, Role.provincial_admin, "报送作品至全国复评")
+    require_role(user, (Role.provincial_admin,), "报送作品至全国复评")
 
     def run() -> str:
         ranks = _parse_ranks(form)
@@ -237,7 +208,7 @@ def undo_forward(
     reason: Annotated[str, Form(max_length=REASON_FIELD_MAX)] = "",
     expected_rev: Annotated[int | None, Form()] = None,
 ) -> Response:
-    _require(user, Role.provincial_admin, "撤销报送")
+    require_role(user, (Role.provincial_admin,), "撤销报送")
 
     def run() -> str:
         work = service.get_work_in_scope(session, user, work_id)
@@ -252,42 +223,6 @@ def undo_forward(
 
 # -- national re-review (national admin) -------------------------------------------------------------
 
-def _forwarded_scope() -> Any:
-    """Works that reached the national round: forwarded or decided there, or taken out after forwarding."""
-    return or_(
-        col(Work.status).in_(FORWARDED_STATUSES),
-        and_(col(Work.status) == WorkStatus.disqualified.value, col(Work.forwarded_at).is_not(None)),
-    )
-
-
-@dataclass
-class ProvinceCount:
-    province: str
-    code: str
-    total: int = 0
-    forwarded: int = 0
-    recommended: int = 0
-    not_recommended: int = 0
-    disqualified: int = 0
-
-
-def national_counts(session: Session, campaign: Campaign) -> list[ProvinceCount]:
-    """Per province, how many works reached the national round and where they stand (one query)."""
-    rows = session.exec(
-        select(Work.province_id, Work.status, func.count())
-        .where(Work.campaign_id == campaign.id, _forwarded_scope())
-        .group_by(col(Work.province_id), col(Work.status))
-    )
-    provinces = {p.id: p for p in session.exec(select(Province).order_by(col(Province.id)))}
-    by: dict[int, ProvinceCount] = {}
-    for province_id, status, n in rows:  # type: ignore[misc]
-        p = provinces.get(province_id)
-        count = by.setdefault(province_id, ProvinceCount(p.name if p else "", p.code if p else ""))
-        count.total += n
-        setattr(count, status, getattr(count, status) + n)
-    return [by[pid] for pid in provinces if pid in by]
-
-
 @router.get("/review/national")
 def national_page(
     request: Request, user: CurrentUser, session: SessionDep,
@@ -296,18 +231,19 @@ def national_page(
     q: Annotated[str, Query(max_length=100)] = "",
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
 ) -> Response:
-    _require(user, Role.national_admin, "进行全国复评")
+    require_role(user, (Role.national_admin,), "进行全国复评")
     campaign = active_campaign(session)
     if status and status not in NATIONAL_STATUSES:
         status = ""
     flt = service.QueueFilter(status=status or None, province_code=province or None, q=q.strip() or None)
     query = service.review_queue_query(session, user, campaign, flt)
-    query = query.where(_forwarded_scope())
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
+    query = query.where(service.forwarded_scope())
+    total = service.count_rows(session, query)
     pages = max(1, -(-total // NATIONAL_PAGE_SIZE))
     page = min(page, pages)
-    works = list(session.exec(_ranked(query).offset((page - 1) * NATIONAL_PAGE_SIZE).limit(NATIONAL_PAGE_SIZE)))
-    counts = national_counts(session, campaign)
+    works = service.page_of(session, service.ranked(query), offset=(page - 1) * NATIONAL_PAGE_SIZE,
+                            limit=NATIONAL_PAGE_SIZE)
+    counts = service.national_counts(session, campaign)
     filters = {k: v for k, v in (("province", province), ("status", status), ("q", q.strip())) if v}
 
     def page_url(n: int) -> str:
@@ -318,9 +254,9 @@ def national_page(
         **user_context(user),
         "works": work_lines(session, works, user, campaign, reasons=True),
         "counts": counts,
-        "totals": ProvinceCount("合计", "", *(sum(getattr(c, f) for c in counts) for f in (
+        "totals": service.ProvinceCount("合计", "", *(sum(getattr(c, f) for c in counts) for f in (
             "total", "forwarded", "recommended", "not_recommended", "disqualified"))),
-        "provinces": list(session.exec(select(Province).order_by(col(Province.id)))),
+        "provinces": service.all_provinces(session),
         "statuses": [(s, WORK_STATUS_LABELS[s]) for s in NATIONAL_STATUSES],
         "filters": {"province": province, "status": status, "q": q.strip()},
         "total": total,
@@ -342,7 +278,7 @@ def national_recommendation(
     expected_rev: Annotated[int | None, Form()] = None,
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _require(user, Role.national_admin, "作出全国复评决定")
+    require_role(user, (Role.national_admin,), "作出全国复评决定")
 
     def run() -> str:
         if recommended not in ("1", "0"):
@@ -362,7 +298,7 @@ def national_undo(
     expected_rev: Annotated[int | None, Form()] = None,
     next: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
-    _require(user, Role.national_admin, "撤销复评决定")
+    require_role(user, (Role.national_admin,), "撤销复评决定")
 
     def run() -> str:
         # This page undoes national decisions only (a forward is the province's to undo).
@@ -377,7 +313,7 @@ def national_undo(
 
 @router.post("/review/national/publish")
 def national_publish(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    _require(user, Role.national_admin, "发布全国复评结果")
+    require_role(user, (Role.national_admin,), "发布全国复评结果")
     _attempt(request, session, lambda: (
         f"全国复评结果已发布，已通知 {service.publish_national_results(session, user)} 件作品的投稿人。"
     ))
@@ -466,7 +402,7 @@ def dashboard(
     level = "units"
     chosen: Province | None = None
     if national and province:
-        chosen = session.exec(select(Province).where(Province.code == province)).first()
+        chosen = service.find_province(session, province)
         if chosen is None:
             raise NotFound("找不到该省份。", code="province_not_found")
     rows = quota_mod.quota_rows(session, user, campaign, province_code=chosen.code if chosen else None)

@@ -6,29 +6,32 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session
 
 from api.deps import CurrentUser, SessionDep
-from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
-from clipjury.audit.models import AuditEvent
+from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.policy import ADMIN_ROLES, PRELIMINARY_ROLES, REVIEW_ROLES, has_role, require_role
+from clipjury.audit.query import AUDIT_ACTION_LABELS, AuditFilter, audit_count, audit_events, audit_query
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.errors import DomainError, Forbidden, Invalid, NotFound
+from clipjury.errors import DomainError, Invalid, NotFound
 from clipjury.media.rules import exceeds
 from clipjury.notifications import service as notes
 from clipjury.numbers import ascii_digits
 from clipjury.reviews import service
-from clipjury.reviews.events import audit_log_query, hide_national, visible_events
-from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
+from clipjury.reviews.events import work_events
+from clipjury.reviews.models import ACTION_LABELS
+from clipjury.reviews.policy import review_actions
+from clipjury.reviews.service import work_titles
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import WORK_STATUS_LABELS, Work, WorkStatus, WorkVersion
-from clipjury.works.service import shown_version, visible_works_query
+from clipjury.works.service import shown_version
 from review_ui import presenters
 from review_ui.pages import user_context
 from review_ui.web import PageRoute, flash, render, safe_next
@@ -42,10 +45,6 @@ AUDIT_PAGE_SIZE = 50
 DRAFT_KEY = "review_draft"
 DRAFT_MAX_CHARS = 300
 
-PRELIMINARY_ROLES = (Role.reviewer, Role.provincial_admin)
-REVIEW_PAGE_ROLES = (Role.reviewer, Role.provincial_admin, Role.national_admin)
-ADMIN_ROLES = (Role.provincial_admin, Role.national_admin)
-
 # The queue's status filter; a provincial admin also finds the disqualified works there.
 QUEUE_STATUSES = ["submitted", "returned", "passed", "failed", "forwarded"]
 QUEUE_STATUS_LABELS = {
@@ -53,43 +52,12 @@ QUEUE_STATUS_LABELS = {
     "forwarded": "已报送全国复评", "disqualified": "已取消参选资格",
 }
 
-# Audit actions beyond the review decisions' (ACTION_LABELS).
-AUDIT_ACTION_LABELS: dict[str, str] = {
-    **ACTION_LABELS,
-    "claim": "认领评审",
-    "release": "释放认领",
-    "create": "创建作品",
-    "upload": "上传文件",
-    "verdict": "文件校验结果",
-    "revalidate": "重新校验",
-    "submit": "提交作品",
-    "withdraw": "撤回提交",
-    "publish_national_results": "发布全国复评结果",
-    "activity_report": "填报活动开展情况",
-    "held": "文件处理挂起",
-    "retry": "重新处理文件",
-    "media_failed": "播放版本生成失败",
-    # Staff accounts (clipjury.accounts.invitations, clipjury.accounts.admin).
-    "account.create": "创建账号",
-    "account.invite": "发送新邀请链接",
-    "account.invite_accepted": "接受邀请并设置密码",
-    "account.deactivate": "停用账号",
-    "account.reactivate": "重新启用账号",
-}
-
-
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
 def _role(user: User) -> Role:
     return Role(user.role)
-
-
-def _require(user: User, roles: tuple[Role, ...], what: str) -> None:
-    if _role(user) not in roles:
-        names = "、".join(ROLE_LABELS[r] for r in roles)
-        raise Forbidden(f"只有{names}可以{what}。", code="forbidden_role")
 
 
 def _int_or_none(value: str) -> int | None:
@@ -129,10 +97,6 @@ def _pager(total: int, page: int, size: int, base: str, params: dict[str, str]) 
     return Pager(page=page, pages=pages, total=total, links=links)
 
 
-def _count(session: Session, query: Any) -> int:
-    return int(session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one())
-
-
 # -- the queue -------------------------------------------------------------------------------------
 
 @dataclass
@@ -150,28 +114,17 @@ class QueueRow:
     can_claim: bool
 
 
-def _load(session: Session, model: Any, ids: set[int]) -> dict[int, Any]:
-    """Rows by id in one query. The dict keeps them alive: the session's identity map holds its objects
-    weakly, so rows loaded and dropped would be fetched again, one query each, by ``session.get``."""
-    if not ids:
-        return {}
-    return {row.id: row for row in session.exec(select(model).where(col(model.id).in_(ids)))}
-
-
 def _queue_rows(session: Session, user: User, campaign: Campaign, works: list[Work]) -> list[QueueRow]:
     """One page of the queue in a fixed number of queries (units, holders and versions one query each)."""
     now = utcnow()
-    units = _load(session, Unit, {w.unit_id for w in works if w.unit_id})
-    holders = _load(session, User, {w.claimed_by_id for w in works if w.claimed_by_id})
-    versions = _load(session, WorkVersion, {
-        v for w in works for v in (w.submitted_version_id, w.current_version_id, w.latest_version_id) if v
-    })
+    around = service.queue_lookups(session, works)
+    units, holders = around.units, around.holders
     rows = []
     for work in works:
         holder = holders.get(work.claimed_by_id) if work.claimed_by_id else None
         lapsed = holder is not None and service.claim_lapsed(work, campaign, now)
         status = service.shown_status(work, user, campaign)
-        # shown_version's lookups are answered from the identity map, which ``versions`` keeps filled.
+        # shown_version's lookups are answered from the identity map, which ``around`` keeps filled.
         version = shown_version(session, work)
         unit = units.get(work.unit_id) if work.unit_id else None
         rows.append(QueueRow(
@@ -186,9 +139,9 @@ def _queue_rows(session: Session, user: User, campaign: Campaign, works: list[Wo
             claim_lapsed=lapsed,
             duration=presenters.format_duration(version.duration_s if version else None, campaign.duration_step_s),
             can_claim=work.status == WorkStatus.submitted and (holder is None or lapsed)
-            and _role(user) in PRELIMINARY_ROLES,
+            and has_role(user, PRELIMINARY_ROLES),
         ))
-    del versions
+    del around
     return rows
 
 
@@ -205,29 +158,22 @@ def review_queue(
 ) -> Response:
     if _role(user) == Role.national_admin:
         return _see_other("/review/national")
-    _require(user, PRELIMINARY_ROLES, "查看初评列表")
+    require_role(user, PRELIMINARY_ROLES, "查看初评列表")
     campaign = active_campaign(session)
     statuses = QUEUE_STATUSES + (["disqualified"] if _role(user) == Role.provincial_admin else [])
     if status and status not in statuses:
         raise Invalid("未知的状态筛选条件。", code="unknown_status")
     q = q.strip()[:100]
-    units = list(session.exec(
-        select(Unit).where(Unit.province_id == user.province_id).order_by(col(Unit.sort_order), col(Unit.id))
-    ))
+    units = service.province_units(session, user.province_id)
     unit_id = _int_or_none(unit)
     if unit_id is not None and unit_id not in {u.id for u in units}:
         unit_id = None
-    reviewers = list(session.exec(
-        select(User).where(
-            User.province_id == user.province_id,
-            col(User.role).in_([Role.reviewer.value, Role.provincial_admin.value]),
-        ).order_by(col(User.username))
-    ))
+    reviewers = service.province_reviewers(session, user.province_id)
     flt = service.QueueFilter(status=status or None, unit_id=unit_id, reviewer=reviewer or None, q=q or None)
     query = service.review_queue_query(session, user, campaign, flt)
     params = {"status": status, "unit": str(unit_id or ""), "reviewer": reviewer, "q": q}
-    pager = _pager(_count(session, query), _page_number(page), PAGE_SIZE, "/review", params)
-    works = list(session.exec(query.offset(pager.offset).limit(PAGE_SIZE)))
+    pager = _pager(service.count_rows(session, query), _page_number(page), PAGE_SIZE, "/review", params)
+    works = service.page_of(session, query, offset=pager.offset, limit=PAGE_SIZE)
     province = session.get(Province, user.province_id) if user.province_id else None
     return render(request, "review/queue.html", {
         **user_context(user, session),
@@ -321,24 +267,9 @@ def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[
     return facts, warnings
 
 
-def _undoable(session: Session, user: User, work: Work, campaign: Campaign) -> ReviewDecision | None:
-    """The decision an undo would revert, when this user may plausibly undo it (the service decides)."""
-    last, _hidden = service.undo_target(session, user, work, campaign)
-    if last is None:
-        return None
-    role = _role(user)
-    if role == Role.national_admin:
-        return last
-    if role == Role.provincial_admin:
-        return None if last.national or (last.action == "disqualify" and last.actor_role == "national_admin") else last
-    if role == Role.reviewer and last.action in ("pass", "fail", "return") and last.actor_id == user.id:
-        return last
-    return None
-
-
 @router.get("/review/works/{work_id}")
 def review_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    _require(user, REVIEW_PAGE_ROLES, "打开评审页面")
+    require_role(user, REVIEW_ROLES, "打开评审页面")
     work = service.get_work_in_scope(session, user, work_id)
     campaign = service.campaign_of(session, work)
     now = utcnow()
@@ -349,7 +280,6 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
     holder = session.get(User, work.claimed_by_id) if work.claimed_by_id else None
     status = service.shown_status(work, user, campaign)
     lapsed = holder is not None and service.claim_lapsed(work, campaign, now)
-    preliminary = role in PRELIMINARY_ROLES and work.status == WorkStatus.submitted
     mine = holder is not None and holder.id == user.id
     deadline = as_utc(campaign.submission_deadline)
     return_closed = (
@@ -366,9 +296,6 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
         )
         for d in service.visible_decisions(decisions, user, campaign)
     ]
-    events = list(session.exec(
-        select(AuditEvent).where(AuditEvent.work_id == work.id).order_by(col(AuditEvent.id))
-    ))
     event_views = [
         EventView(
             at=fmt_local(e.at), by=presenters.actor_label(e.by),
@@ -377,14 +304,16 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
                     if e.from_status and e.to_status and e.from_status != e.to_status else ""),
             reason=presenters.audit_reason_label(e.action, e.reason) if e.action != "verdict" else "",
         )
-        for e in visible_events(session, user, work, events)
+        for e in work_events(session, user, work)
     ]
     facts, warnings = _facts(shown_version(session, work), campaign)
     draft = request.session.pop(DRAFT_KEY, None)
     if not isinstance(draft, dict) or draft.get("work") != work_id:
         draft = {}
-    checklist = campaign.checklist_for(province.name if province else "本省")
-    undoable = _undoable(session, user, work, campaign)
+    checklist = service.checklist_of(session, work)
+    undo_target, _hidden = service.undo_target(session, user, work, campaign)
+    actions = review_actions(user, work, campaign, undo_target=undo_target, now=now)
+    undoable = actions.undo_target
     return render(request, "review/work.html", {
         **user_context(user, session),
         "work": work,
@@ -398,20 +327,20 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
         "playback": playback_mod.playback_for(session, work),
         "facts": facts,
         "warnings": warnings,
-        "checklist": list(enumerate(checklist)),
+        "checklist": checklist,
         "holder": (holder.display_name or holder.username) if holder else "",
         "claimed_at": fmt_local(work.claimed_at),
         "claim_lapsed": lapsed,
         "mine": mine,
-        "can_claim": preliminary and (holder is None or lapsed) and not mine,
-        "can_release": preliminary and holder is not None and (mine or role == Role.provincial_admin),
-        "can_decide": preliminary and mine,
+        "can_claim": actions.claim.allowed,
+        "can_release": actions.release.allowed,
+        "can_decide": actions.decide.allowed,
         "return_closed": return_closed,
         "deadline": fmt_local(deadline),
         "decisions": decision_views,
         "events": event_views,
         "is_admin": role in ADMIN_ROLES,
-        "can_disqualify": role in ADMIN_ROLES and work.status != WorkStatus.disqualified,
+        "can_disqualify": actions.disqualify.allowed,
         "undoable": undoable,
         "undo_to": presenters.status_label(undoable.from_status) if undoable else "",
         "action_labels": ACTION_LABELS,
@@ -488,19 +417,8 @@ def verdict(
     def decide() -> None:
         if decision not in VERDICT_DONE:
             raise Invalid("请选择初评结论：通过、不通过或退回修改。", code="decision_required")
-        if decision == "pass":
-            work = service.get_work_in_scope(session, user, work_id)
-            province = session.get(Province, work.province_id)
-            items = service.campaign_of(session, work).checklist_for(province.name if province else "本省")
-            # Distinct item numbers ("0" and "00" are one item), ASCII digits only.
-            ticked = {int(c) for c in checked or [] if ascii_digits(c) and len(c) < 6}
-            ticked &= set(range(len(items)))
-            if len(ticked) < len(items):
-                raise Invalid(
-                    f"判定通过前，请逐项核对并勾选全部 {len(items)} 项审核要点（已勾选 {len(ticked)} 项）。",
-                    code="checklist_incomplete",
-                )
-        service.verdict(session, user, work_id, decision, reason, expected_rev=expected_rev)
+        # The boxes send the items' keys; the service refuses a pass without every required one.
+        service.verdict(session, user, work_id, decision, reason, checklist=checked or [], expected_rev=expected_rev)
 
     return _review_action(
         request, session, work_id, decide, VERDICT_DONE.get(decision, ""),
@@ -552,13 +470,7 @@ def undo(
 @router.get("/review/works/{work_id}/documents/{decision_id}")
 def document(work_id: int, decision_id: int, user: CurrentUser, session: SessionDep) -> Response:
     """A decision's attachment: a short-lived presigned link, made when an admin asks for it."""
-    _require(user, ADMIN_ROLES, "查看决定的附件")
-    work = service.get_work_in_scope(session, user, work_id)
-    decision = session.get(ReviewDecision, decision_id)
-    url = service.document_url(decision) if decision is not None and decision.work_id == work.id else None
-    if url is None:
-        raise NotFound("找不到该附件。", code="document_not_found")
-    return _see_other(url)
+    return _see_other(service.decision_document_url(session, user, work_id, decision_id))
 
 
 # -- notifications ---------------------------------------------------------------------------------
@@ -578,7 +490,7 @@ NOTES_SHOWN = 200
 
 @router.get("/notifications")
 def notifications(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    staff = _role(user) in REVIEW_PAGE_ROLES
+    staff = has_role(user, REVIEW_ROLES)
     rows = [
         NoteView(
             id=n.id or 0, title=n.title, body=n.body, at=fmt_local(n.created_at), unread=n.read_at is None,
@@ -632,44 +544,20 @@ def audit_log(
     page: str = "1",
 ) -> Response:
     """A province's audit log, newest first (the national admin may pick a province or read all)."""
-    _require(user, ADMIN_ROLES, "查看审计日志")
-    provinces: list[Province] = []
-    national_ok = _role(user) == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
-    query = audit_log_query(user, national_ok=national_ok)
-    if _role(user) == Role.provincial_admin:
-        own = session.get(Province, user.province_id) if user.province_id else None
-        province = own.code if own else ""
-        scope_name = own.name if own else ""
-    else:
-        provinces = list(session.exec(select(Province).order_by(col(Province.id))))
-        chosen = next((p for p in provinces if p.code == province), None)
-        if province and chosen is None:
-            raise Invalid("所选省份不存在。", code="unknown_province")
-        if chosen is not None:
-            query = query.where(AuditEvent.province_id == chosen.id)
-        scope_name = chosen.name if chosen else "全国"
-    if action and action not in AUDIT_ACTION_LABELS:
-        raise Invalid("未知的操作类型。", code="unknown_action")
-    if action:
-        query = query.where(AuditEvent.action == action)
     work_id = _int_or_none(work.lstrip("#"))
     if work.strip() and work_id is None:
         raise Invalid("作品编号应为数字。", code="invalid_work_id")
-    if work_id is not None:
-        query = query.where(AuditEvent.work_id == work_id)
-    params = {"province": province if _role(user) == Role.national_admin else "", "action": action,
+    flt = AuditFilter(province=province or None, work_id=work_id, action=action or None)
+    scope = audit_query(session, user, active_campaign(session), flt)
+    national = _role(user) == Role.national_admin
+    provinces = service.all_provinces(session) if national else []
+    scope_name = scope.province.name if scope.province else ("全国" if national else "")
+    params = {"province": scope.province.code if national and scope.province else "", "action": action,
               "work": str(work_id or "")}
-    pager = _pager(_count(session, query), _page_number(page), AUDIT_PAGE_SIZE, "/audit", params)
-    events = list(session.exec(
-        query.order_by(col(AuditEvent.id).desc()).offset((pager.page - 1) * AUDIT_PAGE_SIZE).limit(AUDIT_PAGE_SIZE)
-    ))
+    pager = _pager(audit_count(session, scope), _page_number(page), AUDIT_PAGE_SIZE, "/audit", params)
+    page_rows = audit_events(session, scope, offset=(pager.page - 1) * AUDIT_PAGE_SIZE, limit=AUDIT_PAGE_SIZE)
     # Titles (and links) only for works the admin may open; one query for the page.
-    work_ids = {e.work_id for e in events if e.work_id is not None}
-    titles = {
-        w.id: w.title
-        for w in session.exec(visible_works_query(user).where(col(Work.id).in_(work_ids)))
-    } if work_ids else {}
-    shown = [hide_national(e, national_ok) for e in events]
+    titles = work_titles(session, user, {e.work_id for e, _ in page_rows if e.work_id is not None})
     rows = [
         AuditRow(
             id=e.id or 0, at=fmt_local(e.at), by="系统" if e.actor_name == "system" else e.actor_name,
@@ -680,7 +568,7 @@ def audit_log(
                     if v.from_status and v.to_status and v.from_status != v.to_status else ""),
             reason=presenters.audit_reason_label(e.action, e.reason) if e.action != "verdict" else "",
         )
-        for e, v in zip(events, shown, strict=True)
+        for e, v in page_rows
     ]
     return render(request, "review/audit.html", {
         **user_context(user, session),

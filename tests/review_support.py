@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from clipjury.campaigns.models import DEFAULT_REVIEW_CHECKLIST
 from tests.conftest import run_jobs, token_for
+
+# Every item of the default review checklist, by key: what a pass must tick.
+ALL_ITEMS = [str(item["key"]) for item in DEFAULT_REVIEW_CHECKLIST]
+# An API verdict body that passes a work.
+PASS: dict[str, object] = {"decision": "pass", "checklist": ALL_ITEMS}
 
 
 def headers_for(client: Any, username: str) -> dict[str, str]:

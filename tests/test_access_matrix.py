@@ -41,6 +41,7 @@ from tests.access_rules import (
     expected,
     sees,
 )
+from tests.review_support import ALL_ITEMS
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MISSING_ID = 987654
@@ -170,7 +171,7 @@ def build_world(password_hash: str) -> World:
         for name, decision in (("passed", "pass"), ("failed", "fail"), ("returned", "return"),
                                ("forwarded", "pass"), ("recommended", "pass"), ("not_recommended", "pass"),
                                ("disqualified", "pass")):
-            reviews.verdict(session, reviewer, ids[name], decision, "矩阵理由")
+            reviews.verdict(session, reviewer, ids[name], decision, "矩阵理由", checklist=ALL_ITEMS)
         for name in ("forwarded", "recommended", "not_recommended"):
             reviews.forward(session, padmin, ids[name])
         reviews.recommend(session, nadmin, ids["recommended"], True, "")
@@ -182,7 +183,7 @@ def build_world(password_hash: str) -> World:
         for name, decision in (("passed", "pass"), ("failed", "fail"), ("returned", "return"),
                                ("forwarded", "pass"), ("recommended", "pass"), ("not_recommended", "pass"),
                                ("disqualified", "pass")):
-            reviews.verdict(session, sx_reviewer, ids[f"shanxi_{name}"], decision, "矩阵理由")
+            reviews.verdict(session, sx_reviewer, ids[f"shanxi_{name}"], decision, "矩阵理由", checklist=ALL_ITEMS)
         for name in ("forwarded", "recommended", "not_recommended"):
             reviews.forward(session, sx_admin, ids[f"shanxi_{name}"])
         reviews.recommend(session, nadmin, ids["shanxi_recommended"], True, "")

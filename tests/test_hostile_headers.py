@@ -241,7 +241,8 @@ def test_review_pages_take_ascii_digits_only(client: Any, demo: dict[str, int]) 
         assert client.get(path).status_code == 200, path
     page = f"/review/works/{work_id}"
     assert post(client, f"{page}/claim", page=page).status_code == 303
-    # '²' is no checklist item, and "0", "00", "000"... are all item 0: not every item was ticked.
+    # Item keys, not numbers: '²', "0", "00"... name no item, so not every required item was ticked (the
+    # missing items are reported before the unknown keys).
     for checked in (["²"] * 7, ["0", "00", "000", "0000", "00000", "000000", "0000000"]):
         response = post(client, f"{page}/verdict", {"decision": "pass", "reason": "", "checked": checked,
                                                     "expected_rev": review_rev(work_id)}, page=page)

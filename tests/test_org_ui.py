@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.review_support import submitted_works
+from tests.review_support import ALL_ITEMS, submitted_works
 from tests.test_ui import login
 
 ROW_RE = re.compile(r'<tr class="[^"]*" data-label="([^"]+)">(.*?)</tr>', re.S)
@@ -40,7 +40,7 @@ def passed_works(owner: str, count: int, *, reviewer: str = "demo-reviewer", tit
     with session_scope() as session:
         judge = _user(session, reviewer)
         for work_id in ids:
-            service.verdict(session, judge, work_id, "pass", "")
+            service.verdict(session, judge, work_id, "pass", "", checklist=ALL_ITEMS)
     return ids
 
 

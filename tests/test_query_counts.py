@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.review_support import headers_for, submitted_works
+from tests.review_support import ALL_ITEMS, headers_for, submitted_works
 from tests.test_ui import login
 
 # Each work's stage, by its index modulo 5; the 5-work data set holds one of each.
@@ -139,7 +139,7 @@ def add_works(cast: Cast, start: int, stop: int) -> None:
             service.claim(session, reviewer, work_of[i])
             if stage == "claimed":
                 continue
-            service.verdict(session, reviewer, work_of[i], "pass", "画面清晰")
+            service.verdict(session, reviewer, work_of[i], "pass", "画面清晰", checklist=ALL_ITEMS)
             if stage == "passed":
                 continue
             service.forward(session, user(cast.admins[work.province_id]), work_of[i], rank=i)

@@ -17,7 +17,7 @@ from urllib.parse import unquote
 import pytest
 from python_calamine import CalamineWorkbook
 
-from tests.review_support import headers_for, submitted_works
+from tests.review_support import ALL_ITEMS, headers_for, submitted_works
 from tests.test_ui import csrf_of, login
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -99,7 +99,8 @@ def reviewed(client: Any, demo: dict[str, int]) -> dict[str, Any]:
     for work_id, decision in zip(ids[:5], ["pass", "pass", "pass", "fail", "return"], strict=True):
         _ok(client.post(f"/api/v1/works/{work_id}/claim", headers=reviewer))
         _ok(client.post(f"/api/v1/works/{work_id}/verdict", headers=reviewer,
-                        json={"decision": decision, "reason": "" if decision == "pass" else "=1+1 开头语不规范"}))
+                        json={"decision": decision, "checklist": ALL_ITEMS,
+                              "reason": "" if decision == "pass" else "=1+1 开头语不规范"}))
     _ok(client.post("/api/v1/review/forward", headers=admin, json={"work_ids": ids[:2], "ranks": {ids[0]: 1}}))
     _ok(client.post(f"/api/v1/works/{ids[2]}/disqualify", headers=admin, json={"reason": "涉嫌侵权"}))
     _ok(client.post(f"/api/v1/works/{ids[0]}/recommendation", headers=national,

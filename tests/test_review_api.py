@@ -22,7 +22,7 @@ from clipjury.notifications.models import Notification
 from clipjury.reviews.models import ReviewDecision
 from clipjury.timeutil import utcnow
 from clipjury.works.models import Work
-from tests.review_support import submitted_works, uploaded_and_submitted
+from tests.review_support import ALL_ITEMS, PASS, submitted_works, uploaded_and_submitted
 
 PROBLEM = "application/problem+json"
 MISSING = 987654
@@ -172,7 +172,7 @@ def test_claim_contract_and_lapse(api: Api, demo: dict[str, int]) -> None:
     for rival in ("reviewer-2", "demo-province-admin"):
         body = problem(api.post(rival, f"/api/v1/works/{work_id}/claim"), 409, "claimed")
         assert body["holder"] == "demo-reviewer"
-        problem(api.post(rival, f"/api/v1/works/{work_id}/verdict", {"decision": "pass"}), 409, "claimed")
+        problem(api.post(rival, f"/api/v1/works/{work_id}/verdict", PASS), 409, "claimed")
     assert decision_rows(work_id) == []
     # Roles that do not review preliminarily.
     problem(api.post("demo-admin", f"/api/v1/works/{work_id}/claim"), 403, "forbidden_role")
@@ -191,7 +191,7 @@ def test_claim_contract_and_lapse(api: Api, demo: dict[str, int]) -> None:
     set_campaign(claim_ttl_hours=1)
     api.do("demo-reviewer", other_id, "claim")
     set_work(other_id, claimed_at=utcnow() - timedelta(minutes=61))
-    passed = api.do("reviewer-2", other_id, "verdict", {"decision": "pass"})
+    passed = api.do("reviewer-2", other_id, "verdict", PASS)
     assert (passed["status"], passed["claimed_by"]) == ("passed", "reviewer-2")
     problem(api.post("demo-reviewer", f"/api/v1/works/{other_id}/claim"), 409, "already_decided")
     with session_scope() as session:
@@ -204,7 +204,7 @@ def test_claim_contract_and_lapse(api: Api, demo: dict[str, int]) -> None:
 
 def test_verdicts(api: Api, demo: dict[str, int]) -> None:
     a, b, c, d = submitted_works("demo-submitter", 4)
-    passed = api.do("demo-reviewer", a, "verdict", {"decision": "pass", "reason": "  开头语规范  "})
+    passed = api.do("demo-reviewer", a, "verdict", {**PASS, "reason": "  开头语规范  "})
     assert passed["status"] == "passed"
     [decision] = passed["decisions"]
     assert {k: decision[k] for k in ("action", "by", "reason")} == {
@@ -212,7 +212,7 @@ def test_verdicts(api: Api, demo: dict[str, int]) -> None:
     }
     assert decision["at"]
     # A second verdict from anyone, of any kind, is refused and leaves the first in place.
-    for who, body in (("demo-reviewer", {"decision": "pass"}), ("reviewer-2", {"decision": "fail", "reason": "x"}),
+    for who, body in (("demo-reviewer", PASS), ("reviewer-2", {"decision": "fail", "reason": "x"}),
                       ("demo-province-admin", {"decision": "return", "reason": "x"})):
         problem(api.post(who, f"/api/v1/works/{a}/verdict", body), 409, "already_decided")
     assert decision_rows(a) == [("pass", "demo-reviewer")]
@@ -239,15 +239,15 @@ def test_verdicts(api: Api, demo: dict[str, int]) -> None:
     # Other roles.
     for who, code in (("demo-admin", "forbidden_role"), ("demo-coordinator", "forbidden_role"),
                       ("demo-submitter", "forbidden_role")):
-        problem(api.post(who, f"/api/v1/works/{e}/verdict", {"decision": "pass"}), 403, code)
-    problem(api.post("demo2-reviewer", f"/api/v1/works/{e}/verdict", {"decision": "pass"}), 404, "work_not_found")
+        problem(api.post(who, f"/api/v1/works/{e}/verdict", PASS), 403, code)
+    problem(api.post("demo2-reviewer", f"/api/v1/works/{e}/verdict", PASS), 404, "work_not_found")
     assert decision_rows(e) == []
 
 
 def test_forwarding(api: Api, demo: dict[str, int]) -> None:
     a, b, c, d, e = submitted_works("demo-submitter", 5)
     for work_id in (a, b, e):
-        api.do("demo-reviewer", work_id, "verdict", {"decision": "pass"})
+        api.do("demo-reviewer", work_id, "verdict", PASS)
     api.do("demo-reviewer", c, "verdict", {"decision": "fail", "reason": "x"})
 
     problem(api.post("demo-province-admin", f"/api/v1/works/{d}/forward"), 409, "not_passed")  # unreviewed
@@ -283,7 +283,7 @@ def test_forwarding(api: Api, demo: dict[str, int]) -> None:
 def test_quotas_scope(api: Api) -> None:
     hebei = submitted_works("demo-submitter", 2)
     submitted_works("demo2-submitter", 1)
-    api.do("demo-reviewer", hebei[0], "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", hebei[0], "verdict", PASS)
     keys = {"province", "unit", "required", "submitted", "passed", "forwarded"}
     for viewer, provinces, units in (("demo-province-admin", {"河北省"}, 24), ("demo-reviewer", {"河北省"}, 24),
                                      ("demo2-reviewer", {"山西省"}, 1), ("demo-coordinator", {"河北省"}, 1),
@@ -307,7 +307,7 @@ def test_disqualify_at_any_stage(api: Api, demo: dict[str, int]) -> None:
     api.do("demo-reviewer", claimed, "claim")
     api.do("demo-reviewer", returned, "verdict", {"decision": "return", "reason": "x"})
     for work_id in (passed, forwarded, recommended):
-        api.do("demo-reviewer", work_id, "verdict", {"decision": "pass"})
+        api.do("demo-reviewer", work_id, "verdict", PASS)
     api.do("demo-reviewer", failed, "verdict", {"decision": "fail", "reason": "x"})
     for work_id in (forwarded, recommended):
         api.do("demo-province-admin", work_id, "forward")
@@ -363,8 +363,8 @@ def test_disqualify_at_any_stage(api: Api, demo: dict[str, int]) -> None:
 
 def test_submitter_locked_out_once_decided(api: Api) -> None:
     passed, failed, forwarded, submitted = submitted_works("demo-submitter", 4)
-    api.do("demo-reviewer", passed, "verdict", {"decision": "pass"})
-    api.do("demo-reviewer", forwarded, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", passed, "verdict", PASS)
+    api.do("demo-reviewer", forwarded, "verdict", PASS)
     api.do("demo-province-admin", forwarded, "forward")
     api.do("demo-reviewer", failed, "verdict", {"decision": "fail", "reason": "x"})
     for work_id in (passed, failed, forwarded):
@@ -411,12 +411,12 @@ def test_return_resubmit_review_again(api: Api, demo: dict[str, int]) -> None:
     assert [w["id"] for w in api.queue("demo-reviewer", "?status=submitted")] == [later, work_id]
     # A page rendered before the return cannot decide on what it showed.
     stale = api.post("demo-reviewer", f"/api/v1/works/{work_id}/verdict",
-                     {"decision": "pass", "expected_rev": stale_rev})
+                     {**PASS, "expected_rev": stale_rev})
     problem(stale, 409, "stale_state")
     fresh = api.work("demo-reviewer", work_id)
     assert fresh["claimed_by"] is None
     api.do("reviewer-2", work_id, "claim")
-    out = api.do("reviewer-2", work_id, "verdict", {"decision": "pass", "expected_rev": fresh["review_rev"]})
+    out = api.do("reviewer-2", work_id, "verdict", {**PASS, "expected_rev": fresh["review_rev"]})
     assert out["status"] == "passed" and actions(out) == ["return", "pass"]
     # Under review again: no more uploads.
     put = api.client.put(f"/api/v1/works/{work_id}/video", content=b"x" * 100,
@@ -427,7 +427,7 @@ def test_return_resubmit_review_again(api: Api, demo: dict[str, int]) -> None:
 def test_stale_pages(api: Api) -> None:
     a, b, c = submitted_works("demo-submitter", 3)
     rev = api.work("demo-reviewer", a)["review_rev"]
-    api.do("demo-reviewer", a, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", a, "verdict", PASS)
     api.do("demo-reviewer", a, "undo", {"reason": "点错了"})
     # Same status as the page showed (submitted), but decided and undone meanwhile.
     problem(api.post("reviewer-2", f"/api/v1/works/{a}/verdict", {"decision": "fail", "reason": "x",
@@ -436,7 +436,7 @@ def test_stale_pages(api: Api) -> None:
             409, "stale_state")
     assert [x for x, _ in decision_rows(a)] == ["pass", "undo"]
 
-    api.do("demo-reviewer", b, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", b, "verdict", PASS)
     rev_b = api.work("demo-province-admin", b)["review_rev"]
     api.do("demo-province-admin", b, "forward")
     api.do("demo-province-admin", b, "undo", {"reason": "排序有误"})
@@ -446,7 +446,7 @@ def test_stale_pages(api: Api) -> None:
             409, "stale_state")
     assert db_work(b).status == "passed"
 
-    api.do("demo-reviewer", c, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", c, "verdict", PASS)
     api.do("demo-province-admin", c, "forward")
     rev_c = api.work("demo-admin", c)["review_rev"]
     api.do("demo-admin", c, "recommendation", {"recommended": True})
@@ -459,7 +459,7 @@ def test_stale_pages(api: Api) -> None:
 def test_undo_rules(api: Api, demo: dict[str, int]) -> None:
     a, b, c, d, e = submitted_works("demo-submitter", 5)
     problem(api.post("demo-reviewer", f"/api/v1/works/{a}/undo", {"reason": "x"}), 409, "nothing_to_undo")
-    api.do("demo-reviewer", a, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", a, "verdict", PASS)
     for body in (None, {}, {"reason": ""}, {"reason": "  "}):
         response = api.post("demo-reviewer", f"/api/v1/works/{a}/undo", body)
         assert response.status_code == 422 and response.json()["code"] in ("reason_required", "invalid"), body
@@ -478,7 +478,7 @@ def test_undo_rules(api: Api, demo: dict[str, int]) -> None:
     assert api.do("demo-province-admin", b, "undo", {"reason": "误退"})["status"] == "submitted"
 
     # Forwarding: the provincial admin only, and not after the forwarding deadline. Undo walks back one step.
-    api.do("demo-reviewer", c, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", c, "verdict", PASS)
     api.do("demo-province-admin", c, "forward")
     problem(api.post("demo-reviewer", f"/api/v1/works/{c}/undo", {"reason": "x"}), 403, "forbidden_role")
     set_campaign(forward_deadline=utcnow() - timedelta(seconds=1))
@@ -488,7 +488,7 @@ def test_undo_rules(api: Api, demo: dict[str, int]) -> None:
     assert api.do("demo-province-admin", c, "undo", {"reason": "x"})["status"] == "submitted"
 
     # National decisions: the national admin only, and not after publication.
-    api.do("demo-reviewer", d, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", d, "verdict", PASS)
     api.do("demo-province-admin", d, "forward")
     api.do("demo-admin", d, "recommendation", {"recommended": False, "reason": "主题不突出"})
     # For the province the work is simply forwarded: undoing the forwarding answers exactly as for c (too
@@ -539,7 +539,7 @@ def test_undo_rules(api: Api, demo: dict[str, int]) -> None:
 def test_recommendation_contract(api: Api) -> None:
     a, b, c = submitted_works("demo-submitter", 3)
     for work_id in (a, b):
-        api.do("demo-reviewer", work_id, "verdict", {"decision": "pass"})
+        api.do("demo-reviewer", work_id, "verdict", PASS)
         api.do("demo-province-admin", work_id, "forward")
     problem(api.post("demo-admin", f"/api/v1/works/{c}/recommendation", {"recommended": True}), 409, "not_forwarded")
     problem(api.post("demo-province-admin", f"/api/v1/works/{a}/recommendation", {"recommended": True}),
@@ -571,12 +571,18 @@ BAD_BODIES: list[tuple[str, Any]] = [
     ("verdict", {"decision": "approve"}),
     ("verdict", {"decision": "PASS"}),
     ("verdict", {"decision": "pass" * 10}),
-    ("verdict", {"decision": "pass", "reason": 5}),
-    ("verdict", {"decision": "pass", "reason": {"text": "x"}}),
+    ("verdict", {**PASS, "checklist": "opening_line"}),
+    ("verdict", {**PASS, "checklist": [1]}),
+    ("verdict", {**PASS, "checklist": ["x" * 65]}),
+    ("verdict", {**PASS, "checklist": ALL_ITEMS * 20}),
+    ("verdict", {**PASS, "checklist": ALL_ITEMS[:6]}),
+    ("verdict", {**PASS, "checklist": [*ALL_ITEMS, "no_such_item"]}),
+    ("verdict", {**PASS, "reason": 5}),
+    ("verdict", {**PASS, "reason": {"text": "x"}}),
     ("verdict", {"decision": "fail", "reason": "理" * 2001}),
     ("verdict", {"decision": "fail", "reason": "x" * 10001}),
-    ("verdict", {"decision": "pass", "expected_rev": "abc"}),
-    ("verdict", {"decision": "pass", "expected_rev": 1.5}),
+    ("verdict", {**PASS, "expected_rev": "abc"}),
+    ("verdict", {**PASS, "expected_rev": 1.5}),
     ("recommendation", None),
     ("recommendation", {}),
     ("recommendation", {"recommended": None}),
@@ -598,9 +604,9 @@ BAD_BODIES: list[tuple[str, Any]] = [
 
 def test_bad_bodies_are_422_problems_and_change_nothing(api: Api) -> None:
     [work_id] = submitted_works("demo-submitter", 1)
-    api.do("demo-reviewer", work_id, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", work_id, "verdict", PASS)
     forwarded_id = submitted_works("demo-submitter", 1)[0]
-    api.do("demo-reviewer", forwarded_id, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", forwarded_id, "verdict", PASS)
     api.do("demo-province-admin", forwarded_id, "forward")
     [fresh] = submitted_works("demo-submitter", 1)
     who = {"verdict": "demo-reviewer", "recommendation": "demo-admin", "disqualify": "demo-admin",
@@ -667,7 +673,7 @@ def test_huge_numbers_are_not_500(api: Api, big: int) -> None:
 
 def test_path_and_query_type_errors(api: Api) -> None:
     for url in ("/api/v1/works/abc/claim", "/api/v1/works/1.5/verdict"):
-        problem(api.post("demo-reviewer", url, {"decision": "pass"}), 422, "invalid")
+        problem(api.post("demo-reviewer", url, PASS), 422, "invalid")
     for query in ("?limit=0", "?limit=5001", "?offset=-1", "?unit=x", "?q=" + "x" * 101):
         problem(api.get("demo-reviewer", "/api/v1/review/works" + query), 422, "invalid")
     problem(api.get("demo-admin", "/api/v1/audit?province=nowhere"), 422, "unknown_province")
@@ -688,7 +694,7 @@ SCOPED_CALLS: list[tuple[str, str, Any]] = [
     ("GET", "/api/v1/audit?work_id={id}", None),
     ("POST", "/api/v1/works/{id}/claim", None),
     ("POST", "/api/v1/works/{id}/release", None),
-    ("POST", "/api/v1/works/{id}/verdict", {"decision": "pass"}),
+    ("POST", "/api/v1/works/{id}/verdict", PASS),
     ("POST", "/api/v1/works/{id}/verdict", {"decision": "fail", "reason": "x"}),
     ("POST", "/api/v1/works/{id}/forward", None),
     ("POST", "/api/v1/works/{id}/recommendation", {"recommended": True}),
@@ -715,7 +721,7 @@ def test_out_of_scope_is_exactly_missing(api: Api) -> None:
     [dq] = submitted_works("demo-submitter", 1)
     api.do("demo-admin", dq, "disqualify", {"reason": "版权"})
     [passed_shanxi] = submitted_works("demo2-submitter", 1)
-    api.do("demo2-reviewer", passed_shanxi, "verdict", {"decision": "pass"})
+    api.do("demo2-reviewer", passed_shanxi, "verdict", PASS)
     cases = [
         ("demo2-reviewer", hebei), ("demo-reviewer", shanxi), ("demo-province-admin", shanxi),
         ("demo-province-admin", passed_shanxi), ("demo-coordinator", shanxi), ("demo2-submitter", hebei),
@@ -746,7 +752,7 @@ def test_out_of_scope_is_exactly_missing(api: Api) -> None:
 def _national_setup(api: Api) -> tuple[int, int, int]:
     rec, notrec, plain = submitted_works("demo-submitter", 3)
     for work_id in (rec, notrec, plain):
-        api.do("demo-reviewer", work_id, "verdict", {"decision": "pass", "reason": "好"})
+        api.do("demo-reviewer", work_id, "verdict", {**PASS, "reason": "好"})
         api.do("demo-province-admin", work_id, "forward")
     api.do("demo-admin", rec, "recommendation", {"recommended": True, "reason": "主题突出"})
     api.do("demo-admin", notrec, "recommendation", {"recommended": False, "reason": "画面模糊"})
@@ -938,7 +944,7 @@ def test_province_audit_log_shows_only_submitted_works(api: Api, demo: dict[str,
 def test_every_decision_is_audited(api: Api, demo: dict[str, int]) -> None:
     a, b, c, d = submitted_works("demo-submitter", 4)
     api.do("demo-reviewer", a, "claim")
-    api.do("demo-reviewer", a, "verdict", {"decision": "pass", "reason": "规范"})
+    api.do("demo-reviewer", a, "verdict", {**PASS, "reason": "规范"})
     api.do("demo-reviewer", b, "verdict", {"decision": "fail", "reason": "超时"})
     api.do("demo-reviewer", c, "verdict", {"decision": "return", "reason": "补开头语"})
     api.do("demo-province-admin", a, "forward")
@@ -987,8 +993,8 @@ def test_every_decision_is_audited(api: Api, demo: dict[str, int]) -> None:
 def test_audit_scope(api: Api) -> None:
     [hebei] = submitted_works("demo-submitter", 1)
     [shanxi] = submitted_works("demo2-submitter", 1)
-    api.do("demo-reviewer", hebei, "verdict", {"decision": "pass"})
-    api.do("demo2-reviewer", shanxi, "verdict", {"decision": "pass"})
+    api.do("demo-reviewer", hebei, "verdict", PASS)
+    api.do("demo2-reviewer", shanxi, "verdict", PASS)
     problem(api.get("demo-province-admin", "/api/v1/audit?province=shanxi"), 403, "forbidden_scope")
     own = api.get("demo-province-admin", "/api/v1/audit").json()
     assert own and {e["work_id"] for e in own} == {hebei}
@@ -997,3 +1003,84 @@ def test_audit_scope(api: Api) -> None:
             problem(api.get(who, "/api/v1/audit" + query), 403, "forbidden_role")
     national = api.get("demo-admin", "/api/v1/audit?province=shanxi").json()
     assert national and {e["work_id"] for e in national} == {shanxi}
+
+
+# -- the checklist (issue 13: the API refuses a pass without it, like the page) ----------------------
+
+def test_checklist_is_read_by_key_and_a_pass_needs_every_required_item(api: Api) -> None:
+    items = api.get("demo-reviewer", "/api/v1/review/checklist").json()
+    assert [set(i) for i in items] == [{"key", "label", "required"}] * len(items)
+    assert [i["key"] for i in items] == ALL_ITEMS and all(i["required"] for i in items)
+    assert items[0]["label"] == "开头语为“我在河北省话保密，今天我要讲的是……”"
+    [hebei] = submitted_works("demo-submitter", 1)
+    [shanxi] = submitted_works("demo2-submitter", 1)
+    # For a work: its province's opening line (the national admin has no province of its own).
+    of_work = api.get("demo-admin", f"/api/v1/review/checklist?work_id={shanxi}").json()
+    assert of_work[0]["label"] == "开头语为“我在山西省话保密，今天我要讲的是……”"
+    problem(api.get("demo-reviewer", f"/api/v1/review/checklist?work_id={shanxi}"), 404, "work_not_found")
+    for who in ("demo-submitter", "demo-coordinator", "demo-judge"):
+        problem(api.get(who, "/api/v1/review/checklist"), 403, "forbidden_role")
+
+    # A pass without the checklist, with part of it, or with an unknown key changes nothing.
+    for body, code in (({"decision": "pass"}, "checklist_incomplete"),
+                       ({"decision": "pass", "checklist": []}, "checklist_incomplete"),
+                       ({**PASS, "checklist": ALL_ITEMS[1:]}, "checklist_incomplete"),
+                       ({**PASS, "checklist": [*ALL_ITEMS, "subtitles"]}, "checklist_unknown_item")):
+        refused = problem(api.post("demo-reviewer", f"/api/v1/works/{hebei}/verdict", body), 422, code)
+        if code == "checklist_incomplete":
+            assert "请逐项核对并勾选全部 7 项审核要点" in refused["detail"]
+        assert db_work(hebei).status == "submitted" and decision_rows(hebei) == []
+    problem(api.post("demo-reviewer", f"/api/v1/works/{hebei}/verdict", {"decision": "fail", "reason": "x",
+                                                                         "checklist": ["nope"]}),
+            422, "checklist_unknown_item")
+    assert api.do("demo-reviewer", hebei, "verdict", PASS)["status"] == "passed"
+    # Other outcomes do not need it.
+    [failed] = submitted_works("demo-submitter", 1)
+    assert api.do("demo-reviewer", failed, "verdict", {"decision": "fail", "reason": "画面模糊"})["status"] == "failed"
+
+
+def test_checklist_is_a_campaign_setting(api: Api) -> None:
+    """An optional item need not be ticked; the keys come from the campaign, not from the code."""
+    from clipjury.campaigns.models import Campaign
+
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign)).one()
+        campaign.review_checklist = [{"key": "opening_line", "label": "开头语为“{opening_line}”", "required": True},
+                                     {"key": "subtitles", "label": "有字幕", "required": False}]
+        session.add(campaign)
+    items = api.get("demo-province-admin", "/api/v1/review/checklist").json()
+    assert items == [{"key": "opening_line", "label": "开头语为“我在河北省话保密，今天我要讲的是……”", "required": True},
+                     {"key": "subtitles", "label": "有字幕", "required": False}]
+    [work_id] = submitted_works("demo-submitter", 1)
+    problem(api.post("demo-reviewer", f"/api/v1/works/{work_id}/verdict", PASS), 422, "checklist_unknown_item")
+    passed = api.do("demo-reviewer", work_id, "verdict", {"decision": "pass", "checklist": ["opening_line"]})
+    assert passed["status"] == "passed"
+
+
+# -- the audit log's refusals, the same on both surfaces (clipjury.audit.query) ------------------------
+
+def test_audit_refusals_are_the_same_in_the_api_and_the_page(api: Api) -> None:
+    from tests.test_ui import login
+
+    [hebei] = submitted_works("demo-submitter", 1)
+    [shanxi] = submitted_works("demo2-submitter", 1)
+    api.do("demo-reviewer", hebei, "verdict", PASS)
+    page_client = api.client
+    login(page_client, "demo-province-admin")
+    # Another province's log: 403 forbidden_scope (before, the page showed the admin's own instead).
+    problem(api.get("demo-province-admin", "/api/v1/audit?province=shanxi"), 403, "forbidden_scope")
+    page = page_client.get("/audit?province=shanxi")
+    assert page.status_code == 403 and "省级管理员只能查看本省的日志" in page.text
+    assert page_client.get("/audit?province=hebei").status_code == 200
+    # An unknown action: 422 unknown_action (before, the API answered an empty log).
+    problem(api.get("demo-province-admin", "/api/v1/audit?action=approve"), 422, "unknown_action")
+    page = page_client.get("/audit?action=approve")
+    assert page.status_code == 422 and "未知的操作类型" in page.text
+    assert api.get("demo-province-admin", "/api/v1/audit?action=pass").status_code == 200
+    # A work the admin may not see: 404 on both, like a missing one.
+    problem(api.get("demo-province-admin", f"/api/v1/audit?work_id={shanxi}"), 404, "work_not_found")
+    assert page_client.get(f"/audit?work={shanxi}").status_code == 404
+    # An unknown province, for the national admin.
+    problem(api.get("demo-admin", "/api/v1/audit?province=nowhere"), 422, "unknown_province")
+    login(page_client, "demo-admin")
+    assert page_client.get("/audit?province=nowhere").status_code == 422

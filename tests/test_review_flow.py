@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.review_support import headers_for, submitted_works, uploaded_and_submitted
+from tests.review_support import PASS, headers_for, submitted_works, uploaded_and_submitted
 
 
 def test_full_path_through_both_rounds(client: Any, demo: dict[str, int]) -> None:
@@ -23,7 +23,7 @@ def test_full_path_through_both_rounds(client: Any, demo: dict[str, int]) -> Non
     )
     claimed = client.post(f"/api/v1/works/{work_id}/claim", headers=reviewer)
     assert claimed.status_code == 200 and claimed.json()["claimed_by"] == "demo-reviewer"
-    passed = client.post(f"/api/v1/works/{work_id}/verdict", json={"decision": "pass", "reason": "开头语规范"},
+    passed = client.post(f"/api/v1/works/{work_id}/verdict", json={**PASS, "reason": "开头语规范"},
                          headers=reviewer)
     assert passed.status_code == 200 and passed.json()["status"] == "passed", passed.text
     again = client.post(f"/api/v1/works/{work_id}/verdict", json={"decision": "fail", "reason": "x"}, headers=padmin)
@@ -67,7 +67,7 @@ def test_claims_and_scope(client: Any, demo: dict[str, int]) -> None:
     assert client.post(f"/api/v1/works/{work_id}/claim", headers=reviewer).status_code == 200
     taken = client.post(f"/api/v1/works/{work_id}/claim", headers=padmin)
     assert taken.status_code == 409 and taken.json()["code"] == "claimed"
-    for path, body in (("claim", None), ("verdict", {"decision": "pass"}), ("disqualify", {"reason": "x"})):
+    for path, body in (("claim", None), ("verdict", PASS), ("disqualify", {"reason": "x"})):
         response = client.post(f"/api/v1/works/{work_id}/{path}", json=body, headers=other)
         assert response.status_code == 404 and response.json()["code"] == "work_not_found"
     assert client.get("/api/v1/review/works", headers=other).json() == []

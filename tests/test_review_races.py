@@ -24,7 +24,7 @@ from clipjury.notifications.models import Notification
 from clipjury.reviews.models import ReviewDecision
 from clipjury.works.models import Work
 from tests.conftest import LiveServer, devservices, start_server
-from tests.review_support import submitted_works
+from tests.review_support import PASS, submitted_works
 
 N = 10
 
@@ -130,7 +130,7 @@ def test_two_reviewers_claim_at_once(racer: Racer) -> None:
 
 def test_conflicting_verdicts_at_once(racer: Racer, demo: dict[str, int]) -> None:
     works = submitted_works("demo-submitter", N)
-    results = racer.race([[Call("demo-reviewer", f"/api/v1/works/{w}/verdict", {"decision": "pass"}),
+    results = racer.race([[Call("demo-reviewer", f"/api/v1/works/{w}/verdict", PASS),
                            Call("reviewer-2", f"/api/v1/works/{w}/verdict", {"decision": "fail", "reason": "超时"})]
                           for w in works])
     for work_id, pair in zip(works, results, strict=True):
@@ -148,7 +148,7 @@ def test_conflicting_verdicts_at_once(racer: Racer, demo: dict[str, int]) -> Non
 def test_claim_against_verdict_at_once(racer: Racer) -> None:
     works = submitted_works("demo-submitter", N)
     results = racer.race([[Call("demo-reviewer", f"/api/v1/works/{w}/claim"),
-                           Call("reviewer-2", f"/api/v1/works/{w}/verdict", {"decision": "pass"})] for w in works])
+                           Call("reviewer-2", f"/api/v1/works/{w}/verdict", PASS)] for w in works])
     for work_id, (claim, verdict) in zip(works, results, strict=True):
         codes = (code(claim), code(verdict))
         assert codes in (("ok", "claimed"), ("already_decided", "ok")), codes
@@ -160,7 +160,7 @@ def test_claim_against_verdict_at_once(racer: Racer) -> None:
 def test_double_forward_and_forward_against_disqualify(racer: Racer) -> None:
     works = submitted_works("demo-submitter", 2 * N)
     for w in works:
-        assert racer.post("demo-reviewer", f"/api/v1/works/{w}/verdict", {"decision": "pass"}).status_code == 200
+        assert racer.post("demo-reviewer", f"/api/v1/works/{w}/verdict", PASS).status_code == 200
     double, mixed = works[:N], works[N:]
     groups = [[Call("demo-province-admin", f"/api/v1/works/{w}/forward"),
                Call("demo-province-admin", f"/api/v1/works/{w}/forward")] for w in double]
@@ -188,7 +188,7 @@ def test_double_forward_and_forward_against_disqualify(racer: Racer) -> None:
 def test_two_undos_at_once(racer: Racer) -> None:
     works = submitted_works("demo-submitter", N)
     for w in works:
-        assert racer.post("demo-reviewer", f"/api/v1/works/{w}/verdict", {"decision": "pass"}).status_code == 200
+        assert racer.post("demo-reviewer", f"/api/v1/works/{w}/verdict", PASS).status_code == 200
     results = racer.race([[Call("demo-reviewer", f"/api/v1/works/{w}/undo", {"reason": "看错了"}),
                            Call("demo-province-admin", f"/api/v1/works/{w}/undo", {"reason": "复核"})]
                           for w in works])
@@ -203,7 +203,7 @@ def test_two_undos_at_once(racer: Racer) -> None:
 
 def test_verdict_against_withdraw_at_once(racer: Racer) -> None:
     works = submitted_works("demo-submitter", N)
-    results = racer.race([[Call("demo-reviewer", f"/api/v1/works/{w}/verdict", {"decision": "pass"}),
+    results = racer.race([[Call("demo-reviewer", f"/api/v1/works/{w}/verdict", PASS),
                            Call("demo-submitter", f"/api/v1/works/{w}/withdraw")] for w in works])
     for work_id, (verdict, withdraw) in zip(works, results, strict=True):
         codes = (code(verdict), code(withdraw))
@@ -220,7 +220,7 @@ def test_verdict_against_withdraw_at_once(racer: Racer) -> None:
 def test_publish_twice_at_once(racer: Racer, demo: dict[str, int]) -> None:
     works = submitted_works("demo-submitter", 3)
     for w in works:
-        assert racer.post("demo-reviewer", f"/api/v1/works/{w}/verdict", {"decision": "pass"}).status_code == 200
+        assert racer.post("demo-reviewer", f"/api/v1/works/{w}/verdict", PASS).status_code == 200
         assert racer.post("demo-province-admin", f"/api/v1/works/{w}/forward").status_code == 200
         assert racer.post("demo-admin", f"/api/v1/works/{w}/recommendation", {"recommended": True}).status_code == 200
     [pair] = racer.race([[Call("demo-admin", "/api/v1/review/publish"), Call("demo-admin", "/api/v1/review/publish")]])

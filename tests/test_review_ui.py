@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, select
 
-from tests.review_support import submitted_works
+from tests.review_support import ALL_ITEMS, submitted_works
 from tests.test_ui import csrf_of, login
 
 T = TypeVar("T")
@@ -104,7 +104,7 @@ def test_queue_filters_pages_and_scope(client: Any, demo: dict[str, int]) -> Non
     hebei = submitted_works("demo-submitter", 55)
     shanxi = submitted_works("demo2-submitter", 1, title="山西作品")
     act("demo-province-admin", lambda s, u: service.claim(s, u, hebei[0]))
-    act("demo-reviewer", lambda s, u: service.verdict(s, u, hebei[1], "pass", ""))
+    act("demo-reviewer", lambda s, u: service.verdict(s, u, hebei[1], "pass", "", checklist=ALL_ITEMS))
 
     as_user(client, "demo-reviewer")
     first = client.get("/review")
@@ -207,7 +207,7 @@ def test_claim_checklist_and_pass(client: Any, demo: dict[str, int]) -> None:
     assert 'value="return"' in page and "提交截止前修改后重新提交" in page
 
     unchecked = post(client, f"{path}/verdict", {"decision": "pass", "reason": "画面清晰",
-                                                 "checked": ["0", "1"], "expected_rev": review_rev(work_id)},
+                                                 "checked": ALL_ITEMS[:2], "expected_rev": review_rev(work_id)},
                      page=path)
     assert unchecked.status_code == 303
     page = client.get(path).text
@@ -219,7 +219,7 @@ def test_claim_checklist_and_pass(client: Any, demo: dict[str, int]) -> None:
     assert no_choice.status_code == 303 and "请选择初评结论" in flash_of(client, path)
 
     passed = post(client, f"{path}/verdict", {
-        "decision": "pass", "reason": "", "checked": [str(i) for i in range(CHECKLIST_SIZE)],
+        "decision": "pass", "reason": "", "checked": ALL_ITEMS,
         "expected_rev": review_rev(work_id),
     }, page=path)
     assert passed.status_code == 303
@@ -295,7 +295,7 @@ def test_claim_conflict_and_stale_pages_are_explained(client: Any, demo: dict[st
     assert post(client, f"{path}/claim", page=path).status_code == 303
     rev = review_rev(decided)
     act("demo-province-admin", lambda s, u: service.release(s, u, decided))
-    act("demo-province-admin", lambda s, u: service.verdict(s, u, decided, "pass", ""))
+    act("demo-province-admin", lambda s, u: service.verdict(s, u, decided, "pass", "", checklist=ALL_ITEMS))
     late = post(client, f"{path}/verdict", {"decision": "fail", "reason": "不合格", "expected_rev": rev},
                 page="/review")
     assert late.status_code == 303
@@ -440,7 +440,7 @@ def test_submitter_sees_national_results_only_once_published(client: Any, demo: 
     from clipjury.reviews import service
 
     [work_id] = submitted_works("demo-submitter", 1)
-    act("demo-reviewer", lambda s, u: service.verdict(s, u, work_id, "pass", ""))
+    act("demo-reviewer", lambda s, u: service.verdict(s, u, work_id, "pass", "", checklist=ALL_ITEMS))
     act("demo-province-admin", lambda s, u: service.forward(s, u, work_id))
     act("demo-admin", lambda s, u: service.recommend(s, u, work_id, False, "与主题关联不够紧密。"))
 
@@ -529,8 +529,11 @@ def test_audit_log_scope_filters_and_pages(client: Any, demo: dict[str, int]) ->
     assert "共 1 条" in claims and "认领评审" in claims and "demo-reviewer" in claims
     one = client.get(f"/audit?work={hebei[1]}").text
     assert "共 4 条" in one and "提交作品" in one and "上传文件" in one
-    assert "共 0 条" in client.get(f"/audit?work={shanxi}").text  # another province's work
-    own = client.get("/audit?province=shanxi").text  # a provincial admin always reads its own province
+    # Another province's work or log: refused as in GET /api/v1/audit (clipjury.audit.query).
+    assert client.get(f"/audit?work={shanxi}").status_code == 404
+    other = client.get("/audit?province=shanxi")
+    assert other.status_code == 403 and "省级管理员只能查看本省的日志" in other.text and "山西作品" not in other.text
+    own = client.get("/audit?province=hebei").text
     assert "审计日志 · 河北省" in own and "共 62 条" in own and "山西作品" not in own
     assert client.get("/audit?action=bogus").status_code == 422
     assert client.get("/audit?work=abc").status_code == 422

@@ -8,30 +8,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-from sqlmodel import col, func, select
 
 from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
 from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
-from clipjury.accounts.models import Province, Role
-from clipjury.audit.models import AuditEvent
+from clipjury.audit.query import AuditFilter, audit_events, audit_query
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
-from clipjury.errors import Forbidden, Invalid
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
-from clipjury.reviews.events import audit_log_query, hide_national
-from clipjury.reviews.models import ReviewDecision
 from clipjury.reviews.service import (
     REASON_MAX,
     VERDICTS,
     AlreadyDecided,
     AlreadyDisqualified,
+    ChecklistIncomplete,
     Claimed,
     NotForwarded,
     NothingToUndo,
     NotPassed,
     ResultsPublished,
     TooLate,
+    UnknownChecklistItem,
 )
 from clipjury.works.models import WORK_STATUS_LABELS
 from clipjury.works.schemas import WorkPublic, work_public, works_public
@@ -52,6 +49,8 @@ RequiredReason = Annotated[str | None, WithJsonSchema({
     "type": "string", "maxLength": REASON_MAX, "pattern": r"^[^\x00]*\S[^\x00]*$",
     "description": f"Required, not blank; shown to the submitter; at most {REASON_MAX} characters.",
 })]
+ChecklistKey = Annotated[str, Field(max_length=64, pattern=NO_NUL)]
+CHECKLIST_MAX = 100
 StatusFilter = Annotated[str | None, Query(json_schema_extra={"enum": sorted(WORK_STATUS_LABELS)})]
 
 # Every operation on one work in the caller's scope; the role's own rules come on top.
@@ -65,7 +64,15 @@ _RACE_ERRORS: tuple[ErrorDoc, ...] = (Claimed, AlreadyDecided, StaleState)
 class VerdictBody(BaseModel):
     decision: Decision = Field(max_length=16)
     reason: Reason = Field(default=None, max_length=10000, pattern=NO_NUL)
+    # The keys of the checklist items ticked (GET /api/v1/review/checklist); a pass needs every required one.
+    checklist: list[ChecklistKey] | None = Field(default=None, max_length=CHECKLIST_MAX)
     expected_rev: int | None = None
+
+
+class ChecklistItemOut(BaseModel):
+    key: str
+    label: str
+    required: bool
 
 
 class ForwardBody(BaseModel):
@@ -153,10 +160,8 @@ def review_works(
     campaign = active_campaign(session)
     flt = service.QueueFilter(status=status, province_code=province, unit_id=unit, reviewer=reviewer, q=q)
     query = service.review_queue_query(session, user, campaign, flt)
-    total = session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one()
-    response.headers["X-Total-Count"] = str(total)
-    works = list(session.exec(query.offset(offset).limit(limit)))
-    return works_public(session, works, user)
+    response.headers["X-Total-Count"] = str(service.count_rows(session, query))
+    return works_public(session, service.page_of(session, query, offset=offset, limit=limit), user)
 
 
 @router.post("/api/v1/works/{work_id}/claim", response_model=WorkPublic,
@@ -173,11 +178,25 @@ def release(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPubl
 
 @router.post("/api/v1/works/{work_id}/verdict", response_model=WorkPublic, responses=problem_responses(
     *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, TooLate, (422, "invalid_decision"), (422, "reason_required"),
-    (422, "reason_too_long"),
+    (422, "reason_too_long"), ChecklistIncomplete, UnknownChecklistItem,
 ))
 def verdict(work_id: WorkId, body: VerdictBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
-    work = service.verdict(session, user, work_id, body.decision, body.reason, expected_rev=body.expected_rev)
+    """A preliminary verdict. A pass lists the checklist items ticked, by key (``checklist``): without
+    every required item it is refused with 422 ``checklist_incomplete``."""
+    work = service.verdict(
+        session, user, work_id, body.decision, body.reason, checklist=body.checklist, expected_rev=body.expected_rev
+    )
     return work_public(session, work, user)
+
+
+@router.get("/api/v1/review/checklist", response_model=list[ChecklistItemOut], responses=problem_responses(
+    *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, WorkNotFound, (403, "forbidden_role"),
+))
+def checklist(user: CurrentUser, session: SessionDep, work_id: OptionalDbId = None) -> list[ChecklistItemOut]:
+    """The preliminary review's checklist: for the caller's province, or for ``work_id``'s (its opening
+    line names the province). A verdict's ``checklist`` names the items by ``key``."""
+    items = service.checklist_for(session, user, active_campaign(session), work_id)
+    return [ChecklistItemOut(key=i.key, label=i.label, required=i.required) for i in items]
 
 
 @router.post("/api/v1/works/{work_id}/forward", response_model=WorkPublic, responses=problem_responses(
@@ -243,18 +262,11 @@ def undo(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionD
 ))
 def documents(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[DocumentOut]:
     """Documents attached to decisions (e.g. a copyright complaint): for the organisers only."""
-    work = service.get_work_in_scope(session, user, work_id)
-    if Role(user.role) not in (Role.national_admin, Role.provincial_admin):
-        raise Forbidden("只有管理员可以查看决定的附件。", code="forbidden_role")
-    rows = session.exec(
-        select(ReviewDecision).where(ReviewDecision.work_id == work.id, col(ReviewDecision.document_key).is_not(None))
-        .order_by(col(ReviewDecision.id))
-    )
     return [
         DocumentOut(
             decision_id=d.id or 0, action=d.action, name=d.document_name or "", url=service.document_url(d) or ""
         )
-        for d in rows
+        for d in service.documents_of(session, user, work_id)
     ]
 
 
@@ -268,7 +280,7 @@ def quotas(user: CurrentUser, session: SessionDep, province: ProvinceQuery = Non
 
 @router.get("/api/v1/audit", response_model=list[AuditOut], responses=problem_responses(
     *AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, WorkNotFound, (403, "forbidden_role"),
-    (403, "forbidden_scope"), (422, "unknown_province"),
+    (403, "forbidden_scope"), (422, "unknown_province"), (422, "unknown_action"),
 ))
 def audit_log(
     user: CurrentUser,
@@ -280,32 +292,10 @@ def audit_log(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AuditOut]:
     """The audit log of a province (or of one work), newest first; page with ``before_id``."""
-    role = Role(user.role)
-    national_ok = role == Role.national_admin or service.sees_national_decisions(user, active_campaign(session))
-    query = audit_log_query(user, national_ok=national_ok)
-    if role == Role.provincial_admin:
-        if province is not None:
-            own = session.get(Province, user.province_id) if user.province_id else None
-            if own is None or own.code != province:
-                raise Forbidden("省级管理员只能查看本省的日志。", code="forbidden_scope")
-    elif role == Role.national_admin:
-        if province is not None:
-            chosen = session.exec(select(Province).where(Province.code == province)).first()
-            if chosen is None:
-                raise Invalid("所选省份不存在。", code="unknown_province")
-            query = query.where(AuditEvent.province_id == chosen.id)
-    else:
-        raise Forbidden("只有管理员可以查看审计日志。", code="forbidden_role")
-    if work_id is not None:
-        service.get_work_in_scope(session, user, work_id)
-        query = query.where(AuditEvent.work_id == work_id)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    if before_id is not None:
-        query = query.where(col(AuditEvent.id) < before_id)
-    out = []
-    for e in session.exec(query.order_by(col(AuditEvent.id).desc()).limit(limit)):
-        shown = hide_national(e, national_ok)
-        out.append(AuditOut(id=e.id or 0, at=e.at, by=e.actor_name, work_id=e.work_id, action=e.action,
-                            from_status=shown.from_status, to_status=shown.to_status, reason=e.reason))
-    return out
+    flt = AuditFilter(province=province, work_id=work_id, action=action)
+    scope = audit_query(session, user, active_campaign(session), flt)
+    return [
+        AuditOut(id=e.id or 0, at=e.at, by=e.actor_name, work_id=e.work_id, action=e.action,
+                 from_status=shown.from_status, to_status=shown.to_status, reason=e.reason)
+        for e, shown in audit_events(session, scope, limit=limit, before_id=before_id)
+    ]

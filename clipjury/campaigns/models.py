@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -41,16 +42,27 @@ DEFAULT_RIGHTS_NOTICE = (
 )
 # A reviewer's claim lapses after this long, so a work never waits on someone who went away.
 DEFAULT_CLAIM_TTL_HOURS = 48
-# The preliminary review's checklist, from 附件3 (the opening line is filled in per province).
-DEFAULT_REVIEW_CHECKLIST = [
-    "开头语为“{opening_line}”",
-    "时长不超过 2 分钟",
-    "不涉及国家秘密、工作秘密和内部敏感信息",
-    "坚持正确政治方向",
-    "不违反国家法律法规、社会公德，内容准确无误",
-    "不存在侵权情况（无版权纠纷）",
-    "声音、画面清晰可用",
+# The preliminary review's checklist, from 附件3 (the opening line is filled in per province). Each item
+# has a stable key: the API's verdict names the items it ticked by key, so a label can be reworded
+# without breaking a client. ``required``: a pass needs the item ticked.
+DEFAULT_REVIEW_CHECKLIST: list[dict[str, Any]] = [
+    {"key": "opening_line", "label": "开头语为“{opening_line}”", "required": True},
+    {"key": "duration", "label": "时长不超过 2 分钟", "required": True},
+    {"key": "no_secrets", "label": "不涉及国家秘密、工作秘密和内部敏感信息", "required": True},
+    {"key": "political_direction", "label": "坚持正确政治方向", "required": True},
+    {"key": "lawful", "label": "不违反国家法律法规、社会公德，内容准确无误", "required": True},
+    {"key": "no_infringement", "label": "不存在侵权情况（无版权纠纷）", "required": True},
+    {"key": "sound_picture", "label": "声音、画面清晰可用", "required": True},
 ]
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    key: str
+    label: str
+    required: bool
+
+
 # 正文 §三 and 附件1–3: the activities provinces report on by June 1 (the last one is this contest;
 # its counts come from the platform itself).
 DEFAULT_REPORT_ACTIVITIES = [
@@ -79,8 +91,8 @@ class Campaign(SQLModel, table=True):
     claim_ttl_hours: int = DEFAULT_CLAIM_TTL_HOURS
     # Until the national office publishes its re-review, only it sees recommended/not_recommended.
     national_results_published_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    review_checklist: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_REVIEW_CHECKLIST), sa_column=Column(JSON, nullable=False)
+    review_checklist: list[dict[str, Any]] = Field(
+        default_factory=lambda: [dict(i) for i in DEFAULT_REVIEW_CHECKLIST], sa_column=Column(JSON, nullable=False)
     )
     report_activities: list[dict[str, str]] = Field(
         default_factory=lambda: [dict(a) for a in DEFAULT_REPORT_ACTIVITIES], sa_column=Column(JSON, nullable=False)
@@ -121,9 +133,16 @@ class Campaign(SQLModel, table=True):
         due_day = deadline_day + timedelta(days=DEFAULT_REPORT_DAYS_AFTER_DEADLINE)
         return as_utc(datetime.combine(due_day, time(0, 0), tzinfo=CAMPAIGN_TZ))
 
-    def checklist_for(self, province_name: str) -> list[str]:
+    def checklist_for(self, province_name: str) -> list[ChecklistItem]:
         line = self.opening_line(province_name)
-        return [item.replace("{opening_line}", line) for item in self.review_checklist]
+        return [
+            ChecklistItem(
+                key=str(item["key"]),
+                label=str(item["label"]).replace("{opening_line}", line),
+                required=bool(item.get("required", True)),
+            )
+            for item in self.review_checklist
+        ]
 
 
 class UnitQuota(SQLModel, table=True):

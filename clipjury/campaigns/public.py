@@ -48,15 +48,15 @@ def public_campaign(session: Session) -> PublicCampaign:
     return describe(active_campaign(session))
 
 
+# Checklist items the public page shows on their own (see ``describe``).
+SHOWN_APART = frozenset({"opening_line", "duration"})
+
+
 def describe(campaign: Campaign) -> PublicCampaign:
     opening_line = campaign.opening_line(PROVINCE_PLACEHOLDER)
     # The checklist's first item repeats the opening line and the second the duration, both shown on
     # their own above; the rest is what the content must respect.
-    rules = [
-        item.replace("{opening_line}", opening_line)
-        for item in campaign.review_checklist
-        if "{opening_line}" not in item and "时长" not in item
-    ]
+    rules = [item.label for item in campaign.checklist_for(PROVINCE_PLACEHOLDER) if item.key not in SHOWN_APART]
     return PublicCampaign(
         name=campaign.name,
         year=campaign.year,

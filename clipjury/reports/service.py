@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
+from clipjury.accounts.policy import REPORT_ENTRY_ROLES, REPORT_READ_ROLES
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.errors import Forbidden, Invalid, NotFound
@@ -35,8 +36,8 @@ NOTE_MAX = 2000
 # Sanity bounds: a unit holding more than 10,000 sessions, or more people than a province has, is a typo.
 SESSIONS_MAX = 10_000
 PARTICIPANTS_MAX = 100_000_000
-ENTRY_ROLES = (Role.unit_coordinator, Role.provincial_admin)
-READ_ROLES = (Role.unit_coordinator, Role.provincial_admin, Role.national_admin)
+ENTRY_ROLES = REPORT_ENTRY_ROLES
+READ_ROLES = REPORT_READ_ROLES
 AWARDS_NOT_STARTED = "评奖尚未开始"
 
 

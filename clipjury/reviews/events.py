@@ -33,6 +33,14 @@ class Event:
     reason: str
 
 
+def work_events(session: Session, user: User, work: Work) -> list[Event]:
+    """The work's audit trail, oldest first, as this user may read it."""
+    events = list(session.exec(
+        select(AuditEvent).where(AuditEvent.work_id == work.id).order_by(col(AuditEvent.id))
+    ))
+    return visible_events(session, user, work, events)
+
+
 def visible_events(session: Session, user: User, work: Work, events: list[AuditEvent]) -> list[Event]:
     role = Role(user.role)
     national_ok = sees_national_decisions(user, campaign_of(session, work))

@@ -17,19 +17,42 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
-from sqlmodel import Session, col, select
+from sqlalchemy import and_, or_, update
+from sqlmodel import Session, col, func, select
 
-from clipjury.accounts.models import ROLE_LABELS, Province, Role, User
+from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.policy import (
+    ADMIN_ROLES,
+    PRELIMINARY_ROLES,
+    REVIEW_LIST_ROLES,
+    REVIEW_ROLES,
+    UNDO_ROLES,
+    has_role,
+    require_role,
+)
 from clipjury.audit.service import record
-from clipjury.campaigns.models import Campaign
-from clipjury.errors import Conflict, Forbidden, Invalid
+from clipjury.campaigns.models import Campaign, ChecklistItem
+from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.notifications.service import notify
-from clipjury.reviews.models import ACTION_LABELS, NATIONAL_ACTIONS, Action, ReviewDecision
+from clipjury.reviews.errors import (
+    AlreadyDecided,
+    AlreadyDisqualified,
+    ChecklistIncomplete,
+    Claimed,
+    NotForwarded,
+    NothingToUndo,
+    NotPassed,
+    ResultsPublished,
+    TooLate,
+    UnknownChecklistItem,
+)
+from clipjury.reviews.models import ACTION_LABELS, Action, ReviewDecision
+from clipjury.reviews.policy import claim_lapsed, undo_refusal
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works.models import (
     FORWARDED_STATUSES,
@@ -37,6 +60,7 @@ from clipjury.works.models import (
     WORK_STATUS_LABELS,
     Work,
     WorkStatus,
+    WorkVersion,
 )
 from clipjury.works.service import (
     FILE_DRIVEN_STATUSES,
@@ -59,55 +83,6 @@ DOCUMENT_TYPES = {
     ".png": "image/png",
 }
 
-PRELIMINARY_ROLES = (Role.reviewer, Role.provincial_admin)
-
-
-# -- errors ----------------------------------------------------------------------------------------
-
-class Claimed(Conflict):
-    code = "claimed"
-    message = "该作品正由其他评审员评审。"
-
-
-class AlreadyDecided(Conflict):
-    code = "already_decided"
-    message = "该作品已有评审结论。"
-
-
-class TooLate(Conflict):
-    code = "too_late"
-    message = "已过截止时间，不能再执行此操作。"
-
-
-class NotPassed(Conflict):
-    code = "not_passed"
-    message = "只有初评通过的作品才能报送全国复评。"
-
-
-class NotForwarded(Conflict):
-    code = "not_forwarded"
-    message = "只有已报送全国复评的作品才能作出复评决定。"
-
-
-class AlreadyDisqualified(Conflict):
-    code = "already_disqualified"
-    message = "该作品已被取消参选资格。"
-
-
-class NothingToUndo(Conflict):
-    code = "nothing_to_undo"
-    message = "该作品没有可以撤销的决定。"
-
-
-class ResultsPublished(Conflict):
-    code = "results_published"
-    message = "全国复评结果已发布，不能再更改。"
-
-
-class NotInReview(Conflict):
-    code = "not_in_review"
-    message = "该作品尚未提交评审。"
-
 
 def _reason(reason: str | None, *, required: bool, what: str) -> str:
     text = (reason or "").strip()
@@ -116,12 +91,6 @@ def _reason(reason: str | None, *, required: bool, what: str) -> str:
     if len(text) > REASON_MAX:
         raise Invalid(f"理由不能超过 {REASON_MAX} 个字。", code="reason_too_long")
     return text
-
-
-def _require_role(user: User, *roles: Role, what: str) -> None:
-    if Role(user.role) not in roles:
-        names = "、".join(ROLE_LABELS[r] for r in roles)
-        raise Forbidden(f"只有{names}可以{what}。", code="forbidden_role")
 
 
 # -- reading ---------------------------------------------------------------------------------------
@@ -138,6 +107,38 @@ def campaign_of(session: Session, work: Work) -> Campaign:
     campaign = session.get(Campaign, work.campaign_id)
     assert campaign is not None
     return campaign
+
+
+def checklist_of(session: Session, work: Work) -> list[ChecklistItem]:
+    """The campaign's review checklist, with the work's province's opening line."""
+    province = session.get(Province, work.province_id)
+    return campaign_of(session, work).checklist_for(province.name if province else "本省")
+
+
+def checklist_for(session: Session, user: User, campaign: Campaign, work_id: int | None = None) -> list[ChecklistItem]:
+    """The checklist a reviewer ticks: for a work (in the caller's scope), or for the caller's province."""
+    require_role(user, REVIEW_ROLES, "查看审核要点")
+    if work_id is not None:
+        return checklist_of(session, get_work_in_scope(session, user, work_id))
+    province = session.get(Province, user.province_id) if user.province_id else None
+    return campaign.checklist_for(province.name if province else "本省")
+
+
+def check_checklist(items: list[ChecklistItem], ticked: Sequence[str] | None, decision: str) -> None:
+    """A pass needs every required item ticked (by key). The missing items are reported first, so a list
+    of nonsense reads as "not every item ticked"; then any key the checklist does not have."""
+    given = set(ticked or [])
+    if decision == "pass":
+        required = [i for i in items if i.required]
+        done = sum(1 for i in required if i.key in given)
+        if done < len(required):
+            missing = [i.key for i in required if i.key not in given]
+            raise ChecklistIncomplete(
+                f"判定通过前，请逐项核对并勾选全部 {len(required)} 项审核要点（已勾选 {done} 项）。", missing=missing
+            )
+    unknown = sorted(given - {i.key for i in items})
+    if unknown:
+        raise UnknownChecklistItem(unknown=unknown[:20])
 
 
 def sees_national_decisions(user: User | None, campaign: Campaign) -> bool:
@@ -166,10 +167,6 @@ def status_filter(user: User, campaign: Campaign, status: str) -> list[str]:
     return [status]
 
 
-def claim_lapsed(work: Work, campaign: Campaign, now: datetime) -> bool:
-    return work.claimed_at is None or as_utc(work.claimed_at) + timedelta(hours=campaign.claim_ttl_hours) < now
-
-
 @dataclass(frozen=True)
 class QueueFilter:
     status: str | None = None
@@ -190,7 +187,7 @@ DEFAULT_QUEUE = sorted({
 def review_queue_query(session: Session, user: User, campaign: Campaign, flt: QueueFilter) -> Any:
     """Works in the caller's scope for a review list, oldest submission first."""
     query = visible_works_query(user).where(Work.campaign_id == campaign.id)
-    if Role(user.role) in (Role.submitter, Role.judge):
+    if Role(user.role) not in REVIEW_LIST_ROLES:
         raise Forbidden("只有评审人员和管理员可以查看评审列表。", code="forbidden_role")
     if flt.status:
         query = query.where(col(Work.status).in_(status_filter(user, campaign, flt.status)))
@@ -227,8 +224,91 @@ def decisions_of(session: Session, work_ids: list[int]) -> dict[int, list[Review
     return result
 
 
+def count_rows(session: Session, query: Any) -> int:
+    """How many rows a list query (e.g. ``review_queue_query``) has, for a pager or ``X-Total-Count``."""
+    return int(session.exec(select(func.count()).select_from(query.order_by(None).subquery())).one())
+
+
+def all_of(session: Session, query: Any) -> list[Any]:
+    return list(session.exec(query))
+
+
+def page_of(session: Session, query: Any, *, offset: int, limit: int) -> list[Any]:
+    return list(session.exec(query.offset(offset).limit(limit)))
+
+
+def documents_of(session: Session, user: User, work_id: int) -> list[ReviewDecision]:
+    """The work's decisions that carry a document (e.g. a copyright complaint): for the organisers only."""
+    work = get_work_in_scope(session, user, work_id)
+    require_role(user, ADMIN_ROLES, "查看决定的附件")
+    return list(session.exec(
+        select(ReviewDecision).where(ReviewDecision.work_id == work.id, col(ReviewDecision.document_key).is_not(None))
+        .order_by(col(ReviewDecision.id))
+    ))
+
+
+def decision_document_url(session: Session, user: User, work_id: int, decision_id: int) -> str:
+    """A short-lived link to one decision's document; 404 ``document_not_found`` when it has none."""
+    require_role(user, ADMIN_ROLES, "查看决定的附件")
+    work = get_work_in_scope(session, user, work_id)
+    decision = session.get(ReviewDecision, decision_id)
+    url = document_url(decision) if decision is not None and decision.work_id == work.id else None
+    if url is None:
+        raise NotFound("找不到该附件。", code="document_not_found")
+    return url
+
+
+@dataclass(frozen=True)
+class QueueLookups:
+    """What a page of the queue shows around its works, by id, one query each. Holding the rows keeps
+    them in the session's identity map (it holds its objects weakly), so ``session.get`` and
+    ``shown_version`` answer from it instead of one query a row."""
+
+    units: dict[int, Unit]
+    holders: dict[int, User]
+    versions: dict[int, WorkVersion]
+
+
+def _by_id(session: Session, model: Any, ids: set[int]) -> dict[int, Any]:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.exec(select(model).where(col(model.id).in_(ids)))}
+
+
+def queue_lookups(session: Session, works: list[Work]) -> QueueLookups:
+    return QueueLookups(
+        units=_by_id(session, Unit, {w.unit_id for w in works if w.unit_id}),
+        holders=_by_id(session, User, {w.claimed_by_id for w in works if w.claimed_by_id}),
+        versions=_by_id(session, WorkVersion, {
+            v for w in works for v in (w.submitted_version_id, w.current_version_id, w.latest_version_id) if v
+        }),
+    )
+
+
+def province_units(session: Session, province_id: int | None) -> list[Unit]:
+    """A province's units in their listed order (the queue's unit filter)."""
+    return list(session.exec(
+        select(Unit).where(Unit.province_id == province_id).order_by(col(Unit.sort_order), col(Unit.id))
+    ))
+
+
+def province_reviewers(session: Session, province_id: int | None) -> list[User]:
+    """Who may hold a claim in a province (the queue's reviewer filter)."""
+    return list(session.exec(
+        select(User).where(User.province_id == province_id, col(User.role).in_([r.value for r in PRELIMINARY_ROLES]))
+        .order_by(col(User.username))
+    ))
+
+
+def work_titles(session: Session, user: User, work_ids: set[int]) -> dict[int, str]:
+    """Titles of the works among these that the user may open (one query)."""
+    if not work_ids:
+        return {}
+    return {w.id or 0: w.title for w in session.exec(visible_works_query(user).where(col(Work.id).in_(work_ids)))}
+
+
 def is_staff(user: User | None) -> bool:
-    return user is not None and Role(user.role) in (Role.national_admin, Role.provincial_admin, Role.reviewer)
+    return has_role(user, REVIEW_ROLES)
 
 
 def visible_decisions(
@@ -251,6 +331,74 @@ def visible_decisions(
 def decision_by(decision: ReviewDecision, user: User | None) -> str:
     """Reviewers' account names are for the organisers; submitters and units see the role."""
     return decision.actor_name if is_staff(user) else decision.actor_role
+
+
+# -- the national round's lists ------------------------------------------------------------------------
+
+def forwarded_scope() -> Any:
+    """Works that reached the national round: forwarded or decided there, or taken out after forwarding."""
+    return or_(
+        col(Work.status).in_(FORWARDED_STATUSES),
+        and_(col(Work.status) == WorkStatus.disqualified.value, col(Work.forwarded_at).is_not(None)),
+    )
+
+
+def ranked(query: Any) -> Any:
+    """Forwarded works in the order the province ranked them (unranked last), then by submission."""
+    return query.order_by(None).order_by(
+        col(Work.province_id), col(Work.forward_rank).is_(None), col(Work.forward_rank),
+        col(Work.submitted_at), col(Work.id),
+    )
+
+
+@dataclass
+class ProvinceCount:
+    province: str
+    code: str
+    total: int = 0
+    forwarded: int = 0
+    recommended: int = 0
+    not_recommended: int = 0
+    disqualified: int = 0
+
+
+def national_counts(session: Session, campaign: Campaign) -> list[ProvinceCount]:
+    """Per province, how many works reached the national round and where they stand (one query)."""
+    rows = session.exec(
+        select(Work.province_id, Work.status, func.count())
+        .where(Work.campaign_id == campaign.id, forwarded_scope())
+        .group_by(col(Work.province_id), col(Work.status))
+    )
+    provinces = {p.id: p for p in all_provinces(session)}
+    by: dict[int, ProvinceCount] = {}
+    for province_id, status, n in rows:  # type: ignore[misc]
+        p = provinces.get(province_id)
+        count = by.setdefault(province_id, ProvinceCount(p.name if p else "", p.code if p else ""))
+        count.total += n
+        setattr(count, status, getattr(count, status) + n)
+    return [by[pid] for pid in provinces if pid in by]
+
+
+def all_provinces(session: Session) -> list[Province]:
+    return list(session.exec(select(Province).order_by(col(Province.id))))
+
+
+def find_province(session: Session, code: str) -> Province | None:
+    return session.exec(select(Province).where(Province.code == code)).first()
+
+
+def province_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Province names by id, one query."""
+    wanted = {i for i in ids if i is not None}
+    rows: Iterable[Province] = session.exec(select(Province).where(col(Province.id).in_(wanted))) if wanted else []
+    return {p.id or 0: p.name for p in rows}
+
+
+def unit_names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Unit names by id, one query."""
+    wanted = {i for i in ids if i is not None}
+    rows: Iterable[Unit] = session.exec(select(Unit).where(col(Unit.id).in_(wanted))) if wanted else []
+    return {u.id or 0: u.name for u in rows}
 
 
 # -- writing ---------------------------------------------------------------------------------------
@@ -358,7 +506,7 @@ def _claimed_error(session: Session, work: Work) -> Claimed:
 def claim(session: Session, user: User, work_id: int, *, now: datetime | None = None) -> Work:
     now = now or utcnow()
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, *PRELIMINARY_ROLES, what="认领作品")
+    require_role(user, PRELIMINARY_ROLES, "认领作品")
     campaign = campaign_of(session, work)
     if work.status != WorkStatus.submitted:
         raise AlreadyDecided(
@@ -387,7 +535,7 @@ def claim(session: Session, user: User, work_id: int, *, now: datetime | None = 
 def release(session: Session, user: User, work_id: int) -> Work:
     """The holder gives a claim back; a provincial admin may free anyone's."""
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, *PRELIMINARY_ROLES, what="释放认领")
+    require_role(user, PRELIMINARY_ROLES, "释放认领")
     if work.status != WorkStatus.submitted or work.claimed_by_id is None:
         return work
     if work.claimed_by_id != user.id and Role(user.role) != Role.provincial_admin:
@@ -414,16 +562,20 @@ def verdict(
     decision: str,
     reason: str | None,
     *,
+    checklist: Sequence[str] | None = None,
     expected_rev: int | None = None,
     now: datetime | None = None,
 ) -> Work:
+    """A preliminary verdict. ``checklist``: the keys of the checklist items the reviewer ticked; a pass
+    needs every required one (``checklist_incomplete``), and none may be unknown."""
     now = now or utcnow()
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, *PRELIMINARY_ROLES, what="作出初评结论")
+    require_role(user, PRELIMINARY_ROLES, "作出初评结论")
     if decision not in VERDICTS:
         raise Invalid("初评结论只能是通过（pass）、不通过（fail）或退回修改（return）。", code="invalid_decision")
     action, to_status = VERDICTS[decision]
     text = _reason(reason, required=action != Action.pass_, what=ACTION_LABELS[action.value])
+    check_checklist(checklist_of(session, work), checklist, decision)
     campaign = campaign_of(session, work)
     if work.status != WorkStatus.submitted:
         label = WORK_STATUS_LABELS.get(shown_status(work, user, campaign), work.status)
@@ -477,7 +629,7 @@ def forward(
 ) -> Work:
     now = now or utcnow()
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, Role.provincial_admin, what="报送作品至全国复评")
+    require_role(user, (Role.provincial_admin,), "报送作品至全国复评")
     campaign = campaign_of(session, work)
     deadline = campaign.effective_forward_deadline()
     if now > deadline:
@@ -510,7 +662,7 @@ def forward_many(
     All or nothing: the first refusal names its work and nothing of the batch is kept.
     """
     now = now or utcnow()
-    _require_role(user, Role.provincial_admin, what="报送作品至全国复评")
+    require_role(user, (Role.provincial_admin,), "报送作品至全国复评")
     if work_ids is None:
         work_ids = [
             w.id or 0 for w in session.exec(
@@ -542,7 +694,7 @@ def recommend(
 ) -> Work:
     now = now or utcnow()
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, Role.national_admin, what="作出全国复评决定")
+    require_role(user, (Role.national_admin,), "作出全国复评决定")
     campaign = campaign_of(session, work)
     action = Action.recommend if recommended else Action.not_recommend
     text = _reason(reason, required=not recommended, what="不推荐")
@@ -569,7 +721,7 @@ def publish_national_results(session: Session, user: User, *, now: datetime | No
     from clipjury.campaigns.service import active_campaign
 
     now = now or utcnow()
-    _require_role(user, Role.national_admin, what="发布全国复评结果")
+    require_role(user, (Role.national_admin,), "发布全国复评结果")
     campaign = active_campaign(session)
     result = session.execute(
         update(Campaign)
@@ -614,7 +766,7 @@ def disqualify(
     """Take a work out at any stage (e.g. a copyright dispute), with a reason and optionally a document."""
     now = now or utcnow()
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, Role.national_admin, Role.provincial_admin, what="取消作品参选资格")
+    require_role(user, ADMIN_ROLES, "取消作品参选资格")
     text = _reason(reason, required=True, what="取消参选资格")
     campaign = campaign_of(session, work)
     if work.status == WorkStatus.disqualified:
@@ -685,32 +837,6 @@ def undo_target(
     return None, []
 
 
-# Who may undo what, and until when.
-def _may_undo(user: User, decision: ReviewDecision, campaign: Campaign, now: datetime) -> None:
-    role = Role(user.role)
-    action = decision.action
-    if action in ("pass", "fail", "return"):
-        if role != Role.provincial_admin and decision.actor_id != user.id:
-            raise Forbidden("只有作出该结论的评审员或省级管理员可以撤销初评结论。", code="forbidden_role")
-        if role not in PRELIMINARY_ROLES:
-            raise Forbidden(code="forbidden_role")
-    elif action == "forward":
-        if role != Role.provincial_admin:
-            raise Forbidden("只有省级管理员可以撤销报送。", code="forbidden_role")
-        if now > campaign.effective_forward_deadline():
-            raise TooLate("报送截止后不能再撤销报送。")
-    elif action in NATIONAL_ACTIONS:
-        if role != Role.national_admin:
-            raise Forbidden("只有全国管理员可以撤销复评决定。", code="forbidden_role")
-        if campaign.national_results_published_at is not None:
-            raise ResultsPublished()
-    elif action == "disqualify":
-        if role == Role.national_admin:
-            return
-        if role != Role.provincial_admin or decision.actor_role == Role.national_admin:
-            raise Forbidden("全国管理员作出的取消资格决定只能由全国管理员撤销。", code="forbidden_role")
-
-
 def undo(
     session: Session,
     user: User,
@@ -722,13 +848,15 @@ def undo(
 ) -> Work:
     now = now or utcnow()
     work = get_work_in_scope(session, user, work_id)
-    _require_role(user, Role.national_admin, Role.provincial_admin, Role.reviewer, what="撤销决定")
+    require_role(user, UNDO_ROLES, "撤销决定")
     text = _reason(reason, required=True, what="撤销决定")
     campaign = campaign_of(session, work)
     last, hidden = undo_target(session, user, work, campaign)
     if last is None:
         raise NothingToUndo()
-    _may_undo(user, last, campaign, now)
+    refusal = undo_refusal(user, last, campaign, now)
+    if refusal is not None:
+        raise refusal
     _check_rev(work, expected_rev, user, campaign)
     back = last.from_status
     if back in FILE_DRIVEN_STATUSES:

@@ -101,7 +101,8 @@ def upgrade() -> None:
     # Campaigns created before this revision get the notice's defaults.
     campaign = sa.table('campaign', sa.column('review_checklist', sa.JSON()), sa.column('report_activities', sa.JSON()))
     op.execute(campaign.update().values(
-        review_checklist=list(DEFAULT_REVIEW_CHECKLIST), report_activities=[dict(a) for a in DEFAULT_REPORT_ACTIVITIES],
+        review_checklist=[item["label"] for item in DEFAULT_REVIEW_CHECKLIST],  # labels: 0012 adds keys
+        report_activities=[dict(a) for a in DEFAULT_REPORT_ACTIVITIES],
     ))
     with op.batch_alter_table('campaign', schema=None) as batch_op:
         batch_op.alter_column('review_checklist', existing_type=sa.JSON(), nullable=False)

@@ -1,7 +1,7 @@
 """invitation: one-time links where invited staff set their password
 
-Revision ID: 0012_invites
-Revises: 0011_media_measure
+Revision ID: 0013_invites
+Revises: 0012_checklist
 Create Date: 2026-12-04 14:50:00
 """
 from collections.abc import Sequence
@@ -11,8 +11,8 @@ from alembic import op
 
 import clipjury.db
 
-revision: str = '0012_invites'
-down_revision: str | None = '0011_media_measure'
+revision: str = '0013_invites'
+down_revision: str | None = '0012_checklist'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
