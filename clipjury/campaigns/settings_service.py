@@ -322,6 +322,9 @@ def update_settings(
     (422 ``limit_below_works``) unless ``force``: then it applies, and the answer and the audit name them."""
     ensure_national_admin(user)
     campaign = active_campaign(session)
+    # Checked first too, so a change made on a stale page is told to re-read, whatever else is wrong with it.
+    if campaign.revision != revision:
+        raise CampaignChanged(current_revision=campaign.revision)
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
         raise SettingInvalid(unknown[0], f"{unknown[0]} 不能在这里修改。", code="not_editable")
@@ -345,8 +348,6 @@ def update_settings(
             "code": "limit_below_works", "field": limit_field, "message": message.split("确认")[0],
             "works": shown, "works_count": len(affected),
         })
-    if campaign.revision != revision:
-        raise CampaignChanged(current_revision=campaign.revision)
     if not changed:
         return SettingsResult(campaign, warnings)
     result = session.execute(
