@@ -380,3 +380,25 @@ def test_a_29_february_date_moves_to_the_28th(client: Any, demo: dict[str, int])
     # One year later: 2025 has no 29 February.
     shifted = as_utc(_at(response.json()["submission_deadline"])).astimezone(CAMPAIGN_TZ)
     assert shifted == datetime(2025, 2, 28, 23, 59, tzinfo=CAMPAIGN_TZ)
+
+
+def test_two_admins_changing_at_once_cannot_overwrite_each_other(demo: dict[str, int]) -> None:
+    """Both read the same revision; the second to write, past the first's commit, is refused by the
+    compare-and-set itself (not only by the revision it was sent)."""
+    from clipjury.accounts.models import User
+    from clipjury.campaigns import settings_service
+    from clipjury.campaigns.service import active_campaign
+
+    with session_scope() as first, session_scope() as second:
+        admin_a = first.exec(select(User).where(User.username == "demo-admin")).one()
+        admin_b = second.exec(select(User).where(User.username == "demo-admin")).one()
+        revision = active_campaign(first).revision
+        assert active_campaign(second).revision == revision
+        settings_service.update_settings(first, admin_a, {"name": "甲"}, revision=revision)
+        first.commit()
+        with pytest.raises(settings_service.CampaignChanged):
+            settings_service.update_settings(second, admin_b, {"name": "乙"}, revision=revision)
+        second.rollback()
+    with session_scope() as session:
+        campaign = active_campaign(session)
+        assert (campaign.name, campaign.revision) == ("甲", revision + 1)
