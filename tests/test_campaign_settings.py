@@ -393,7 +393,9 @@ def test_two_admins_changing_at_once_cannot_overwrite_each_other(demo: dict[str,
         admin_a = first.exec(select(User).where(User.username == "demo-admin")).one()
         admin_b = second.exec(select(User).where(User.username == "demo-admin")).one()
         revision = active_campaign(first).revision
-        assert active_campaign(second).revision == revision
+        # Held, so the second session's identity map keeps what it read, as a request in flight would.
+        seen_by_second = active_campaign(second)
+        assert seen_by_second.revision == revision
         settings_service.update_settings(first, admin_a, {"name": "甲"}, revision=revision)
         first.commit()
         with pytest.raises(settings_service.CampaignChanged):
