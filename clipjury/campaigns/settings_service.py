@@ -333,6 +333,9 @@ def update_settings(
     for name in TIME_FIELDS:
         if before_all[name] is not None:
             before_all[name] = as_utc(before_all[name])
+    if "quota_by_kind" in checked:
+        # Merged: a change names the kinds it changes, and the others keep their minimum.
+        checked["quota_by_kind"] = {**before_all["quota_by_kind"], **checked["quota_by_kind"]}
     after_all = {**before_all, **checked}
     changed = {name for name in checked if checked[name] != before_all[name]}
     warnings = _check_consistency(after_all, changed)
