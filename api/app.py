@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api import problems
 from api.body_limits import FormBodyLimit
 from api.loopback_guard import LoopbackOnly
-from api.routes import accounts, auth, health, notifications, review, uploads, works
+from api.routes import accounts, auth, campaigns, health, notifications, review, uploads, works
 from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
 
@@ -48,6 +48,7 @@ def create_app() -> FastAPI:
     app.include_router(notifications.router)
     app.include_router(reports_routes.router)
     app.include_router(accounts.router)
+    app.include_router(campaigns.router)
 
     from review_ui.app import create_ui
 

@@ -464,6 +464,16 @@ RULES: dict[tuple[str, str], Rule] = {
         variants=("work_id={own_recommended}", "action=recommend", "action=not_recommend", "action=create",
                   "action=withdraw"),
     ),
+    # -- campaign settings: every signed-in user reads them, the national admin changes them ----------
+    ("GET", "/api/v1/campaigns/current"): Rule("api"),
+    ("GET", "/api/v1/campaigns"): Rule("api"),
+    ("PATCH", "/api/v1/campaigns/current"): Rule(
+        "api", roles=NATIONAL, mutates=True, probe=Probe(json={"revision": 1}),
+        note="no change on the read revision: 200 for the national admin",
+    ),
+    ("POST", "/api/v1/campaigns"): Rule(
+        "api", roles=NATIONAL, mutates=True, probe=Probe(json={"name": "矩阵下一届", "year": 2024}),
+    ),
     # -- pages -------------------------------------------------------------------------------------
     ("GET", "/works"): Rule("page", roles=SUBMITTING, wrong_role=Outcome.home, shows_works=True),
     ("GET", "/works/new"): Rule("page", roles=SUBMITTING),

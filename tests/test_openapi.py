@@ -52,6 +52,12 @@ CONFIG = schemathesis.Config.from_dict({
             },
         },
         {
+            # Campaign settings are checked against each other and the stored ones (a deadline before the
+            # stored opening, a year not after the current campaign's): a 422 naming the field.
+            "include-path-regex": "^/api/v1/campaigns",
+            "checks": {"positive_data_acceptance": {"expected-statuses": NAMES_STORED_DATA}},
+        },
+        {
             "include-path-regex": "^/api/v1/(audit|works|accounts)$",
             "checks": {"positive_data_acceptance": {"expected-statuses": NAMES_STORED_DATA}},
         },

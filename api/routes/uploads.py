@@ -32,7 +32,7 @@ from api.problems import (
     problem_responses,
     redis_problem,
 )
-from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
+from clipjury.campaigns.service import CampaignClosed, NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
@@ -194,7 +194,7 @@ def tus_options(session: SessionDep) -> Response:
     **problem_responses(
         *_TUS_ERRORS, *_APPEND_ERRORS, *_START_ERRORS, TooManyPartials, (422, "out_of_range"), service.WorkNotFound,
         NoActiveCampaign,
-        SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview, Disqualified,
+        SubmissionNotOpen, SubmissionClosed, CampaignClosed, AlreadySubmitted, UnderReview, Disqualified,
         (400, "defer_length_unsupported"), (400, "upload_length_required"), (400, "invalid_upload_length"),
         (400, "invalid_metadata"), (400, "work_id_required"), concat.InvalidConcat, concat.NotAPartial,
         concat.InvalidLayout, concat.WorkMismatch, concat.PartialNotFound, concat.PartialGone, concat.PartialUsed,
@@ -356,8 +356,8 @@ def filename_from(disposition: str | None) -> str | None:
 
 @router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic, responses=problem_responses(
     *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, *VALIDATION_ERRORS, *_APPEND_ERRORS, (503, "storage_unavailable"),
-    service.WorkNotFound, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed, AlreadySubmitted, UnderReview,
-    Disqualified, service.InvalidIdempotencyKey, service.UploadInProgress, *_START_ERRORS,
+    service.WorkNotFound, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed, CampaignClosed, AlreadySubmitted,
+    UnderReview, Disqualified, service.InvalidIdempotencyKey, service.UploadInProgress, *_START_ERRORS,
 ), openapi_extra={
     "parameters": [
         _header("Idempotency-Key", "Makes a retry safe: 1 to 255 visible ASCII characters (e.g. a UUID).",

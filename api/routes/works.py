@@ -11,7 +11,7 @@ from api.deps import CurrentUser, SessionDep, WorkId
 from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.audit.service import events_of_work
-from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
+from clipjury.campaigns.service import CampaignClosed, NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.reviews.events import visible_events
 from clipjury.works import playback, service
 from clipjury.works.schemas import WorkCreate, WorkPublic, work_public, works_public
@@ -46,7 +46,8 @@ class WithdrawBody(BaseModel):
 
 @router.post("", status_code=201, response_model=WorkPublic, responses=problem_responses(
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed,
-    (403, "role_cannot_submit"), (422, "title_required"), (422, "title_too_long"), (422, "description_too_long"),
+    CampaignClosed, (403, "role_cannot_submit"), (422, "title_required"), (422, "title_too_long"),
+    (422, "description_too_long"),
     (422, "unknown_province"), (422, "province_mismatch"), (422, "province_required"), (429, "too_many_drafts"),
 ))
 def create_work(body: WorkCreate, user: CurrentUser, session: SessionDep) -> WorkPublic:
@@ -68,7 +69,7 @@ def get_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPub
 
 @router.post("/{work_id}/submit", response_model=WorkPublic, responses=problem_responses(
     *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, WorkNotFound, AlreadySubmitted, NotReady, (409, "processing"),
-    UnderReview, Disqualified, SubmissionClosed,
+    UnderReview, Disqualified, SubmissionClosed, CampaignClosed,
 ))
 def submit_work(work_id: WorkId, user: CurrentUser, session: SessionDep) -> WorkPublic:
     return work_public(session, service.submit(session, user, work_id), user)

@@ -77,7 +77,11 @@ class Campaign(SQLModel, table=True):
     slug: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     name: str = Field(max_length=200)
     year: int
+    # The current campaign (clipjury.campaigns.service.active_campaign); an earlier one stays readable
+    # and takes no new works.
     is_active: bool = True
+    # Bumped by every settings change: a change names the revision it was made on (compare-and-set).
+    revision: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
 
     submission_opens_at: datetime = Field(sa_type=UTCDateTime)
     submission_deadline: datetime = Field(sa_type=UTCDateTime)

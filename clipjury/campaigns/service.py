@@ -22,6 +22,11 @@ class SubmissionClosed(Conflict):
     message = "作品提交已截止。"
 
 
+class CampaignClosed(Conflict):
+    code = "campaign_closed"
+    message = "该届征集活动已结束，作品不能再上传或提交；请在本届活动中新建作品。"
+
+
 class SubmissionNotOpen(Conflict):
     code = "not_open"
     message = "作品征集尚未开始。"
@@ -49,8 +54,16 @@ def grace_end(campaign: Campaign) -> datetime:
     return as_utc(campaign.submission_deadline) + timedelta(minutes=campaign.upload_grace_minutes)
 
 
+def ensure_takes_works(campaign: Campaign) -> None:
+    """Only the current campaign takes works: once next year's starts, an earlier one's drafts stay
+    readable but get no new file and are not submitted."""
+    if not campaign.is_active:
+        raise CampaignClosed()
+
+
 def ensure_open_for_new_upload(campaign: Campaign, now: datetime) -> None:
-    """A new upload may start only inside the submission window."""
+    """A new upload may start only inside the current campaign's submission window."""
+    ensure_takes_works(campaign)
     if now < as_utc(campaign.submission_opens_at):
         raise SubmissionNotOpen(f"作品征集将于 {fmt_local(campaign.submission_opens_at)} 开始。")
     if now > as_utc(campaign.submission_deadline):

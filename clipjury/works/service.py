@@ -22,7 +22,7 @@ from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.scopes import missing_scope
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
-from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, grace_end
+from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_takes_works, grace_end
 from clipjury.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
 from clipjury.jobs import defer_media, defer_validation
 from clipjury.media.rules import Verdict
@@ -531,6 +531,7 @@ def submit(session: Session, user: User, work_id: int, now: datetime | None = No
     assert campaign is not None
     if work.status == WorkStatus.submitted:
         raise AlreadySubmitted("作品已经提交过了。")
+    ensure_takes_works(campaign)
     if work.status == WorkStatus.processing:
         raise NotReady("新上传的文件正在校验，请等校验完成后再提交。", code="processing")
     ensure_editable(work)

@@ -1,0 +1,161 @@
+"""The campaign's settings: any signed-in user reads them, the national admin edits them and starts next
+year's campaign. The rules are clipjury.campaigns.settings_service's."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import CurrentUser, SessionDep
+from api.params import NO_NUL
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
+from clipjury.campaigns import settings_service as service
+from clipjury.campaigns.service import NoActiveCampaign, active_campaign
+
+router = APIRouter(tags=["campaigns"])
+
+
+class CampaignSettings(BaseModel):
+    """The campaign's settings, named as its columns. Times are UTC; ``effective_*`` are the deadlines that
+    apply when the stored one is null (the notice's defaults)."""
+
+    id: int
+    slug: str
+    name: str
+    year: int
+    is_active: bool = Field(description="The current campaign; an earlier one takes no new works.")
+    revision: int = Field(description="Send it back with a change: a change on an older revision is a 409.")
+    submission_opens_at: datetime
+    submission_deadline: datetime
+    upload_grace_minutes: int
+    forward_deadline: datetime | None
+    showcase_starts_at: datetime | None
+    showcase_ends_at: datetime | None
+    report_due_at: datetime | None
+    claim_ttl_hours: int
+    national_results_published_at: datetime | None
+    max_size_bytes: int
+    max_duration_s: float
+    duration_step_s: float
+    allowed_brands: list[str]
+    opening_line_template: str
+    rights_notice: str
+    quota_by_kind: dict[str, int]
+    review_checklist: list[Any] = Field(description="Read-only here.")
+    report_activities: list[dict[str, str]] = Field(description="Read-only here.")
+    created_at: datetime
+    effective_forward_deadline: datetime
+    effective_report_due_at: datetime
+
+
+class SettingsWarning(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    field: str
+    message: str
+
+
+class CampaignSettingsChanged(CampaignSettings):
+    warnings: list[SettingsWarning] = Field(
+        default_factory=list,
+        description="Accepted but worth knowing: `showcase_overlaps_submission`, or `limit_below_works` with "
+                    "the works (`force: true`).",
+    )
+
+
+_Text = Annotated[str, Field(max_length=10000, pattern=NO_NUL)]
+
+
+class SettingsPatch(BaseModel):
+    """Any subset of the editable settings, and the ``revision`` they were read at. Times are ISO 8601 with an
+    offset. ``review_checklist`` and ``report_activities`` are not edited here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    revision: int = Field(ge=1, le=2**31 - 1)
+    force: bool = Field(
+        default=False,
+        description="Apply a lowered size or duration limit although works already exceed it (they are listed "
+                    "in the answer's warnings and the audit log); without it that is a 422 `limit_below_works`.",
+    )
+    name: _Text | None = None
+    submission_opens_at: datetime | None = None
+    submission_deadline: datetime | None = None
+    upload_grace_minutes: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    forward_deadline: datetime | None = None
+    showcase_starts_at: datetime | None = None
+    showcase_ends_at: datetime | None = None
+    report_due_at: datetime | None = None
+    claim_ttl_hours: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    max_size_bytes: int | None = Field(default=None, ge=-(2**62), le=2**62)
+    max_duration_s: float | None = Field(default=None, allow_inf_nan=False)
+    duration_step_s: float | None = Field(default=None, allow_inf_nan=False)
+    allowed_brands: list[Annotated[str, Field(max_length=8, pattern=NO_NUL)]] | None = Field(
+        default=None, max_length=256
+    )
+    opening_line_template: _Text | None = None
+    rights_notice: _Text | None = None
+    quota_by_kind: dict[Annotated[str, Field(max_length=32, pattern=NO_NUL)],
+                        Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]] | None = Field(default=None, max_length=32)
+
+
+class NewCampaign(BaseModel):
+    name: _Text
+    year: int = Field(ge=-(2**31), le=2**31 - 1)
+
+
+_SETTING_CODES = (
+    "invalid_setting", "setting_required", "naive_time", "invalid_time", "invalid_number", "not_positive",
+    "too_large", "too_long", "invalid_text", "invalid_template", "invalid_brands", "invalid_quota",
+    "unknown_unit_kind", "not_editable", "window_inverted", "forward_before_deadline", "report_before_deadline",
+    "showcase_incomplete", "step_over_limit", "limit_below_works",
+)
+_PATCH_ERRORS: tuple[ErrorDoc, ...] = (
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, service.NotNationalAdmin,
+    service.CampaignChanged, *[(422, code) for code in _SETTING_CODES],
+)
+
+
+def _view(campaign: Any) -> dict[str, Any]:
+    return service.settings_of(campaign)
+
+
+@router.get("/api/v1/campaigns/current", response_model=CampaignSettings, responses=problem_responses(
+    *AUTH_ERRORS, NoActiveCampaign,
+))
+def current_settings(user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """The current campaign's settings, for any signed-in user (the public landing page shows the public part)."""
+    return _view(active_campaign(session))
+
+
+@router.get("/api/v1/campaigns", response_model=list[CampaignSettings], responses=problem_responses(*AUTH_ERRORS))
+def all_settings(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]:
+    """Every campaign's settings, the newest year first: earlier campaigns stay readable."""
+    return [_view(campaign) for campaign in service.all_campaigns(session)]
+
+
+@router.patch("/api/v1/campaigns/current", response_model=CampaignSettingsChanged, responses=problem_responses(
+    *_PATCH_ERRORS,
+))
+def change_settings(body: SettingsPatch, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Changes any subset of the settings (national admin). An inconsistent whole is a 422 whose ``field``
+    names the setting; a change made on an older ``revision`` is a 409 ``campaign_changed``."""
+    changes = body.model_dump(exclude_unset=True, exclude={"revision", "force"})
+    result = service.update_settings(session, user, changes, revision=body.revision, force=body.force)
+    return {**_view(result.campaign), "warnings": result.warnings}
+
+
+@router.post("/api/v1/campaigns", status_code=201, response_model=CampaignSettings, responses=problem_responses(
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, service.NotNationalAdmin,
+    service.CampaignYearTaken, service.CampaignChanged,
+    *[(422, code) for code in ("setting_required", "too_long", "invalid_text", "invalid_year",
+                               "year_not_after_current")],
+))
+def new_campaign(body: NewCampaign, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
+    """Starts next year's campaign as a copy of the current one (settings, unit quotas; no works), its dates
+    moved by the difference in years. It becomes the current campaign (national admin)."""
+    return _view(service.start_campaign(session, user, name=body.name, year=body.year))
