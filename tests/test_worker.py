@@ -399,7 +399,7 @@ def test_playback_job_attempts_are_capped_and_the_failure_recorded(client, auth)
 
     # Staff may send it through again with fresh attempts.
     from clipjury.cli import main
-    from clipjury.jobs import media_job_id
+    from clipjury.works.tasks import media_job_id
     from workers.tasks import _job_status
 
     assert main(["retry-version", str(version_id)]) == 0

@@ -35,15 +35,7 @@ from sqlmodel import Session, col, select
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import limits_of
 from clipjury.db import session_scope
-from clipjury.jobs import (
-    MEDIA,
-    VALIDATE,
-    PendingJob,
-    enqueue_now,
-    get_redis,
-    media_job_id,
-    validation_job_id,
-)
+from clipjury.jobs import MEDIA, VALIDATE, PendingJob, enqueue_now, get_redis
 from clipjury.media.rules import (
     Limits,
     Verdict,
@@ -56,6 +48,7 @@ from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
 from clipjury.works.retention import purge_old_versions
 from clipjury.works.service import MeasuredMedia, apply_verdict, give_up_playback, hold_version
+from clipjury.works.tasks import MEDIA_FUNC, VALIDATE_FUNC, media_job_id, validation_job_id
 from storage import get_store
 from storage.s3 import ObjectNotFound, StorageError
 from workers import media
@@ -516,7 +509,7 @@ def _sweep(now: datetime) -> SweepReport:
         if silent_for <= stale + timedelta(seconds=backoff_s(version.attempts)):
             continue
         log.warning("re-sending validation of version %s (job %s, silent %s)", version_id, status, silent_for)
-        _resend(VALIDATE, "workers.tasks.validate_version", validation_job_id(version_id), version_id)
+        _resend(VALIDATE, VALIDATE_FUNC, validation_job_id(version_id), version_id)
         report.resent.append(version_id)
 
     with session_scope() as session:
@@ -547,7 +540,7 @@ def _sweep(now: datetime) -> SweepReport:
             now - as_utc(version.media_attempted_at) <= stale + timedelta(seconds=backoff_s(version.media_attempts))
         ):
             continue
-        _resend(MEDIA, "workers.tasks.prepare_playback", media_job_id(version_id), version_id)
+        _resend(MEDIA, MEDIA_FUNC, media_job_id(version_id), version_id)
         report.media_resent.append(version_id)
 
     report.scratch_removed = clean_scratch()
