@@ -13,6 +13,7 @@ from sqlmodel import col, func, select
 from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
 from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
+from api.schemas.works import WorkPublic, work_public, works_public
 from clipjury.accounts.models import Province, Role
 from clipjury.audit.models import AuditEvent
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
@@ -34,7 +35,6 @@ from clipjury.reviews.service import (
     TooLate,
 )
 from clipjury.works.models import WORK_STATUS_LABELS
-from clipjury.works.schemas import WorkPublic, work_public, works_public
 from clipjury.works.service import StaleState, WorkNotFound
 
 router = APIRouter(tags=["review"])

@@ -32,13 +32,13 @@ from api.problems import (
     problem_responses,
     redis_problem,
 )
+from api.schemas.works import WorkPublic, work_public
 from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
 from clipjury.uploads.limits import DailyUploadQuota, TooManyPartials, TooManyUploads
 from clipjury.uploads.models import Concat, Upload, UploadStatus
-from clipjury.works.schemas import WorkPublic, work_public
 from clipjury.works.service import AlreadySubmitted, Disqualified, RoleCannotSubmit, UnderReview, get_own_work
 from storage import get_store
 
