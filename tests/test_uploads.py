@@ -556,7 +556,7 @@ def test_expired_uploads_are_cleaned_up(client: Any, auth: dict[str, str]) -> No
         assert session.get(Upload, abandoned).status == UploadStatus.expired  # type: ignore[union-attr]
         assert session.get(Upload, fresh).status == UploadStatus.receiving  # type: ignore[union-attr]
         assert cleanup_expired_uploads(session, utcnow()) == 0
-    from clipjury.cli import main
+    from clipjury_cli.main import main
 
     assert main(["cleanup-uploads"]) == 0
 
