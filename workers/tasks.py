@@ -45,6 +45,7 @@ from clipjury.media.rules import (
 )
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
+from clipjury.uploads.expiry import cleanup_expired_uploads
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
 from clipjury.works.retention import purge_old_versions
 from clipjury.works.service import MeasuredMedia, apply_verdict, give_up_playback, hold_version
@@ -448,7 +449,7 @@ class SweepReport:
     media_resent: list[int]
     media_gave_up: list[int] = field(default_factory=list)
     scratch_removed: list[str] = field(default_factory=list)
-    uploads_cleaned: Any = None
+    uploads_cleaned: int | None = None
     skipped: bool = False
 
 
@@ -559,10 +560,6 @@ def _hold(version_id: int, attempts: int) -> bool:
     return held
 
 
-def _cleanup_uploads(now: datetime) -> Any:
-    try:
-        from clipjury.uploads.service import cleanup_expired_uploads  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def _cleanup_uploads(now: datetime) -> int:
     with session_scope() as session:
         return cleanup_expired_uploads(session, now)

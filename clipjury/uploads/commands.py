@@ -6,7 +6,7 @@ import argparse
 
 from clipjury.db import session_scope
 from clipjury.timeutil import utcnow
-from clipjury.uploads.service import cleanup_expired_uploads
+from clipjury.uploads.expiry import cleanup_expired_uploads
 
 
 def cmd_cleanup_uploads(_args: argparse.Namespace) -> int:
