@@ -43,3 +43,11 @@ def test_a_failing_sweep_does_not_stop_the_others(caplog: pytest.LogCaptureFixtu
     assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("sweep counting")] == [
         "sweep counting: did 3 things"
     ] * 2
+
+
+def test_job_ids_did_not_move_with_their_helpers() -> None:
+    """Running deployments have jobs queued under these ids: a re-send must find them, not add a second."""
+    from clipjury.notifications.tasks import notification_job_id
+    from clipjury.works.tasks import media_job_id, validation_job_id
+
+    assert (validation_job_id(7), media_job_id(7), notification_job_id(7)) == ("validate-7", "media-7", "notify-7")
