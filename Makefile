@@ -90,7 +90,7 @@ bench: setup ## run the benchmarks in bench/ (figures go to docs/benchmarks.md)
 
 lint: venv ## ruff and mypy
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/mypy api workers review_ui public_ui storage clipjury scripts bench tests
+	$(VENV)/bin/mypy api workers review_ui public_ui storage clipjury clipjury_cli scripts bench tests
 
 migrate: venv ## apply the database migrations (CLIPJURY_DATABASE_URL, default SQLite in var/)
 	$(CLIPJURY) migrate

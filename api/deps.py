@@ -12,24 +12,18 @@ from sqlmodel import Session
 from clipjury.accounts.models import User
 from clipjury.accounts.scopes import ensure_account_complete
 from clipjury.accounts.security import decode_access_token
-from clipjury.accounts.sessions import session_user, token_user
+from clipjury.accounts.sessions import (
+    CSRF_HEADER,
+    CSRF_SESSION_KEY,
+    SAFE_METHODS,
+    SESSION_TOKEN_KEY,
+    SESSION_USER_KEY,
+    CsrfFailed,
+    session_user,
+    token_user,
+)
 from clipjury.db import DB_ID_MAX, session_scope
-from clipjury.errors import Forbidden, Unauthorized
-
-SESSION_USER_KEY = "uid"
-# The server-side session's token (clipjury.accounts.sessions): without a live row for it, the signed
-# cookie alone signs nobody in.
-SESSION_TOKEN_KEY = "sid"
-# The web session's CSRF token (see review_ui/web.py): page forms send it as a field, scripts (htmx,
-# Uppy's tus requests) as this header.
-CSRF_SESSION_KEY = "csrf"
-CSRF_HEADER = "x-csrf-token"
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class CsrfFailed(Forbidden):
-    code = "csrf_failed"
-    message = "页面已过期或来源不明，请刷新页面后重试。"
+from clipjury.errors import Unauthorized
 
 
 def csrf_header_matches(request: Request) -> bool:

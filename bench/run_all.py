@@ -67,7 +67,7 @@ def main() -> int:
         if not env.get("CLIPJURY_DATABASE_URL"):
             env.setdefault("CLIPJURY_DATA_DIR", str(CACHE / "data"))
         env.setdefault("CLIPJURY_QUEUE_PREFIX", "clipjury-bench")
-        subprocess.run([sys.executable, "-m", "clipjury.cli", "migrate"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, "-m", "clipjury_cli", "migrate"], cwd=ROOT, env=env, check=True)
 
         for path in benches:
             print(f"\n==> {path.stem}", flush=True)

@@ -20,6 +20,11 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from clipjury.db import session_scope
+from clipjury.migrate import upgrade
+from clipjury.seed import SeedRefused, seed_demo
+from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY, get_settings
+
 log = logging.getLogger(__name__)
 
 SEAWEED_S3_PORT = 8333
@@ -219,8 +224,6 @@ def _local_redis(run_dir: Path, log_dir: Path) -> tuple[str, subprocess.Popen[by
 
 
 def _local_seaweedfs(data_dir: Path, log_dir: Path) -> tuple[str, subprocess.Popen[bytes] | None]:
-    from clipjury.settings import DEV_S3_ACCESS_KEY, DEV_S3_SECRET_KEY
-
     url = f"http://127.0.0.1:{SEAWEED_S3_PORT}"
     if port_open("127.0.0.1", SEAWEED_S3_PORT):
         print(f"reusing the S3 server already listening on 127.0.0.1:{SEAWEED_S3_PORT} "
@@ -239,14 +242,12 @@ def _local_seaweedfs(data_dir: Path, log_dir: Path) -> tuple[str, subprocess.Pop
 def _spawn(args: list[str]) -> subprocess.Popen[bytes]:
     # Own session: a Ctrl-C in the terminal reaches only run-local, which then stops everything in order.
     return subprocess.Popen(
-        [sys.executable, "-m", "clipjury.cli", *args], env=child_env(), start_new_session=True,
+        [sys.executable, "-m", "clipjury_cli", *args], env=child_env(), start_new_session=True,
         preexec_fn=_die_with_parent,
     )
 
 
 def _print_banner(url: str, workers: int) -> None:
-    from clipjury.settings import get_settings
-
     settings = get_settings()
     lines = [
         "",
@@ -313,10 +314,6 @@ class _Supervised:
 
 def run_local(host: str | None, port: int | None, workers: int, demo_works: int = 0) -> int:
     """Everything on one machine: services when none are configured, migrations, demo data, workers, API."""
-    from clipjury.db import session_scope
-    from clipjury.migrate import upgrade
-    from clipjury.seed import SeedRefused, seed_demo
-    from clipjury.settings import get_settings
     from storage import get_store
 
     settings = get_settings()
@@ -419,18 +416,17 @@ def run_local(host: str | None, port: int | None, workers: int, demo_works: int 
 
 def _seed_demo_works(count: int) -> None:
     """Before the workers start, so the validation runs here and the site opens with its works in place.
-    A failure leaves the demo thinner, not the site down."""
+    It runs as `clipjury seed-demo --works N` in a child: making works drives the worker's own code,
+    which the domain package may not import. A failure leaves the demo thinner, not the site down."""
     if count <= 0:
         return
-    from clipjury.demo import DemoError, describe, seed_demo_works
-
     print(f"making {count} demo works (generated videos, validated and reviewed)...", flush=True)
-    try:
-        print(describe(seed_demo_works(count)), flush=True)
-    except DemoError as exc:
-        print(f"could not make all the demo works ({exc}); the site starts without them", file=sys.stderr, flush=True)
-    except Exception:
-        log.exception("could not make the demo works; the site starts without (some of) them")
+    done = subprocess.run(
+        [sys.executable, "-m", "clipjury_cli", "seed-demo", "--works", str(count)], env=child_env(), check=False,
+    )
+    if done.returncode != 0:
+        print("could not make all the demo works; the site starts without (some of) them",
+              file=sys.stderr, flush=True)
 
 
 def _cmd_run_local(args: argparse.Namespace) -> int:

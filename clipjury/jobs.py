@@ -1,5 +1,9 @@
 """The one module that builds the rq queues. Jobs are buffered on the session and sent only after
 the commit, dropped on rollback; job IDs are deterministic so a repeat overwrites instead of doubling.
+
+Only the machinery lives here: each domain's ``tasks.py`` owns its job ids and the helpers that defer
+them (``clipjury.works.tasks``, ``clipjury.notifications.tasks``); the sweeps a worker runs are listed
+in ``workers.sweeps``.
 """
 
 from __future__ import annotations
@@ -25,8 +29,6 @@ NOTIFY = "notify"
 MEDIA = "media"
 MAINTENANCE = "maintenance"
 QUEUE_ORDER = (VALIDATE, NOTIFY, MEDIA, MAINTENANCE)
-# A mail server or SMS gateway can be down for a while: back off up to hours before giving up.
-NOTIFY_RETRY_INTERVALS = (10, 60, 300, 1800, 7200)
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 
 
@@ -100,37 +102,3 @@ def _send_after_commit(session: Session) -> None:
 def _drop_after_rollback(session: Session) -> None:
     session.info.pop("pending_jobs", None)
 
-
-def validation_job_id(version_id: int) -> str:
-    return f"validate-{version_id}"
-
-
-def media_job_id(version_id: int) -> str:
-    return f"media-{version_id}"
-
-
-def defer_validation(session: Session, version_id: int) -> None:
-    # Transient failures are retried inside the job by re-raising; the rq retry covers a crash.
-    defer(session, VALIDATE, "workers.tasks.validate_version", validation_job_id(version_id), version_id)
-
-
-def defer_media(session: Session, version_id: int) -> None:
-    defer(session, MEDIA, "workers.tasks.prepare_playback", media_job_id(version_id), version_id)
-
-
-def notification_job_id(notification_id: int) -> str:
-    return f"notify-{notification_id}"
-
-
-def notification_job(notification_id: int) -> PendingJob:
-    # The job raises only on transient failures (a permanent one is logged and dropped), so every rq
-    # retry is worth making.
-    return PendingJob(
-        NOTIFY, "clipjury.notifications.tasks.deliver", notification_job_id(notification_id),
-        (notification_id,), len(NOTIFY_RETRY_INTERVALS), NOTIFY_RETRY_INTERVALS,
-    )
-
-
-def defer_notification(session: Session, notification_id: int) -> None:
-    job = notification_job(notification_id)
-    defer(session, job.queue, job.func, job.job_id, *job.args, retry=job.retry, intervals=job.intervals)

@@ -27,6 +27,11 @@ JOB_TIMEOUT_MARGIN_S = 300
 PLACEHOLDER = "CHANGE-ME"
 
 
+# The channel names ``notify_channels`` may list. The settings are read before anything else, so they
+# name the channels and ``clipjury.notifications.channels`` implements exactly these (checked there).
+NOTIFY_CHANNELS = ("in_app", "email", "sms")
+
+
 class Environment(StrEnum):
     development = "development"
     test = "test"
@@ -304,13 +309,12 @@ class Settings(BaseSettings):
         return [entry.strip() for entry in self.trusted_proxies.split(",") if entry.strip()]
 
     def _check_notify_channels(self) -> None:
-        # Imported here: the registry lives with the channels, and a typo must stop start-up rather
-        # than surface as lost messages in a worker log.
-        from clipjury.notifications.channels import CHANNELS
-
-        unknown = sorted(set(self.notify_channel_names) - set(CHANNELS))
+        # A typo must stop start-up rather than surface as lost messages in a worker log.
+        unknown = sorted(set(self.notify_channel_names) - set(NOTIFY_CHANNELS))
         if unknown:
-            raise ValueError(f"CLIPJURY_NOTIFY_CHANNELS: unknown channel(s) {unknown}; known: {sorted(CHANNELS)}")
+            raise ValueError(
+                f"CLIPJURY_NOTIFY_CHANNELS: unknown channel(s) {unknown}; known: {sorted(NOTIFY_CHANNELS)}"
+            )
         names = self.notify_channel_names
         if "email" in names and (not self.smtp_host or not self.smtp_from):
             raise ValueError("the email channel needs CLIPJURY_SMTP_HOST and CLIPJURY_SMTP_FROM")

@@ -21,7 +21,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.deps import SESSION_USER_KEY
+from clipjury.accounts.sessions import SESSION_USER_KEY
 from clipjury.errors import DomainError
 from clipjury.settings import get_settings
 from review_ui.web import security_headers

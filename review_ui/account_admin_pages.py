@@ -10,12 +10,12 @@ from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session, col, select
 
-from api.deps import SESSION_TOKEN_KEY, SESSION_USER_KEY, CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from clipjury.accounts import admin, invitations
 from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
 from clipjury.accounts.passwords import PASSWORD_MIN_CHARS
-from clipjury.accounts.sessions import start_session
+from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, start_session
 from clipjury.db import DB_ID_MAX
 from clipjury.errors import DomainError, Invalid
 from clipjury.numbers import db_id

@@ -12,10 +12,10 @@ from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
-from api.deps import SESSION_TOKEN_KEY, SESSION_USER_KEY, CurrentUser, SessionDep, cookie_user, user_from_request
+from api.deps import CurrentUser, SessionDep, cookie_user, user_from_request
 from clipjury.accounts.models import Province, Unit, User
 from clipjury.accounts.service import BadCredentials, authenticate
-from clipjury.accounts.sessions import end_all_sessions, end_session, start_session
+from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, end_all_sessions, end_session, start_session
 from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign

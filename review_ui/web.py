@@ -20,14 +20,8 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy.exc import DataError
 
-from api.deps import (
-    CSRF_SESSION_KEY,
-    SAFE_METHODS,
-    SESSION_USER_KEY,
-    CsrfFailed,
-    cookie_user,
-    csrf_header_matches,
-)
+from api.deps import cookie_user, csrf_header_matches
+from clipjury.accounts.sessions import CSRF_SESSION_KEY, SAFE_METHODS, SESSION_USER_KEY, CsrfFailed
 from clipjury.errors import DomainError, Invalid, NotFound, Unauthorized
 from clipjury.timeutil import fmt_local
 

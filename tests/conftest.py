@@ -278,7 +278,7 @@ def two_servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]
 
 def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     env = devservices.child_env(**TEST_ENV, **(extra_env or {}))
-    return subprocess.Popen([sys.executable, "-m", "clipjury.cli", "worker", "--name", name], cwd=ROOT, env=env)
+    return subprocess.Popen([sys.executable, "-m", "clipjury_cli", "worker", "--name", name], cwd=ROOT, env=env)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

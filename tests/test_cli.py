@@ -31,7 +31,7 @@ PRODUCTION_ENV = {
 
 def clipjury(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "clipjury.cli", *args], cwd=ROOT,
+        [sys.executable, "-m", "clipjury_cli", *args], cwd=ROOT,
         env=devservices.child_env(**{**TEST_ENV, **(env or {})}), capture_output=True, text=True, timeout=timeout,
     )
 
@@ -140,7 +140,7 @@ def test_the_development_secret_needs_an_explicit_development_env(monkeypatch: p
     """A deployment that forgot CLIPJURY_ENV must not run with the secret anyone can read in the repository."""
     forgot = {key: value for key, value in TEST_ENV.items() if key != "CLIPJURY_ENV"}
     refused = subprocess.run(
-        [sys.executable, "-m", "clipjury.cli", "migrate"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "clipjury_cli", "migrate"], cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={key: value for key, value in devservices.child_env(**forgot).items() if key != "CLIPJURY_ENV"},
     )
     assert refused.returncode == 2, refused.stderr
@@ -192,7 +192,7 @@ def test_forwarded_for_counts_only_from_trusted_proxies(trusted: str) -> None:
     127.0.0.1 is the trusted proxy, the forwarded address is the client's."""
     port = free_port()
     env = devservices.child_env(**TEST_ENV, CLIPJURY_TRUSTED_PROXIES=trusted, CLIPJURY_LOGIN_MAX_FAILURES="1")
-    proc = subprocess.Popen([sys.executable, "-m", "clipjury.cli", "serve", "--port", str(port)], cwd=ROOT, env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "clipjury_cli", "serve", "--port", str(port)], cwd=ROOT, env=env)
     try:
         devservices.wait_for_port("127.0.0.1", port, 60, "clipjury serve")
         url = f"http://127.0.0.1:{port}"
@@ -225,7 +225,7 @@ def test_run_local_serves_and_stops_cleanly() -> None:
     log_path = TMP / f"run-local-{port}.log"
     with log_path.open("wb") as log:  # a file, not a pipe: a full pipe would block the children
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clipjury.cli", "run-local", "--port", str(port), "--workers", "1",
+            [sys.executable, "-m", "clipjury_cli", "run-local", "--port", str(port), "--workers", "1",
              "--demo-works", "2"],
             cwd=ROOT, env=devservices.child_env(**TEST_ENV), stdout=log, stderr=subprocess.STDOUT,
         )

@@ -40,8 +40,8 @@ def _snapshot() -> dict[str, object]:
 def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int]) -> None:
     from clipjury.accounts.models import Province
     from clipjury.db import session_scope
-    from clipjury.demo import seed_demo_works
     from clipjury.works.models import Work, WorkVersion
+    from clipjury_cli.demo import seed_demo_works
     from storage import get_store
 
     first = seed_demo_works(WORKS)
@@ -70,8 +70,8 @@ def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int
 
     # A newcomer returns a work the demo left submitted: the next run leaves it so, and fails nothing.
     from clipjury.accounts.models import User
-    from clipjury.demo import title_for
     from clipjury.reviews import service as reviews
+    from clipjury_cli.demo import title_for
 
     with session_scope() as session:
         work = session.exec(select(Work).where(Work.title == title_for(0))).one()
@@ -100,9 +100,9 @@ def test_seed_demo_works_refuses_production() -> None:
 
 def test_seed_demo_works_refuses_production_on_its_own(demo: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     """Called without ``seed_demo`` first (as run-local could), it refuses before making anything."""
-    from clipjury.demo import seed_demo_works
     from clipjury.seed import SeedRefused
     from clipjury.settings import Environment, get_settings
+    from clipjury_cli.demo import seed_demo_works
 
     monkeypatch.setattr(get_settings(), "env", Environment.production)
     with pytest.raises(SeedRefused, match="refuses to run in production"):

@@ -20,7 +20,7 @@ from sqlmodel import select
 from api.routes.uploads import filename_from
 from clipjury.db import session_scope
 from clipjury.media.rules import Limits, Measurements, RejectionCode, decide, needs_probe, sniff_major_brand
-from clipjury.uploads import service as upload_service
+from clipjury.uploads import locks as upload_locks
 from clipjury.uploads.models import Upload, UploadStatus
 from tests.conftest import LiveServer, free_port, run_jobs
 from tests.test_uploads import (
@@ -177,7 +177,7 @@ def test_redis_down_is_503_with_tus_headers_and_loses_nothing(
     assert patch(client, auth, upload_id, 0, data[:5000]).status_code == 204
     dead = dead_redis()
     with monkeypatch.context() as down:
-        down.setattr(upload_service, "get_redis", lambda: dead)
+        down.setattr(upload_locks, "get_redis", lambda: dead)
         response = patch(client, auth, upload_id, 5000, data[5000:])
         assert_problem(response, 503, "service_unavailable")
         assert "已上传的部分不会丢失" in response.json()["detail"]
@@ -215,7 +215,7 @@ def test_creation_with_upload_while_redis_is_down_can_be_ended(
     before = stored_under(work_id)
     dead = dead_redis()
     with monkeypatch.context() as down:
-        down.setattr(upload_service, "get_redis", lambda: dead)
+        down.setattr(upload_locks, "get_redis", lambda: dead)
         response = client.post(ENDPOINT, content=b"0123456789", headers={
             **auth, **TUS, "Content-Type": OCTET, "Upload-Length": "10",
             "Upload-Metadata": meta(work_id=str(work_id)),

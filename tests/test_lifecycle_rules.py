@@ -22,8 +22,8 @@ from clipjury.audit.models import AuditEvent
 from clipjury.db import session_scope
 from clipjury.jobs import VALIDATE, get_queue, get_redis
 from clipjury.timeutil import utcnow
+from clipjury.uploads.locks import lock_key
 from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.uploads.service import _lock_key
 from clipjury.works.models import Work, WorkVersion
 from storage import get_store
 from tests import media
@@ -306,7 +306,7 @@ def test_an_upload_finishing_after_the_submit_leaves_the_submitted_version(  # t
     try:
         # The final request holds the upload's lock once its checks begin; give them time to pass.
         deadline = time.monotonic() + 20
-        while not get_redis().exists(_lock_key(streaming)):
+        while not get_redis().exists(lock_key(streaming)):
             assert time.monotonic() < deadline, "the final request never took the upload's lock"
             time.sleep(0.02)
         time.sleep(0.5)

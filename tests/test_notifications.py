@@ -25,9 +25,10 @@ from sqlmodel import col, select
 
 from clipjury.accounts.models import User
 from clipjury.db import session_scope
-from clipjury.jobs import NOTIFY, enqueue_now, get_queue, notification_job, notification_job_id
+from clipjury.jobs import NOTIFY, enqueue_now, get_queue
 from clipjury.notifications import tasks
 from clipjury.notifications.models import Notification
+from clipjury.notifications.tasks import notification_job, notification_job_id
 from clipjury.settings import Environment, Settings, get_settings
 from clipjury.timeutil import as_utc, utcnow
 from tests.conftest import free_port, run_jobs

@@ -218,7 +218,7 @@ def kill_mid_patch(client: httpx.Client, url: str, headers: dict[str, str], data
 
 def serve_children(pid: int) -> list[psutil.Process]:
     return [child for child in psutil.Process(pid).children(recursive=True)
-            if "serve" in child.cmdline() and "clipjury.cli" in " ".join(child.cmdline())]
+            if "serve" in child.cmdline() and "clipjury_cli" in " ".join(child.cmdline())]
 
 
 # -- run-local brings the API back ----------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_run_local_restarts_a_killed_api_and_the_upload_resumes_at_its_offset() 
     env = devservices.child_env(**TEST_ENV, CLIPJURY_UPLOAD_LOCK_TTL_S="5")
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clipjury.cli", "run-local", "--port", str(port), "--workers", "1"],
+            [sys.executable, "-m", "clipjury_cli", "run-local", "--port", str(port), "--workers", "1"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
         )
     try:
@@ -312,7 +312,7 @@ def test_run_local_stops_everything_when_the_api_cannot_stay_up() -> None:
     log_path = TMP / f"run-local-give-up-{port}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "clipjury.cli", "run-local", "--port", str(port), "--workers", "1"],
+            [sys.executable, "-m", "clipjury_cli", "run-local", "--port", str(port), "--workers", "1"],
             cwd=ROOT, env=devservices.child_env(**TEST_ENV), stdout=log, stderr=subprocess.STDOUT,
         )
     holder = socket.socket()
@@ -435,7 +435,7 @@ def test_production_profile_behind_nginx_survives_a_killed_api_process(
 
         wait_for_bucket(ObjectStore(settings))
 
-        migrated = subprocess.run([sys.executable, "-m", "clipjury.cli", "migrate"], cwd=ROOT, env=child_env,
+        migrated = subprocess.run([sys.executable, "-m", "clipjury_cli", "migrate"], cwd=ROOT, env=child_env,
                                   capture_output=True, text=True, timeout=120)
         assert migrated.returncode == 0, migrated.stderr
         # seed-demo refuses production: the accounts come from here, straight into the database.
@@ -451,10 +451,10 @@ def test_production_profile_behind_nginx_survives_a_killed_api_process(
         engine.dispose()
 
         api_ports = [free_port(), free_port()]
-        apis = [subprocess.Popen([sys.executable, "-m", "clipjury.cli", "serve", "--port", str(p)], cwd=ROOT,
+        apis = [subprocess.Popen([sys.executable, "-m", "clipjury_cli", "serve", "--port", str(p)], cwd=ROOT,
                                  env=child_env) for p in api_ports]
         procs += apis
-        procs += [subprocess.Popen([sys.executable, "-m", "clipjury.cli", "worker", "--name", f"production-{i}"],
+        procs += [subprocess.Popen([sys.executable, "-m", "clipjury_cli", "worker", "--name", f"production-{i}"],
                                    cwd=ROOT, env=child_env) for i in (1, 2)]
         for p in api_ports:
             devservices.wait_for_port("127.0.0.1", p, 60, "an API process")

@@ -23,7 +23,7 @@ from tests.test_ui import csrf_of, login
 def clipjury(*args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """The command line as an operator runs it, in its own process, on the test database."""
     return subprocess.run(
-        [sys.executable, "-m", "clipjury.cli", *args], cwd=ROOT, env=devservices.child_env(**TEST_ENV),
+        [sys.executable, "-m", "clipjury_cli", *args], cwd=ROOT, env=devservices.child_env(**TEST_ENV),
         input=input, capture_output=True, text=True, timeout=120,
     )
 

@@ -29,8 +29,10 @@ from clipjury.jobs import VALIDATE, get_queue
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
 from clipjury.uploads import concat, tus_client
+from clipjury.uploads.expiry import cleanup_expired_uploads
+from clipjury.uploads.locks import UploadLock
 from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.uploads.service import UploadLock, cleanup_expired_uploads, partial_key_for
+from clipjury.uploads.objects import partial_key_for
 from clipjury.works.models import WorkVersion
 from storage import get_store
 from storage.s3 import ObjectStore

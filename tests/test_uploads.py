@@ -24,13 +24,11 @@ from clipjury.campaigns.models import Campaign
 from clipjury.db import get_engine, relaxed_commit, session_scope
 from clipjury.jobs import VALIDATE, get_queue
 from clipjury.timeutil import utcnow
+from clipjury.uploads.buffer import PartBuffer
+from clipjury.uploads.expiry import cleanup_expired_uploads
+from clipjury.uploads.locks import UploadLock
 from clipjury.uploads.models import Upload, UploadStatus
-from clipjury.uploads.service import (
-    PartBuffer,
-    UploadLock,
-    cleanup_expired_uploads,
-    sanitize_filename,
-)
+from clipjury.uploads.tus import sanitize_filename
 from clipjury.works.models import WorkVersion
 from storage import get_store
 from tests.conftest import TEST_DB, LiveServer, devservices, start_server, token_for
@@ -556,7 +554,7 @@ def test_expired_uploads_are_cleaned_up(client: Any, auth: dict[str, str]) -> No
         assert session.get(Upload, abandoned).status == UploadStatus.expired  # type: ignore[union-attr]
         assert session.get(Upload, fresh).status == UploadStatus.receiving  # type: ignore[union-attr]
         assert cleanup_expired_uploads(session, utcnow()) == 0
-    from clipjury.cli import main
+    from clipjury_cli.main import main
 
     assert main(["cleanup-uploads"]) == 0
 

@@ -476,9 +476,9 @@ def test_hevc_gets_an_h264_rendition(client, auth) -> None:  # type: ignore[no-u
 
 def test_revalidate_dry_run_then_apply(client, auth, capsys) -> None:  # type: ignore[no-untyped-def]
     from clipjury.audit.models import AuditEvent
-    from clipjury.cli import main
     from clipjury.db import session_scope
     from clipjury.works.models import WorkVersion
+    from clipjury_cli.main import main
 
     work_id = new_work(client, auth)
     version_id = add_file(work_id, media.valid_mp4(4))
@@ -606,8 +606,8 @@ def test_a_ten_minute_file_is_too_long_without_a_full_decode(client, auth) -> No
 
 def test_revalidate_reports_durations_that_move(client, auth, capsys) -> None:  # type: ignore[no-untyped-def]
     """A verdict recorded by the rules before edit lists were applied (120.046 s, too_long) moves."""
-    from clipjury.cli import main
     from clipjury.works.models import WorkVersion
+    from clipjury_cli.main import main
 
     work_id = new_work(client, auth, "旧判定")
     version_id = add_file(work_id, media.editor_cut_mp4(120))

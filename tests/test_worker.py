@@ -302,9 +302,9 @@ def test_sweep_resends_lost_jobs_with_a_growing_back_off(client, auth) -> None: 
 
 
 def test_a_version_whose_workers_keep_dying_is_held_for_staff_not_refused(client, auth) -> None:  # type: ignore[no-untyped-def]
-    from clipjury.cli import main
     from clipjury.jobs import get_redis
     from clipjury.settings import get_settings
+    from clipjury_cli.main import main
     from workers.tasks import sweep
 
     work_id = new_work(client, auth)
@@ -398,8 +398,8 @@ def test_playback_job_attempts_are_capped_and_the_failure_recorded(client, auth)
     assert audit_actions(work_id).count("media_failed") == 1  # staff read it once in the audit log
 
     # Staff may send it through again with fresh attempts.
-    from clipjury.cli import main
-    from clipjury.jobs import media_job_id
+    from clipjury.works.tasks import media_job_id
+    from clipjury_cli.main import main
     from workers.tasks import _job_status
 
     assert main(["retry-version", str(version_id)]) == 0

@@ -35,15 +35,7 @@ from sqlmodel import Session, col, select
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import limits_of
 from clipjury.db import session_scope
-from clipjury.jobs import (
-    MEDIA,
-    VALIDATE,
-    PendingJob,
-    enqueue_now,
-    get_redis,
-    media_job_id,
-    validation_job_id,
-)
+from clipjury.jobs import MEDIA, VALIDATE, PendingJob, enqueue_now, get_redis
 from clipjury.media.rules import (
     Limits,
     Verdict,
@@ -53,9 +45,11 @@ from clipjury.media.rules import (
 )
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
+from clipjury.uploads.expiry import cleanup_expired_uploads
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
 from clipjury.works.retention import purge_old_versions
 from clipjury.works.service import MeasuredMedia, apply_verdict, give_up_playback, hold_version
+from clipjury.works.tasks import MEDIA_FUNC, VALIDATE_FUNC, media_job_id, validation_job_id
 from storage import get_store
 from storage.s3 import ObjectNotFound, StorageError
 from workers import media
@@ -455,7 +449,7 @@ class SweepReport:
     media_resent: list[int]
     media_gave_up: list[int] = field(default_factory=list)
     scratch_removed: list[str] = field(default_factory=list)
-    uploads_cleaned: Any = None
+    uploads_cleaned: int | None = None
     skipped: bool = False
 
 
@@ -516,7 +510,7 @@ def _sweep(now: datetime) -> SweepReport:
         if silent_for <= stale + timedelta(seconds=backoff_s(version.attempts)):
             continue
         log.warning("re-sending validation of version %s (job %s, silent %s)", version_id, status, silent_for)
-        _resend(VALIDATE, "workers.tasks.validate_version", validation_job_id(version_id), version_id)
+        _resend(VALIDATE, VALIDATE_FUNC, validation_job_id(version_id), version_id)
         report.resent.append(version_id)
 
     with session_scope() as session:
@@ -547,7 +541,7 @@ def _sweep(now: datetime) -> SweepReport:
             now - as_utc(version.media_attempted_at) <= stale + timedelta(seconds=backoff_s(version.media_attempts))
         ):
             continue
-        _resend(MEDIA, "workers.tasks.prepare_playback", media_job_id(version_id), version_id)
+        _resend(MEDIA, MEDIA_FUNC, media_job_id(version_id), version_id)
         report.media_resent.append(version_id)
 
     report.scratch_removed = clean_scratch()
@@ -566,10 +560,6 @@ def _hold(version_id: int, attempts: int) -> bool:
     return held
 
 
-def _cleanup_uploads(now: datetime) -> Any:
-    try:
-        from clipjury.uploads.service import cleanup_expired_uploads  # type: ignore[attr-defined]
-    except ImportError:
-        return None
+def _cleanup_uploads(now: datetime) -> int:
     with session_scope() as session:
         return cleanup_expired_uploads(session, now)

@@ -26,6 +26,8 @@ from clipjury.db import get_engine
 from clipjury.jobs import all_queues, get_redis
 from clipjury.settings import get_settings
 from workers.media import die_with_parent
+from workers.sweeps import SWEEPS, Sweep
+from workers.tasks import clean_scratch
 
 log = logging.getLogger(__name__)
 # The scheduler sleeps one interval (1 s) between rounds, then releases its Redis locks.
@@ -40,6 +42,8 @@ class ClipjuryWorker(Worker):
     _shutdown_timer: threading.Timer | None = None
     _in_maintenance = False
     _stop_after_maintenance = False
+    # The domains' periodic sweeps (workers/sweeps.py); a worker built for a test may run others.
+    sweeps: tuple[Sweep, ...] = SWEEPS
 
     def run_maintenance_tasks(self) -> None:
         self._in_maintenance = True
@@ -52,24 +56,7 @@ class ClipjuryWorker(Worker):
 
     def _maintain(self) -> None:
         super().run_maintenance_tasks()
-        from clipjury.notifications.tasks import sweep_lost_notifications
-        from workers.tasks import sweep
-
-        try:
-            report = sweep()
-        except Exception:  # a failed sweep must not stop the worker; the next one tries again
-            self.log.exception("sweep failed")
-        else:
-            if report.resent or report.gave_up or report.media_resent or report.media_gave_up:
-                self.log.warning(
-                    "sweep: resent %s, held %s, media resent %s, media gave up on %s",
-                    report.resent, report.gave_up, report.media_resent, report.media_gave_up,
-                )
-        # Notifications whose job was lost (Redis down at commit time) are sent again.
-        try:
-            sweep_lost_notifications()
-        except Exception:
-            self.log.exception("notification sweep failed")
+        run_sweeps(self.sweeps, self.log)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: a warm shutdown that touches nothing but this process's own state.
@@ -136,6 +123,20 @@ class ClipjuryWorker(Worker):
             self.kill_horse(signal.SIGKILL)
 
 
+def run_sweeps(sweeps: tuple[Sweep, ...], logger: logging.Logger) -> None:
+    """Run each sweep on its own: one that fails must not stop the others or the worker (the next round
+    tries it again)."""
+    for item in sweeps:
+        try:
+            result = item.run()
+        except Exception:
+            logger.exception("sweep %s failed", item.name)
+            continue
+        line = item.describe(result)
+        if line:
+            logger.warning("sweep %s: %s", item.name, line)
+
+
 _fork_parent_pid = 0
 
 
@@ -165,8 +166,6 @@ def run_worker(burst: bool = False, name: str | None = None) -> int:
         _at_fork_registered = True
     # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a stuck worker waits.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
-    from workers.tasks import clean_scratch
-
     clean_scratch()  # what jobs killed with an earlier worker on this machine left behind
     worker = ClipjuryWorker(
         all_queues(),

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
 from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
+from api.schemas.works import WorkPublic, work_public, works_public
 from clipjury.audit.query import AuditFilter, audit_events, audit_query
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.reviews import quotas as quota_mod
@@ -31,7 +32,6 @@ from clipjury.reviews.service import (
     UnknownChecklistItem,
 )
 from clipjury.works.models import WORK_STATUS_LABELS
-from clipjury.works.schemas import WorkPublic, work_public, works_public
 from clipjury.works.service import StaleState, WorkNotFound
 
 router = APIRouter(tags=["review"])

@@ -32,14 +32,23 @@ from api.problems import (
     problem_responses,
     redis_problem,
 )
+from api.schemas.works import WorkPublic, work_public
 from clipjury.campaigns.service import CampaignClosed, NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.errors import DomainError
 from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
+from clipjury.uploads import tus as protocol
 from clipjury.uploads.limits import DailyUploadQuota, TooManyPartials, TooManyUploads
+from clipjury.uploads.locks import UploadLock
 from clipjury.uploads.models import Concat, Upload, UploadStatus
-from clipjury.works.schemas import WorkPublic, work_public
-from clipjury.works.service import AlreadySubmitted, Disqualified, RoleCannotSubmit, UnderReview, get_own_work
+from clipjury.works.service import (
+    AlreadySubmitted,
+    Disqualified,
+    RoleCannotSubmit,
+    UnderReview,
+    WorkNotFound,
+    get_own_work,
+)
 from storage import get_store
 
 T = TypeVar("T")
@@ -58,7 +67,7 @@ class TusRoute(APIRoute):
             headers = {"Tus-Resumable": TUS_VERSION}
             try:
                 if request.method != "OPTIONS" and request.headers.get("tus-resumable") != TUS_VERSION:
-                    raise service.TusVersionUnsupported()
+                    raise protocol.TusVersionUnsupported()
                 response = await handler(request)
             except (DomainError, RedisError) as exc:
                 response = _problem_of(exc)
@@ -81,7 +90,7 @@ def _problem_of(exc: DomainError | RedisError) -> Response:
 # The routes read the tus headers themselves (their own error codes, Tus-Resumable first, 400 rather than
 # 422 for a malformed one), so they are declared here for the document instead of as FastAPI parameters,
 # which would validate them with FastAPI's codes.
-DIGITS = r"^[0-9]{1,18}$"  # service.parse_length: ASCII digits, at most 18 of them
+DIGITS = r"^[0-9]{1,18}$"  # protocol.parse_length: ASCII digits, at most 18 of them
 UPLOAD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # secrets.token_urlsafe; anything else is an unknown upload
 
 
@@ -106,13 +115,13 @@ _TUS_ANSWER_HEADERS = {
 }
 # Every tus request, before its own checks.
 _TUS_ERRORS: tuple[ErrorDoc, ...] = (
-    *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, service.TusVersionUnsupported, service.BadUploadRequest,
+    *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, protocol.TusVersionUnsupported, protocol.BadUploadRequest,
     (503, "storage_unavailable"),
 )
 _APPEND_ERRORS: tuple[ErrorDoc, ...] = (
-    service.UploadNotFound, service.UploadGone, service.UploadBusy, service.OffsetMismatch,
-    service.UploadLengthExceeded, service.TooLarge, service.EmptyUpload, service.IncompleteBody,
-    service.UnsupportedContentType, service.TailRewound, (400, "invalid_content_length"),
+    protocol.UploadNotFound, protocol.UploadGone, protocol.UploadBusy, protocol.OffsetMismatch,
+    protocol.UploadLengthExceeded, protocol.TooLarge, protocol.EmptyUpload, protocol.IncompleteBody,
+    protocol.UnsupportedContentType, protocol.TailRewound, (400, "invalid_content_length"),
     (400, "invalid_upload_offset"),
 )
 # Who may start an upload, and how many an account may have going (clipjury.uploads.limits).
@@ -151,7 +160,7 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
 
 
 def _content_length(request: Request) -> int | None:
-    return service.parse_length(request.headers.get("content-length"), "Content-Length")
+    return protocol.parse_length(request.headers.get("content-length"), "Content-Length")
 
 
 async def _blocking(func: Callable[..., T], *args: Any) -> T:
@@ -192,7 +201,7 @@ def tus_options(session: SessionDep) -> Response:
         "Location": _answer_header("The upload's URL.", format="uri"), **_TUS_ANSWER_HEADERS,
     }},
     **problem_responses(
-        *_TUS_ERRORS, *_APPEND_ERRORS, *_START_ERRORS, TooManyPartials, (422, "out_of_range"), service.WorkNotFound,
+        *_TUS_ERRORS, *_APPEND_ERRORS, *_START_ERRORS, TooManyPartials, (422, "out_of_range"), WorkNotFound,
         NoActiveCampaign,
         SubmissionNotOpen, SubmissionClosed, CampaignClosed, AlreadySubmitted, UnderReview, Disqualified,
         (400, "defer_length_unsupported"), (400, "upload_length_required"), (400, "invalid_upload_length"),
@@ -218,14 +227,14 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
     """tus creation (and creation-with-upload, concatenation). ``Upload-Defer-Length`` is not supported:
     refused with ``defer_length_unsupported``."""
     if request.headers.get("upload-defer-length") is not None:
-        raise service.BadUploadRequest(
+        raise protocol.BadUploadRequest(
             "不支持延后声明文件大小（Upload-Defer-Length），请在创建上传时提供 Upload-Length。",
             code="defer_length_unsupported",
         )
     concat_header = request.headers.get("upload-concat")
     final_of = concat.parse_header(concat_header) if concat_header is not None else None
     partial = concat_header is not None and final_of is None
-    metadata = service.parse_metadata(request.headers.get("upload-metadata"))
+    metadata = protocol.parse_metadata(request.headers.get("upload-metadata"))
     content_length = _content_length(request)
     with_body = bool(content_length) or "chunked" in request.headers.get("transfer-encoding", "")
     if final_of is not None:
@@ -236,17 +245,17 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
         headers.pop("Cache-Control")
         headers["Location"] = str(request.url_for("tus_upload", upload_id=final.id))
         return Response(status_code=201, headers=headers)
-    length = service.parse_length(request.headers.get("upload-length"), "Upload-Length")
+    length = protocol.parse_length(request.headers.get("upload-length"), "Upload-Length")
     if length is None:
-        raise service.BadUploadRequest(
+        raise protocol.BadUploadRequest(
             "创建上传时必须提供 Upload-Length（文件字节数）。", code="upload_length_required"
         )
     raw_work_id = metadata.get("work_id", "").strip()
-    work_id = service.parse_work_id(raw_work_id) if raw_work_id else None
+    work_id = protocol.parse_work_id(raw_work_id) if raw_work_id else None
     if work_id is None and not partial:
-        raise service.BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
+        raise protocol.BadUploadRequest("Upload-Metadata 必须包含作品编号 work_id。", code="work_id_required")
     if with_body and request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
-        raise service.UnsupportedContentType()
+        raise protocol.UnsupportedContentType()
     store = get_store()
     group = concat.declared_group(metadata, user.id or 0, length, store.part_size) if partial else None
 
@@ -283,7 +292,7 @@ async def tus_create(request: Request, user: CurrentUser, session: SessionDep) -
 
 @tus.head("/{upload_id}", name="tus_upload", responses={
     200: {"description": "Where the upload stands.", "headers": _TUS_ANSWER_HEADERS},
-    **problem_responses(*_TUS_ERRORS, service.UploadNotFound, service.UploadGone),
+    **problem_responses(*_TUS_ERRORS, protocol.UploadNotFound, protocol.UploadGone),
 }, openapi_extra={"parameters": [TUS_RESUMABLE]})
 def tus_head(upload_id: UploadId, user: CurrentUser, session: SessionDep) -> Response:
     upload = service.get_own_upload(session, user, upload_id)
@@ -299,17 +308,17 @@ def tus_head(upload_id: UploadId, user: CurrentUser, session: SessionDep) -> Res
 
 @tus.patch("/{upload_id}", status_code=204, responses={
     204: {"description": "Stored; `Upload-Offset` is the new offset.", "headers": _TUS_ANSWER_HEADERS},
-    **problem_responses(*_TUS_ERRORS, *_APPEND_ERRORS, service.FinalNotPatchable, (400, "upload_offset_required")),
+    **problem_responses(*_TUS_ERRORS, *_APPEND_ERRORS, protocol.FinalNotPatchable, (400, "upload_offset_required")),
 }, openapi_extra={
     "parameters": [TUS_RESUMABLE, _header("Upload-Offset", "Where these bytes start.", required=True, pattern=DIGITS)],
     "requestBody": OFFSET_BODY,
 })
 async def tus_patch(upload_id: UploadId, request: Request, user: CurrentUser, session: SessionDep) -> Response:
     if request.headers.get("content-type") != OFFSET_CONTENT_TYPE:
-        raise service.UnsupportedContentType()
-    offset = service.parse_length(request.headers.get("upload-offset"), "Upload-Offset")
+        raise protocol.UnsupportedContentType()
+    offset = protocol.parse_length(request.headers.get("upload-offset"), "Upload-Offset")
     if offset is None:
-        raise service.BadUploadRequest("PATCH 请求必须提供 Upload-Offset。", code="upload_offset_required")
+        raise protocol.BadUploadRequest("PATCH 请求必须提供 Upload-Offset。", code="upload_offset_required")
     await _blocking(session.commit)  # hold no database connection while the body streams
     result = await service.append(
         upload_id, user.id or 0, offset, _body(request), content_length=_content_length(request)
@@ -324,7 +333,7 @@ async def tus_patch(upload_id: UploadId, request: Request, user: CurrentUser, se
 
 
 @tus.delete("/{upload_id}", status_code=204, responses=problem_responses(
-    *_TUS_ERRORS, service.UploadNotFound, service.UploadGone, service.UploadBusy, service.UploadComplete,
+    *_TUS_ERRORS, protocol.UploadNotFound, protocol.UploadGone, protocol.UploadBusy, protocol.UploadComplete,
 ), openapi_extra={"parameters": [TUS_RESUMABLE]})
 def tus_delete(upload_id: UploadId, user: CurrentUser, session: SessionDep) -> Response:
     service.terminate(session, user, upload_id)
@@ -356,8 +365,8 @@ def filename_from(disposition: str | None) -> str | None:
 
 @router.put("/api/v1/works/{work_id}/video", status_code=202, response_model=WorkPublic, responses=problem_responses(
     *CHANGE_AUTH_ERRORS, *REDIS_ERRORS, *VALIDATION_ERRORS, *_APPEND_ERRORS, (503, "storage_unavailable"),
-    service.WorkNotFound, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed, CampaignClosed, AlreadySubmitted,
-    UnderReview, Disqualified, service.InvalidIdempotencyKey, service.UploadInProgress, *_START_ERRORS,
+    WorkNotFound, NoActiveCampaign, SubmissionNotOpen, SubmissionClosed, CampaignClosed, AlreadySubmitted,
+    UnderReview, Disqualified, protocol.InvalidIdempotencyKey, protocol.UploadInProgress, *_START_ERRORS,
 ), openapi_extra={
     "parameters": [
         _header("Idempotency-Key", "Makes a retry safe: 1 to 255 visible ASCII characters (e.g. a UUID).",
@@ -380,25 +389,25 @@ async def put_video(
     content_length = _content_length(request)
     name = filename or filename_from(request.headers.get("content-disposition"))
     key = request.headers.get("idempotency-key")
-    digest = service.idempotency_digest(user.id or 0, work_id, key) if key is not None else None
+    digest = protocol.idempotency_digest(user.id or 0, work_id, key) if key is not None else None
     if digest is not None:
         await _blocking(service.ensure_may_upload_to, session, user, work_id)
         if await _blocking(service.earlier_put, session, digest) is not None:
             return await _blocking(_work_answer, session, user, work_id)
 
-    def create() -> service.UploadLock:
+    def create() -> UploadLock:
         upload = service.create_upload(
             session, user, work_id=work_id, length=content_length, filename=name, idempotency=digest
         )
         # Locked before the row is visible: a retry with the same key sees it busy, never abandoned.
-        lock = service.UploadLock(upload.id)
+        lock = UploadLock(upload.id)
         lock.acquire()
         try:
             session.commit()
         except IntegrityError:
             session.rollback()
             lock.release()
-            raise service.UploadInProgress() from None
+            raise protocol.UploadInProgress() from None
         return lock
 
     lock = await _blocking(create)

@@ -10,11 +10,11 @@ from pydantic import BaseModel, Field
 from api.deps import CurrentUser, SessionDep, WorkId
 from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
+from api.schemas.works import WorkCreate, WorkPublic, work_public, works_public
 from clipjury.audit.service import events_of_work
 from clipjury.campaigns.service import CampaignClosed, NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.reviews.events import visible_events
 from clipjury.works import playback, service
-from clipjury.works.schemas import WorkCreate, WorkPublic, work_public, works_public
 from clipjury.works.service import (
     AlreadySubmitted,
     Disqualified,

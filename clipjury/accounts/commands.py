@@ -7,6 +7,12 @@ import argparse
 import getpass
 import sys
 
+from clipjury.accounts.admin import deactivate
+from clipjury.accounts.service import change_password, user_by_username
+from clipjury.accounts.sessions import end_all_sessions
+from clipjury.db import session_scope
+from clipjury.errors import DomainError
+
 
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin:
@@ -19,10 +25,6 @@ def _read_password(args: argparse.Namespace) -> str:
 
 
 def cmd_set_password(args: argparse.Namespace) -> int:
-    from clipjury.accounts.service import change_password, user_by_username
-    from clipjury.db import session_scope
-    from clipjury.errors import DomainError
-
     try:
         password = _read_password(args)
         with session_scope() as session:
@@ -35,11 +37,6 @@ def cmd_set_password(args: argparse.Namespace) -> int:
 
 
 def cmd_deactivate(args: argparse.Namespace) -> int:
-    from clipjury.accounts.admin import deactivate
-    from clipjury.accounts.service import user_by_username
-    from clipjury.db import session_scope
-    from clipjury.errors import DomainError
-
     try:
         with session_scope() as session:
             # The same rule as the admin pages: never the last active national admin.
@@ -53,11 +50,6 @@ def cmd_deactivate(args: argparse.Namespace) -> int:
 
 
 def cmd_sign_out(args: argparse.Namespace) -> int:
-    from clipjury.accounts.service import user_by_username
-    from clipjury.accounts.sessions import end_all_sessions
-    from clipjury.db import session_scope
-    from clipjury.errors import DomainError
-
     try:
         with session_scope() as session:
             end_all_sessions(session, user_by_username(session, args.username))

@@ -18,8 +18,25 @@ from sqlalchemy import update
 from sqlmodel import Session, col, delete, select
 
 from clipjury.accounts.models import AuthSession, User
+from clipjury.errors import Forbidden
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
+
+# The web session cookie's keys, shared by the API (which accepts the cookie on its routes, e.g. Uppy's tus
+# requests) and the pages (which sign in and out): the signed-in user's id, and the server-side session's
+# token, without a live row for which the signed cookie alone signs nobody in.
+SESSION_USER_KEY = "uid"
+SESSION_TOKEN_KEY = "sid"
+# The web session's CSRF token: page forms send it as a field (review_ui), scripts (htmx, Uppy's tus
+# requests) as this header (api.deps).
+CSRF_SESSION_KEY = "csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class CsrfFailed(Forbidden):
+    code = "csrf_failed"
+    message = "页面已过期或来源不明，请刷新页面后重试。"
 
 
 def _session_id(token: str) -> str:

@@ -3,7 +3,8 @@
 A channel's ``send`` returns when the message was handed over, raises ``Undeliverable`` when trying
 again cannot help (no address, the server refused the recipient: never retried) and ``DeliveryFailed``
 when it may (connection errors, SMTP 4xx, gateway 5xx: the job retries with backoff). A new channel is
-one class here and one entry in ``CHANNELS``.
+one class here, one entry in ``CHANNELS`` and its name in ``clipjury.settings.NOTIFY_CHANNELS`` (the settings
+check ``notify_channels`` against that list at start-up, before any channel is loaded).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Protocol
 
-from clipjury.settings import Settings
+from clipjury.settings import NOTIFY_CHANNELS, Settings
 from clipjury.timeutil import utcnow
 
 IN_APP = "in_app"
@@ -197,6 +198,8 @@ CHANNELS: dict[str, Callable[[Settings], Channel]] = {
     EmailChannel.name: EmailChannel,
     SmsWebhookChannel.name: SmsWebhookChannel,
 }
+if tuple(CHANNELS) != NOTIFY_CHANNELS:  # the settings' list and the implementations must not drift apart
+    raise RuntimeError(f"clipjury.settings.NOTIFY_CHANNELS {NOTIFY_CHANNELS} != channels {tuple(CHANNELS)}")
 
 
 def external_channel_names(settings: Settings) -> tuple[str, ...]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from clipjury.jobs import defer_notification
 from clipjury.notifications.channels import external_channel_names
 from clipjury.notifications.models import Notification
+from clipjury.notifications.tasks import defer_notification
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
 

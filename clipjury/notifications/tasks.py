@@ -12,11 +12,11 @@ import logging
 from datetime import timedelta
 
 from rq.job import Job
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import User
 from clipjury.db import session_scope
-from clipjury.jobs import enqueue_now, get_redis, notification_job, notification_job_id
+from clipjury.jobs import NOTIFY, PendingJob, defer, enqueue_now, get_redis
 from clipjury.notifications.channels import (
     CHANNELS,
     DeliveryFailed,
@@ -38,6 +38,26 @@ SENT = "sent"
 SWEEP_WINDOW = timedelta(minutes=50)
 # Younger notifications may be between their commit and their enqueue.
 SWEEP_GRACE = timedelta(minutes=2)
+# A mail server or SMS gateway can be down for a while: back off up to hours before giving up.
+NOTIFY_RETRY_INTERVALS = (10, 60, 300, 1800, 7200)
+
+
+def notification_job_id(notification_id: int) -> str:
+    return f"notify-{notification_id}"
+
+
+def notification_job(notification_id: int) -> PendingJob:
+    # The job raises only on transient failures (a permanent one is logged and dropped), so every rq
+    # retry is worth making.
+    return PendingJob(
+        NOTIFY, "clipjury.notifications.tasks.deliver", notification_job_id(notification_id),
+        (notification_id,), len(NOTIFY_RETRY_INTERVALS), NOTIFY_RETRY_INTERVALS,
+    )
+
+
+def defer_notification(session: Session, notification_id: int) -> None:
+    job = notification_job(notification_id)
+    defer(session, job.queue, job.func, job.job_id, *job.args, retry=job.retry, intervals=job.intervals)
 
 
 def outcome_key(notification_id: int, channel: str) -> str:
@@ -137,3 +157,4 @@ def sweep_lost_notifications() -> int:
     if lost:
         log.warning("re-enqueued %s notification job(s) that never reached Redis", len(lost))
     return len(lost)
+

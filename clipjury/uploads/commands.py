@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from clipjury.db import session_scope
+from clipjury.timeutil import utcnow
+from clipjury.uploads.expiry import cleanup_expired_uploads
+
 
 def cmd_cleanup_uploads(_args: argparse.Namespace) -> int:
-    from clipjury.db import session_scope
-    from clipjury.timeutil import utcnow
-    from clipjury.uploads.service import cleanup_expired_uploads
-
     with session_scope() as session:
         count = cleanup_expired_uploads(session, utcnow())
     print(f"expired {count} abandoned upload(s)")

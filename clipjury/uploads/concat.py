@@ -47,25 +47,26 @@ from clipjury.errors import Conflict, DomainError, Gone, NotFound
 from clipjury.numbers import ascii_digits
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
+from clipjury.uploads.completion import add_upload_version
+from clipjury.uploads.locks import LockKeeper, UploadLock
 from clipjury.uploads.models import Concat, Upload, UploadStatus
-from clipjury.uploads.service import (
+from clipjury.uploads.objects import (
+    delete_quietly,
+    delete_tails,
+    end_upload,
+    object_key_for,
+    partial_key_for,
+    release_storage,
+    unit_session,
+)
+from clipjury.uploads.tus import (
     MIN_PART,
     BadUploadRequest,
     EmptyUpload,
-    LockKeeper,
     UploadBusy,
     UploadComplete,
     UploadGone,
-    UploadLock,
-    _delete_quietly,
-    _release_storage,
-    _session,
-    _terminate,
-    add_upload_version,
-    delete_tails,
-    object_key_for,
     parse_work_id,
-    partial_key_for,
     sanitize_filename,
     too_large,
 )
@@ -265,13 +266,13 @@ def create_final(
         for lock in held:
             lock.release()
     if final is None:  # another request claimed them between our read and our locks
-        with _session() as fresh:
+        with unit_session() as fresh:
             rows = [fresh.get(Upload, pid) for pid in ids]
             owners = {p.final_id for p in rows if p is not None and p.final_id is not None}
         return _existing_final(user, ids, owners, store)
     # Partials already complete (the usual tus-js-client order): the file is joined in this request.
     finish_final_if_ready(final.id, store, FINISH_WAIT_S, raise_errors=True)
-    with _session() as fresh:
+    with unit_session() as fresh:
         reloaded = fresh.get(Upload, final.id)
         assert reloaded is not None
         return reloaded
@@ -282,7 +283,7 @@ def _existing_final(user: User, ids: list[str], owners: set[str], store: ObjectS
     if len(owners) == 1:
         owner_id = next(iter(owners))
         finish_final_if_ready(owner_id, store, FINISH_WAIT_S, raise_errors=True)
-        with _session() as session:
+        with unit_session() as session:
             final = session.get(Upload, owner_id)
             if final is not None and final.user_id == user.id and list(final.partial_ids) == ids:
                 if final.status in (UploadStatus.terminated, UploadStatus.expired):
@@ -302,7 +303,7 @@ def _claim(
     final_id = secrets.token_urlsafe(24)
     object_key = object_key_for(work_id, final_id)
     part_size = store.part_size
-    with _session() as session:
+    with unit_session() as session:
         partials = [session.get(Upload, pid) for pid in ids]
         if any(p is None or p.final_id is not None for p in partials):
             return None
@@ -395,7 +396,7 @@ def join_group(upload_id: str, group: Group, store: ObjectStore) -> bool:
         _end_unplaced(upload_id)
         raise UploadBusy("同一文件的其他部分上传正在创建，请稍后重试。")
     try:
-        with _session() as session:
+        with unit_session() as session:
             upload = session.get(Upload, upload_id)
             if upload is None or upload.work_id is None or upload.status != UploadStatus.receiving:
                 return False
@@ -462,7 +463,7 @@ def _free_slot(session: Session, upload_id: str) -> bool | None:
 
 
 def _end_unplaced(upload_id: str) -> None:
-    with _session() as session:
+    with unit_session() as session:
         session.execute(update(Upload).where(col(Upload.id) == upload_id, col(Upload.final_id).is_(None))
                         .values(status=UploadStatus.terminated))
         session.commit()
@@ -506,7 +507,7 @@ class _Piece:
 
 
 def _finish_final(final_id: str, store: ObjectStore, keeper: LockKeeper) -> bool:
-    with _session() as session:
+    with unit_session() as session:
         final = session.get(Upload, final_id)
         if final is None or final.status != UploadStatus.receiving:
             return final is not None and final.status == UploadStatus.complete
@@ -550,7 +551,7 @@ def _finish_final(final_id: str, store: ObjectStore, keeper: LockKeeper) -> bool
     for piece in pieces:
         delete_tails(store, piece.id)
         if piece.part_base is None and (piece.length or 0) > 0:
-            _delete_quietly(store, piece.object_key)
+            delete_quietly(store, piece.object_key)
     return True
 
 
@@ -604,7 +605,7 @@ def _assemble(
 
 def _end_group(final_id: str, store: ObjectStore, status: str) -> bool:
     """End an unfinished final and its partials and free their storage. Caller holds the final's lock."""
-    with _session() as session:
+    with unit_session() as session:
         final = session.get(Upload, final_id)
         if final is None or final.status != UploadStatus.receiving:
             return False
@@ -617,9 +618,9 @@ def _end_group(final_id: str, store: ObjectStore, status: str) -> bool:
             session.rollback()
             return False
         session.commit()
-        _release_storage(store, final, delete_object=True)
+        release_storage(store, final, delete_object=True)
         for piece in pieces:
-            _release_storage(store, piece, delete_object=piece.part_base is None)
+            release_storage(store, piece, delete_object=piece.part_base is None)
         session.execute(update(Upload).where(col(Upload.id) == final_id).values(s3_upload_id=None))
         session.execute(
             update(Upload).where(col(Upload.final_id) == final_id,
@@ -636,7 +637,7 @@ def terminate_final(final_id: str, store: ObjectStore) -> None:
     if not lock.acquire_wait(LOCK_WAIT_S):
         raise UploadBusy()
     try:
-        with _session() as session:
+        with unit_session() as session:
             final = session.get(Upload, final_id)
             if final is not None and final.status == UploadStatus.complete:
                 raise UploadComplete()
@@ -651,7 +652,7 @@ def expire_final(final_id: str, store: ObjectStore, now: datetime) -> int:
     if not lock.acquire():
         return 0
     try:
-        with _session() as session:
+        with unit_session() as session:
             final = session.get(Upload, final_id)
             if final is None or final.status != UploadStatus.receiving or as_utc(final.expires_at) >= now:
                 return 0
@@ -673,6 +674,6 @@ def _free_partials(ids: list[str], store: ObjectStore) -> None:
             continue
         try:
             for status in (UploadStatus.receiving, UploadStatus.complete):
-                _terminate(upload_id, store, delete_object=True, status=status)
+                end_upload(upload_id, store, delete_object=True, status=status)
         finally:
             lock.release()

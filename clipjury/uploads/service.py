@@ -1,60 +1,65 @@
-"""Resumable uploads into object storage, shared by the tus routes and the raw PUT.
+"""Resumable uploads into object storage, shared by the tus routes and the raw PUT: creating an upload,
+streaming a request's bytes onto it, finishing and ending it.
 
 No state lives in the API process: the ``Upload`` row holds the offset and the stored parts, S3 holds
-the bytes (multipart parts plus a small ``uploads/{id}/tail`` object for what does not fill a part
-yet), and a Redis lock per upload keeps two requests from writing the same upload at once. Any API
-process can therefore continue an upload another one started.
+the bytes (multipart parts plus a small tail object for what does not fill a part yet), and a Redis lock
+per upload keeps two requests from writing the same upload at once. Any API process can therefore
+continue an upload another one started. A retried final PATCH finds the upload complete and answers 409
+``offset_mismatch`` with ``Upload-Offset`` = length, without side effects.
 
-Object key of a finished upload: ``originals/{work_id}/{upload_id}.mp4`` (deterministic, never
-derived from the client's filename). Completion happens exactly once: the bytes are stored, then the
-row moves ``receiving -> complete`` by compare-and-set in the same transaction that adds the work
-version (which sends the validation job after commit). A retried final PATCH finds the upload
-complete and answers 409 ``offset_mismatch`` with ``Upload-Offset`` = length, without side effects.
-
-Partial uploads (tus concatenation) use the same machinery; ``clipjury.uploads.concat`` decides where
-their bytes go and joins them into the final upload.
+The seams, lowest first: ``tus`` (protocol errors and headers), ``objects`` (store keys, freeing bytes),
+``locks``, ``buffer`` (the part buffer), ``completion``, ``concat`` (partial uploads joined into a final),
+``expiry``; this module builds on all of them and none of them imports it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
-import hashlib
 import logging
 import secrets
-import threading
-import time
-import unicodedata
-import zlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar, cast
 
 import anyio.to_thread
-from sqlalchemy import or_, true, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_upload_may_continue
-from clipjury.db import get_engine, relaxed_commit
-from clipjury.errors import Conflict, DomainError, Gone, Invalid, Locked, NotFound, PayloadTooLarge
-from clipjury.jobs import get_redis
-from clipjury.numbers import ascii_digits, db_id
+from clipjury.db import relaxed_commit
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
+from clipjury.uploads import concat
+from clipjury.uploads.buffer import PUT_PARTS_IN_FLIGHT, PartBuffer
+from clipjury.uploads.completion import finish_partial, finish_upload
 from clipjury.uploads.limits import check_new_upload
+from clipjury.uploads.locks import UploadLock
 from clipjury.uploads.models import Concat, Upload, UploadStatus
+from clipjury.uploads.objects import end_upload, object_key_for, partial_key_for, tail_crc, tail_key_for, unit_session
+from clipjury.uploads.tus import (
+    MIN_PART,
+    BadUploadRequest,
+    EmptyUpload,
+    FinalNotPatchable,
+    IncompleteBody,
+    OffsetMismatch,
+    TailRewound,
+    UploadBusy,
+    UploadComplete,
+    UploadGone,
+    UploadInProgress,
+    UploadLengthExceeded,
+    UploadNotFound,
+    check_declared_length,
+    sanitize_filename,
+    too_large,
+)
 from clipjury.works.models import Work
 from clipjury.works.service import (
-    AlreadySubmitted,
-    Disqualified,
-    UnderReview,
-    WorkNotFound,
-    add_version,
     ensure_accepts_upload,
     ensure_editable,
     ensure_may_submit,
@@ -65,202 +70,6 @@ from storage.s3 import ObjectNotFound, ObjectStore, get_store
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-MIB = 1024 * 1024
-# S3's smallest part (every part but the last of an object).
-MIN_PART = 5 * MIB
-FILENAME_MAX = 255
-DEFAULT_FILENAME = "video.mp4"
-
-
-# -- errors ----------------------------------------------------------------------------------------
-
-class TusError(DomainError):
-    """A tus protocol error; ``headers`` are added to the problem response."""
-
-    headers: dict[str, str] = {}  # noqa: RUF012  (read-only default, replaced per instance)
-
-
-class BadUploadRequest(TusError):
-    status_code = 400
-    code = "bad_upload_request"
-    message = "上传请求格式有误。"
-
-
-class TusVersionUnsupported(TusError):
-    status_code = 412
-    code = "tus_version_unsupported"
-    message = "不支持的 tus 协议版本，请使用 tus 1.0.0 客户端。"
-    headers = {"Tus-Version": "1.0.0"}  # noqa: RUF012
-
-
-class UnsupportedContentType(TusError):
-    status_code = 415
-    code = "unsupported_media_type"
-    message = "上传数据的 Content-Type 必须是 application/offset+octet-stream。"
-
-
-class EmptyUpload(Invalid):
-    code = "empty"
-    message = "文件是空的（0 字节）。请确认视频已导出完成，再重新选择文件上传。"
-
-
-class TooLarge(PayloadTooLarge):
-    code = "too_large"
-
-
-class UploadLengthExceeded(PayloadTooLarge):
-    code = "upload_length_exceeded"
-    message = "发送的数据超过了创建上传时声明的文件大小，本次数据未被保存。请重新开始上传。"
-
-
-class OffsetMismatch(TusError, Conflict):
-    status_code = 409
-    code = "offset_mismatch"
-    message = "上传位置与服务器记录不一致，请刷新进度后继续上传。"
-
-    def __init__(self, current: int) -> None:
-        super().__init__(offset=current)
-        self.headers = {"Upload-Offset": str(current)}
-
-
-class TailRewound(OffsetMismatch):
-    """The bytes after the last stored part are not what the row recorded (a request that lost its lock
-    wrote over them, or their object is gone): they are dropped and the client sends them again."""
-
-    code = "upload_rewound"
-    message = "服务器上最后一段数据未能确认，已退回到上一个完整分块：请从该位置继续上传（tus 客户端会自动续传）。"
-
-
-class UploadNotFound(NotFound):
-    code = "upload_not_found"
-    message = "找不到该上传，或您无权访问。"
-
-
-class UploadGone(Gone):
-    code = "upload_gone"
-    message = "该上传已过期或已取消，请重新上传文件。"
-
-
-class UploadBusy(Locked):
-    code = "upload_busy"
-
-
-class FinalNotPatchable(TusError):
-    status_code = 403
-    code = "concat_final_patch"
-    message = "合并后的上传不能再追加数据，请向各个部分上传发送数据。"
-
-
-class UploadComplete(Conflict):
-    code = "upload_complete"
-    message = "该上传已完成，不能再取消。"
-
-
-class InvalidIdempotencyKey(BadUploadRequest):
-    code = "invalid_idempotency_key"
-    message = "Idempotency-Key 必须是 1 到 255 个可见的 ASCII 字符（如一个 UUID）。"
-
-
-class UploadInProgress(Conflict):
-    code = "upload_in_progress"
-    message = "带同一 Idempotency-Key 的上传正在进行：请等它结束后查询作品状态，不必重复发送。"
-
-
-class IncompleteBody(BadUploadRequest):
-    code = "incomplete_body"
-    message = "文件没有完整收到（连接中断），请重新上传。"
-
-
-def too_large(limit: int) -> TooLarge:
-    return TooLarge(f"文件超过大小上限（{limit / MIB:.0f} MB），请压缩或剪短后再上传。", limit=limit)
-
-
-# -- small pure helpers ----------------------------------------------------------------------------
-
-def object_key_for(work_id: int, upload_id: str) -> str:
-    return f"originals/{work_id}/{upload_id}.mp4"
-
-
-def tail_prefix(upload_id: str) -> str:
-    return f"uploads/{upload_id}/tail"
-
-
-def tail_key_for(upload_id: str, start: int | None) -> str:
-    """Keyed by where the tail starts in the file: a request that stores a part and then a new tail
-    writes another object, never over the one the committed row still points at (a lost relaxed commit
-    leaves the row on its older tail). ``None``: the one key of rows written before tails had a CRC."""
-    return tail_prefix(upload_id) if start is None else f"{tail_prefix(upload_id)}-{start}"
-
-
-def tail_crc(data: bytes | bytearray) -> str:
-    return f"{zlib.crc32(data):08x}"
-
-
-def partial_key_for(upload_id: str) -> str:
-    """Where a partial upload not written straight into its final object is kept until it is joined."""
-    return f"uploads/{upload_id}/data"
-
-
-def sanitize_filename(raw: str | None) -> str:
-    """A name for display only (never a storage key): no path, no control characters, bounded."""
-    name = unicodedata.normalize("NFC", raw or "")
-    name = "".join(" " if unicodedata.category(ch).startswith(("C", "Z")) else ch for ch in name)
-    name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = " ".join(name.split()).strip(". ")
-    if len(name) > FILENAME_MAX:
-        stem, dot, ext = name.rpartition(".")
-        keep = f".{ext}" if dot and 0 < len(ext) <= 10 else ""
-        name = (stem if keep else name)[: FILENAME_MAX - len(keep)] + keep
-    return name or DEFAULT_FILENAME
-
-
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """tus ``Upload-Metadata``: comma-separated ``key base64value`` pairs (the value may be absent)."""
-    result: dict[str, str] = {}
-    for pair in (header or "").split(","):
-        pair = pair.strip()
-        if not pair:
-            continue
-        key, _, encoded = pair.partition(" ")
-        try:
-            value = base64.b64decode(encoded.strip(), validate=True).decode("utf-8") if encoded.strip() else ""
-        except (binascii.Error, UnicodeDecodeError):
-            raise BadUploadRequest(
-                f"Upload-Metadata 中 {key[:40]!r} 的值不是有效的 base64（UTF-8）。", code="invalid_metadata"
-            ) from None
-        result[key] = value
-    return result
-
-
-def parse_length(value: str | None, header: str) -> int | None:
-    if value is None:
-        return None
-    value = value.strip()
-    if not ascii_digits(value) or len(value) > 18:
-        raise BadUploadRequest(f"{header} 必须是非负整数。", code=f"invalid_{header.lower().replace('-', '_')}")
-    return int(value)
-
-
-def parse_work_id(raw: str) -> int:
-    """The ``work_id`` of ``Upload-Metadata`` (stripped, not empty). A number no database id can be
-    (ids are 32-bit on PostgreSQL) names no work: answered like an unknown one, never sent to the database."""
-    if not ascii_digits(raw):
-        raise BadUploadRequest("Upload-Metadata 中的作品编号 work_id 必须是数字。", code="work_id_required")
-    work_id = db_id(raw)
-    if work_id is None:
-        raise WorkNotFound()
-    return work_id
-
-
-IDEMPOTENCY_KEY_MAX = 255
-
-
-def idempotency_digest(user_id: int, work_id: int, key: str) -> str:
-    """What a raw PUT's ``Idempotency-Key`` names: this user's upload of a file to this work."""
-    key = key.strip()
-    if not 1 <= len(key) <= IDEMPOTENCY_KEY_MAX or not all("!" <= ch <= "~" for ch in key):
-        raise InvalidIdempotencyKey()
-    return hashlib.sha256(f"{user_id}\0{work_id}\0{key}".encode()).hexdigest()
 
 
 def earlier_put(session: Session, digest: str, store: ObjectStore | None = None) -> Upload | None:
@@ -277,7 +86,7 @@ def earlier_put(session: Session, digest: str, store: ObjectStore | None = None)
         if not lock.acquire():
             raise UploadInProgress()
         try:
-            _terminate(upload.id, store or get_store(), True)
+            end_upload(upload.id, store or get_store(), True)
         finally:
             lock.release()
     session.execute(update(Upload).where(col(Upload.id) == upload.id).values(idempotency_digest=None))
@@ -285,103 +94,9 @@ def earlier_put(session: Session, digest: str, store: ObjectStore | None = None)
     return None
 
 
-def _lock_key(upload_id: str) -> str:
-    return f"{get_settings().queue_prefix}:upload-lock:{upload_id}"
-
-
-_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
-_REFRESH = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
-)
-
-
-class UploadLock:
-    """One writer per upload across every API process (SET NX PX with a token, refreshed while streaming)."""
-
-    def __init__(self, upload_id: str) -> None:
-        self.upload_id = upload_id
-        self.key = _lock_key(upload_id)
-        self.token = secrets.token_hex(16)
-        self.ttl_ms = get_settings().upload_lock_ttl_s * 1000
-        self.refreshed_at = 0.0
-
-    def acquire(self) -> bool:
-        ok = bool(get_redis().set(self.key, self.token, nx=True, px=self.ttl_ms))
-        self.refreshed_at = time.monotonic()
-        return ok
-
-    def acquire_wait(self, timeout_s: float) -> bool:
-        """Acquire, waiting up to ``timeout_s`` for a short holder (e.g. the completion of a final upload)."""
-        deadline = time.monotonic() + timeout_s
-        while not self.acquire():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
-    def due(self) -> bool:
-        return time.monotonic() - self.refreshed_at > self.ttl_ms / 3000
-
-    def refresh(self) -> bool:
-        self.refreshed_at = time.monotonic()
-        return bool(get_redis().eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))  # type: ignore[no-untyped-call]
-
-    def release(self) -> None:
-        try:
-            get_redis().eval(_RELEASE, 1, self.key, self.token)  # type: ignore[no-untyped-call]
-        except Exception:  # the TTL frees it anyway
-            log.warning("could not release %s", self.key, exc_info=True)
-
-    @contextlib.contextmanager
-    def kept(self) -> Iterator[LockKeeper]:
-        """Renew the held lock from a thread while the block runs (work that makes no progress a caller
-        can see, such as server-side copies on a slow store, would otherwise outlive the TTL and let a
-        second caller take the lock and undo it). The block checks ``keeper.check()`` before it commits."""
-        keeper = LockKeeper(self)
-        keeper.start()
-        try:
-            yield keeper
-        finally:
-            keeper.stop()
-
-
-class LockKeeper(threading.Thread):
-    def __init__(self, lock: UploadLock) -> None:
-        super().__init__(name=f"keep-{lock.key}", daemon=True)
-        self.lock = lock
-        self.lost = False
-        self._stop_event = threading.Event()
-
-    def run(self) -> None:
-        while not self._stop_event.wait(self.lock.ttl_ms / 3000):
-            try:
-                held = self.lock.refresh()
-            except Exception:  # Redis away for a moment: try again at the next beat, the TTL still runs
-                log.warning("could not renew %s", self.lock.key, exc_info=True)
-                continue
-            if not held:
-                self.lost = True
-                return
-
-    def stop(self) -> None:
-        self._stop_event.set()
-        self.join()
-
-    def check(self) -> None:
-        """Raise if the lock was lost (expired and maybe taken): what was done under it must not be committed."""
-        if self.lost:
-            raise UploadBusy("上传锁已失效，请刷新进度后继续。")
-
-
-def _session() -> Session:
-    return Session(get_engine(), expire_on_commit=False)
-
-
 async def _thread(func: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(func, *args)
 
-
-# -- creating and reading ----------------------------------------------------------------------------
 
 def max_size(session: Session) -> int:
     return active_campaign(session).max_size_bytes
@@ -449,13 +164,6 @@ def ensure_may_upload_to(session: Session, user: User, work_id: int) -> None:
     get_own_work(session, user, work_id)
 
 
-def check_declared_length(length: int, limit: int) -> None:
-    if length == 0:
-        raise EmptyUpload()
-    if length > limit:
-        raise too_large(limit)
-
-
 def _usable(upload: Upload, now: datetime) -> None:
     if upload.status in (UploadStatus.terminated, UploadStatus.expired):
         raise UploadGone()
@@ -482,8 +190,6 @@ def current_offset(upload: Upload) -> int:
     return upload.length or 0 if upload.status == UploadStatus.complete else upload.offset
 
 
-# -- receiving bytes ---------------------------------------------------------------------------------
-
 @dataclass
 class _State:
     """What one request knows about the upload it appends to (reloaded from the row at its start)."""
@@ -509,7 +215,7 @@ class _State:
 
 def _load(upload_id: str, user_id: int, offset: int, content_length: int | None, store: ObjectStore) -> _State:
     now = utcnow()
-    with _session() as session:
+    with unit_session() as session:
         # One statement for the upload, its work and the work's campaign (this runs for every chunk).
         row = session.execute(
             select(Upload, Work, Campaign)
@@ -660,100 +366,18 @@ def finish(upload_id: str, store: ObjectStore | None = None) -> int | None:
     a crash at any point: completing a multipart upload twice is detected and the object checked.
     """
     store = store or get_store()
-    with _session() as session:
+    with unit_session() as session:
         upload = session.get(Upload, upload_id)
         if upload is None or upload.status != UploadStatus.receiving or upload.offset != upload.length:
             return None
         if upload.concat == Concat.partial:
-            final_id = _finish_partial(session, upload, store)
+            final_id = finish_partial(session, upload, store)
         else:
-            return _finish_upload(session, upload, store)
+            return finish_upload(session, upload, store)
     if final_id is not None:
-        from clipjury.uploads import concat  # builds on this module
 
         concat.finish_after_partial(final_id, store)
     return None
-
-
-def _finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str | None:
-    """A partial is complete once its bytes are stored: in its own object, or as parts of its final's
-    multipart upload (which the final completes). Returns the final to try completing, if any."""
-    length = upload.length or 0
-    if upload.part_base is None:
-        if upload.s3_upload_id is not None:
-            parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
-            try:
-                store.complete_multipart(upload.object_key, upload.s3_upload_id, parts)
-            except ObjectNotFound:
-                pass  # completed by an earlier attempt that died before its commit: the size check decides
-        info = store.head(upload.object_key)
-        if info is None or info.size != length:
-            log.error("partial upload %s: stored object is missing or has the wrong size", upload.id)
-            raise UploadGone("上传的文件在存储中不完整，请重新上传。")
-    result = session.execute(
-        update(Upload)
-        .where(col(Upload.id) == upload.id, col(Upload.status) == UploadStatus.receiving,
-               col(Upload.offset) == length)
-        .values(status=UploadStatus.complete, completed_at=utcnow(), tail_size=0)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        return None
-    session.commit()
-    delete_tails(store, upload.id)
-    return upload.final_id
-
-
-def _finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int | None:
-    upload_id = upload.id
-    length = upload.length or 0
-    if upload.s3_upload_id is not None:
-        parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
-        try:
-            store.complete_multipart(upload.object_key, upload.s3_upload_id, parts)
-        except ObjectNotFound:
-            pass  # completed by an earlier attempt that died before its commit: the size check decides
-    info = store.head(upload.object_key)
-    if info is None or info.size != length:
-        log.error("upload %s: stored object %s is missing or has the wrong size", upload_id, upload.object_key)
-        raise UploadGone("上传的文件在存储中不完整，请重新上传。")
-    now = utcnow()
-    result = session.execute(
-        update(Upload)
-        .where(col(Upload.id) == upload_id, col(Upload.status) == UploadStatus.receiving,
-               col(Upload.offset) == length)
-        .values(status=UploadStatus.complete, completed_at=now, tail_size=0)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        session.rollback()
-        return None
-    try:
-        version_id = add_upload_version(session, upload, length)
-    except (AlreadySubmitted, UnderReview, Disqualified):  # the work moved on while the bytes arrived
-        session.rollback()
-        _terminate(upload_id, store, delete_object=True)
-        raise
-    session.commit()  # sends the validation job
-    # Tail objects linger from earlier requests (their bytes have since gone into parts), and a lost
-    # commit may have left a multipart upload the row never recorded.
-    delete_tails(store, upload_id)
-    abort_orphan_multiparts(store, upload.object_key)
-    return version_id
-
-
-def add_upload_version(session: Session, upload: Upload, length: int) -> int:
-    """The work's new version for a completed upload (plain or final), linked from the upload's row,
-    in the caller's transaction; raises as ``add_version`` does when the work no longer takes files."""
-    work = session.get(Work, upload.work_id)
-    user = session.get(User, upload.user_id)
-    assert work is not None
-    version = add_version(
-        session, work, actor=user, object_key=upload.object_key, size_bytes=length,
-        filename=upload.filename, upload_id=upload.id, upload_started_at=upload.created_at,
-    )
-    session.execute(update(Upload).where(col(Upload.id) == upload.id).values(version_id=version.id))
-    assert version.id is not None
-    return version.id
 
 
 def _part_ready(state: _State, buffered: int, sent_end: int, part_size: int) -> bool:
@@ -769,102 +393,6 @@ def _part_ready(state: _State, buffered: int, sent_end: int, part_size: int) -> 
         return buffered > part_size
     left_after = state.length - (sent_end + part_size)
     return left_after > 0 and left_after >= state.min_last_part
-
-
-class _BlockPool:
-    """A few part-sized blocks kept for the next request: a fresh 8 MiB block costs 2,048 page faults
-    (and zeroing) before the first byte lands in it, more than the copy into it. Bounded: at most
-    ``keep`` blocks stay allocated while the process is idle."""
-
-    def __init__(self, keep: int) -> None:
-        self.keep = keep
-        self._free: list[bytearray] = []
-        self._lock = threading.Lock()
-
-    def get(self, size: int) -> bytearray:
-        with self._lock:
-            while self._free:
-                block = self._free.pop()
-                if len(block) == size:
-                    return block
-        return bytearray(size)
-
-    def put(self, block: bytearray) -> None:
-        with self._lock:
-            if len(self._free) < self.keep:
-                self._free.append(block)
-
-
-BLOCK_POOL = _BlockPool(keep=4)
-# Parts of one raw PUT sent to the store at once: one stream keeps the store busy only while it waits on
-# several parts (tus gets the same from its parallel partials). Each is a part-sized block of memory.
-PUT_PARTS_IN_FLIGHT = 4
-
-
-class PartBuffer:
-    """Bytes received but not stored yet, in blocks of one S3 part each.
-
-    Each block is allocated once at its final size (or taken from ``BLOCK_POOL``) and filled in place,
-    and a full block goes to the store as it is. (Growing one ``bytearray`` with ``+=`` reallocates it
-    again and again: the heap copies an 8 MiB part about eight times over while it fills, which was most
-    of the API's CPU per byte.) ``expected`` is how many bytes are still coming, when the request says
-    so (Content-Length): a small request then gets a small block, not a whole part.
-    """
-
-    def __init__(self, part_size: int, expected: int | None = None) -> None:
-        self.part_size = part_size
-        self.expected = expected
-        self.blocks: list[bytearray] = []
-        self.fill = 0  # bytes used in the last block
-        self.size = 0
-
-    def __len__(self) -> int:
-        return self.size
-
-    def _new_block(self) -> None:
-        capacity = self.part_size
-        if self.expected is not None:
-            capacity = max(1, min(capacity, self.expected))
-        self.blocks.append(BLOCK_POOL.get(capacity) if capacity == self.part_size else bytearray(capacity))
-        self.fill = 0
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            if not self.blocks or self.fill == self.part_size:
-                self._new_block()
-            block = self.blocks[-1]
-            if self.fill == len(block):  # more than the request announced: grow this block up to a part
-                block.extend(bytes(min(self.part_size, self.fill + len(view)) - self.fill))
-            n = min(len(view), len(block) - self.fill)
-            block[self.fill:self.fill + n] = view[:n]
-            self.fill += n
-            self.size += n
-            if self.expected is not None:
-                self.expected = max(0, self.expected - n)
-            view = view[n:]
-
-    def pop_part(self) -> bytearray:
-        """The first ``part_size`` bytes, without copying them (the caller checked there are that many)."""
-        block = self.blocks.pop(0)
-        if not self.blocks:
-            self.fill = 0
-        self.size -= len(block)
-        return block
-
-    def recycle(self, block: bytearray) -> None:
-        """Give a block back once the store has it (never while a request may still send it)."""
-        if len(block) == self.part_size:
-            BLOCK_POOL.put(block)
-
-    def take_all(self) -> bytearray:
-        """Everything buffered, as one bytearray (one copy only when it spans several blocks)."""
-        if not self.blocks:
-            return bytearray()
-        del self.blocks[-1][self.fill:]
-        data = self.blocks[0] if len(self.blocks) == 1 else bytearray().join(self.blocks)
-        self.blocks, self.fill, self.size = [], 0, 0
-        return data
 
 
 @dataclass(frozen=True)
@@ -988,13 +516,11 @@ async def append(
             with contextlib.suppress(BaseException):
                 await task
         if whole_file:
-            await _thread(_terminate, upload_id, store, True)
+            await _thread(end_upload, upload_id, store, True)
         raise
     finally:
         await _thread(lock.release)
 
-
-# -- recovery, termination, expiry -------------------------------------------------------------------
 
 def recover_if_stalled(upload: Upload, store: ObjectStore | None = None) -> bool:
     """An upload with every byte in but not complete (its process died between the two steps):
@@ -1011,59 +537,6 @@ def recover_if_stalled(upload: Upload, store: ObjectStore | None = None) -> bool
         lock.release()
 
 
-def _delete_quietly(store: ObjectStore, key: str) -> None:
-    try:
-        store.delete(key)
-    except ObjectNotFound:
-        pass
-
-
-def abort_orphan_multiparts(store: ObjectStore, key: str) -> None:
-    """Multipart uploads left on a finished object's key (no row records them any more)."""
-    for other_key, other_id in store.list_multipart_uploads(prefix=key):
-        if other_key == key:
-            store.abort_multipart(key, other_id)
-
-
-def delete_tails(store: ObjectStore, upload_id: str) -> None:
-    """Every tail object of an upload (the current one and any a lost commit or a dead request left)."""
-    for key in store.list_keys(tail_prefix(upload_id)):
-        _delete_quietly(store, key)
-
-
-def _release_storage(store: ObjectStore, upload: Upload, *, delete_object: bool) -> None:
-    """Abort every multipart upload of this upload's key (an orphan from a crash too), drop the tail."""
-    if upload.concat == Concat.partial and upload.part_base is not None:
-        # Its parts belong to the final's multipart upload, which only the final releases.
-        delete_tails(store, upload.id)
-        return
-    if upload.s3_upload_id:
-        store.abort_multipart(upload.object_key, upload.s3_upload_id)
-    for key, other_id in store.list_multipart_uploads(prefix=upload.object_key):
-        if key == upload.object_key:
-            store.abort_multipart(key, other_id)
-    delete_tails(store, upload.id)
-    if delete_object:
-        _delete_quietly(store, upload.object_key)
-
-
-def _terminate(
-    upload_id: str, store: ObjectStore, delete_object: bool = False, *, status: str = UploadStatus.receiving
-) -> None:
-    """End an upload in ``status`` (a finished partial no final joined may be ended too)."""
-    with _session() as session:
-        upload = session.get(Upload, upload_id)
-        if upload is None or upload.status != status:
-            return
-        _release_storage(store, upload, delete_object=delete_object)
-        session.execute(
-            update(Upload).where(col(Upload.id) == upload_id, col(Upload.status) == status,
-                                 col(Upload.final_id).is_(None) if upload.concat == Concat.partial else true())
-            .values(status=UploadStatus.terminated, s3_upload_id=None, tail_size=0, tail_crc=None)
-        )
-        session.commit()
-
-
 def terminate(session: Session, user: User, upload_id: str) -> None:
     """tus termination: abort the multipart upload and drop the stored bytes now.
 
@@ -1072,7 +545,6 @@ def terminate(session: Session, user: User, upload_id: str) -> None:
     upload = get_own_upload(session, user, upload_id)
     group = upload.id if upload.concat == Concat.final else upload.final_id
     if group is not None:
-        from clipjury.uploads import concat  # builds on this module
 
         session.commit()
         concat.terminate_final(group, get_store())
@@ -1084,70 +556,7 @@ def terminate(session: Session, user: User, upload_id: str) -> None:
     if not lock.acquire():
         raise UploadBusy()
     try:
-        session.commit()  # end the read transaction: _terminate works in its own unit
-        _terminate(upload_id, get_store(), delete_object=True, status=upload.status)
+        session.commit()  # end the read transaction: end_upload works in its own unit
+        end_upload(upload_id, get_store(), delete_object=True, status=upload.status)
     finally:
         lock.release()
-
-
-def cleanup_expired_uploads(session: Session, now: datetime) -> int:
-    """Expire abandoned uploads and free their storage; returns how many were expired.
-
-    Also finishes freeing terminated or expired uploads whose storage could not be released before.
-    Busy uploads (a request holds the lock) are left for the next run. The caller commits.
-    """
-    from clipjury.uploads import concat  # builds on this module
-
-    store = get_store()
-    rows = list(session.exec(
-        select(Upload).where(
-            or_(
-                (col(Upload.status) == UploadStatus.receiving) & (col(Upload.expires_at) < now),
-                # A finished partial that no final joined is abandoned like an unfinished upload.
-                (col(Upload.concat) == Concat.partial) & (col(Upload.status) == UploadStatus.complete)
-                & col(Upload.final_id).is_(None) & (col(Upload.expires_at) < now),
-                col(Upload.status).in_([UploadStatus.terminated, UploadStatus.expired])
-                & (col(Upload.s3_upload_id).is_not(None) | (col(Upload.tail_size) > 0)),
-            )
-        )
-    ))
-    # Finals first, each in its own unit: before this session writes anything (SQLite has one writer).
-    groups = [u for u in rows if u.concat == Concat.final and u.status == UploadStatus.receiving]
-    expired = sum(concat.expire_final(final.id, store, now) for final in groups)
-    for upload in rows:
-        if upload in groups:
-            continue
-        if upload.final_id is not None and upload.status in (UploadStatus.receiving, UploadStatus.complete):
-            continue  # a piece of a file being joined: it expires with its final
-        lock = UploadLock(upload.id)
-        if not lock.acquire():
-            continue
-        try:
-            was = upload.status  # read first: the UPDATE below also refreshes the loaded object
-            abandoned = was == UploadStatus.receiving or (
-                upload.concat == Concat.partial and was == UploadStatus.complete
-            )
-            new_status = UploadStatus.expired if abandoned else was
-            if upload.concat == Concat.partial and abandoned:
-                # Claim it before freeing its storage: a final may have joined it since the query.
-                claimed = session.execute(
-                    update(Upload).where(col(Upload.id) == upload.id, col(Upload.status) == was,
-                                         col(Upload.final_id).is_(None))
-                    .values(status=new_status)
-                )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
-                    continue
-                was = new_status
-            _release_storage(store, upload, delete_object=True)
-            result = session.execute(
-                update(Upload).where(col(Upload.id) == upload.id, col(Upload.status) == was)
-                .values(status=new_status, s3_upload_id=None, tail_size=0)
-            )
-            if abandoned and result.rowcount == 1:  # type: ignore[attr-defined]
-                expired += 1
-        finally:
-            lock.release()
-    session.flush()
-    if expired:
-        log.info("expired %d abandoned uploads", expired)
-    return expired

@@ -24,7 +24,6 @@ from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_takes_works, grace_end
 from clipjury.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
-from clipjury.jobs import defer_media, defer_validation
 from clipjury.media.rules import Verdict
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, fmt_local, utcnow
@@ -39,6 +38,7 @@ from clipjury.works.models import (
 from clipjury.works.models import (
     Playback as PlaybackKind,
 )
+from clipjury.works.tasks import defer_media, defer_validation
 
 TITLE_MAX = 100
 DESCRIPTION_MAX = 2000

@@ -1,4 +1,8 @@
-"""The ``clipjury`` command line."""
+"""The ``clipjury`` command line (console script ``clipjury``, or ``python -m clipjury_cli``).
+
+The commands import what they run when they run, so ``clipjury migrate`` does not load the web app or
+the worker; the domains' own commands (``register``) are listed here, not discovered.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
+import clipjury.accounts.commands
+import clipjury.devservices
+import clipjury.uploads.commands
+import workers.commands
 from clipjury.settings import get_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -31,7 +39,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
             campaign = seed_demo(session)
             print(f"demo campaign ready: {campaign.name} (id {campaign.id}); demo accounts use password 'demo'")
         if args.works:
-            from clipjury.demo import DemoError, describe, seed_demo_works
+            from clipjury_cli.demo import DemoError, describe, seed_demo_works
 
             try:
                 report = seed_demo_works(args.works)
@@ -100,20 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _extensions() -> list[Callable[[argparse._SubParsersAction], None]]:  # type: ignore[type-arg]
-    """Commands that live with their domain register themselves here."""
-    registrars: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
-    for module_name in (
-        "workers.commands", "clipjury.uploads.commands", "clipjury.accounts.commands", "clipjury.devservices",
-    ):
-        try:
-            module = __import__(module_name, fromlist=["register"])
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        if hasattr(module, "register"):
-            registrars.append(module.register)
-    return registrars
+    """Commands that live with their domain, each module's ``register``."""
+    return [
+        workers.commands.register, clipjury.uploads.commands.register, clipjury.accounts.commands.register,
+        clipjury.devservices.register,
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,7 +131,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     func: Command = args.func
     return func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,11 @@
-"""The public shape of a work (the fixed API contract) and the payloads that create one."""
+"""The public shape of a work (the fixed API contract) and the payloads that create one.
+
+It lives in the API, not in ``clipjury/works/``: the shape combines the work with what reviews decided
+(who decided, the status shown to whom), so it depends on both ``works`` and ``reviews``, and ``reviews``
+depends on ``works``. Kept in the works domain it made ``works`` import ``reviews`` back; here, above both
+domains, every dependency points one way (api -> reviews -> works). Pages that show a work use the domain
+functions directly, not this shape.
+"""
 
 from __future__ import annotations
 

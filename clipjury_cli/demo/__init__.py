@@ -26,11 +26,11 @@ from sqlmodel import Session, select
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.campaigns.models import Campaign
 from clipjury.db import session_scope
-from clipjury.demo.media import Kind, MediaUnavailable, make
 from clipjury.errors import DomainError
 from clipjury.seed import CAMPAIGN_SLUG, DEMO_PASSWORD, PRODUCTION_REFUSAL, SeedRefused
 from clipjury.settings import Environment, get_settings
 from clipjury.works.models import VersionStatus, Work, WorkStatus, WorkVersion
+from clipjury_cli.demo.media import Kind, MediaUnavailable, make
 
 log = logging.getLogger(__name__)
 
@@ -284,7 +284,7 @@ class _Walker:
         self, session: Session, work: Work, owner: User, plan: Plan, province: Province, campaign: Campaign,
     ) -> None:
         from clipjury.timeutil import utcnow
-        from clipjury.uploads.service import object_key_for
+        from clipjury.uploads.objects import object_key_for
         from clipjury.works import service as works
         from storage import get_store
 
