@@ -120,7 +120,8 @@ def test_production_refuses_the_development_secrets() -> None:
             "redis_url": "redis://r:6379/0", "s3_endpoint_url": "https://s3.example", "cookie_secure": True,
             "sms_sender": "webhook", "sms_webhook_url": PRODUCTION_ENV["CLIPJURY_SMS_WEBHOOK_URL"],
             "sms_webhook_token": PRODUCTION_ENV["CLIPJURY_SMS_WEBHOOK_TOKEN"],
-            "phone_key": PRODUCTION_ENV["CLIPJURY_PHONE_KEY"], "phone_hmac_key": PRODUCTION_ENV["CLIPJURY_PHONE_HMAC_KEY"]}
+            "phone_key": PRODUCTION_ENV["CLIPJURY_PHONE_KEY"],
+            "phone_hmac_key": PRODUCTION_ENV["CLIPJURY_PHONE_HMAC_KEY"]}
     Settings(_env_file=None, **good)  # type: ignore[call-arg, arg-type]
     changes: list[tuple[dict[str, Any], str]] = [
         ({"secret_key": DEV_SECRET_KEY}, "CLIPJURY_SECRET_KEY must be set"),
