@@ -13,6 +13,7 @@ from api import problems
 from api.body_limits import FormBodyLimit
 from api.loopback_guard import LoopbackOnly
 from api.routes import accounts, auth, campaigns, health, notifications, review, uploads, works
+from api.routes import public as public_routes
 from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
 
@@ -49,6 +50,13 @@ def create_app() -> FastAPI:
     app.include_router(reports_routes.router)
     app.include_router(accounts.router)
     app.include_router(campaigns.router)
+    app.include_router(public_routes.provinces_router)
+    app.include_router(public_routes.router)
+    if settings.sms_sender == "dev":
+        # Not merely refused elsewhere: absent, so no production configuration can expose codes.
+        from api.routes import dev
+
+        app.include_router(dev.router)
 
     from review_ui.app import create_ui
 

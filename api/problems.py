@@ -158,7 +158,9 @@ def install(app: FastAPI, *, extra_headers: dict[str, str] | None = None) -> Non
 
     @app.exception_handler(DomainError)
     async def _domain(_request: Request, exc: DomainError) -> JSONResponse:
-        return domain_problem(exc, extra_headers)
+        # An error may name headers of its own answer (e.g. Retry-After on a 429).
+        own: dict[str, str] = getattr(exc, "problem_headers", {})
+        return domain_problem(exc, {**(extra_headers or {}), **own} or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

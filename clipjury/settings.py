@@ -21,6 +21,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me-before-production"
 DEV_S3_ACCESS_KEY = "clipjury-dev"
 DEV_S3_SECRET_KEY = "clipjury-dev-secret"
+DEV_PHONE_KEY = "dev-only-phone-encryption-key-change-me"
+DEV_PHONE_HMAC_KEY = "dev-only-phone-lookup-key-change-me"
 # What a job does besides running ffmpeg (download the original, upload the results, record them).
 JOB_TIMEOUT_MARGIN_S = 300
 # What docs/production/clipjury.env has where each deployment must put its own value.
@@ -30,6 +32,12 @@ PLACEHOLDER = "CHANGE-ME"
 # The channel names ``notify_channels`` may list. The settings are read before anything else, so they
 # name the channels and ``clipjury.notifications.channels`` implements exactly these (checked there).
 NOTIFY_CHANNELS = ("in_app", "email", "sms")
+
+# Code requests per client address and per network when not set, by profile (production?): generous for
+# carrier-grade NAT (thousands of phones behind one public IPv4) in production, and outside it for a
+# rehearsal of a hundred or more phones from one machine within minutes.
+OTP_ADDRESS_LIMITS = {True: "20/minute;200/hour;1000/day", False: "200/minute;2000/hour;10000/day"}
+OTP_NETWORK_LIMITS = {True: "60/minute;600/hour;3000/day", False: "200/minute;2000/hour;10000/day"}
 
 
 class Environment(StrEnum):
@@ -190,6 +198,29 @@ class Settings(BaseSettings):
     sms_template: str = "{title}：{body}"
     sms_max_chars: int = Field(default=300, ge=20, le=1000)
 
+    # Phone verification (clipjury/phones). "dev" sends nothing and keeps each message in Redis for the dev
+    # outbox (GET /api/v1/dev/sms-outbox); refused in production. "webhook" posts to CLIPJURY_SMS_WEBHOOK_URL
+    # like the notification relay.
+    sms_sender: Literal["dev", "webhook"] = "dev"
+    # Keys kept outside the database: AES-GCM for stored numbers, HMAC-SHA256 for looking them up (and for
+    # keying codes and limits, so no number is written to Redis in clear).
+    phone_key: SecretStr = SecretStr(DEV_PHONE_KEY)
+    phone_hmac_key: SecretStr = SecretStr(DEV_PHONE_HMAC_KEY)
+    # One-time codes: lifetime, wrong tries that end a code, and the wait before another for the same
+    # number and purpose.
+    otp_ttl_s: int = Field(default=300, ge=1, le=3600)
+    otp_max_attempts: int = Field(default=5, ge=1, le=20)
+    otp_resend_cooldown_s: int = Field(default=60, ge=0, le=3600)
+    # Code requests allowed, in the notation of the `limits` library ("N/minute;N/hour;N/day"), every window
+    # checked. Per number: the same in every profile. Per client address and per network (IPv4 /24, IPv6
+    # /64): empty takes the profile's default (OTP_ADDRESS_LIMITS / OTP_NETWORK_LIMITS below).
+    otp_limits_per_number: str = "1/minute;5/hour;10/day"
+    otp_limits_per_address: str = ""
+    otp_limits_per_network: str = ""
+    # The dev sender's outbox: how many messages it keeps, and for how long.
+    sms_outbox_max: int = Field(default=500, ge=10, le=100_000)
+    sms_outbox_ttl_s: int = Field(default=24 * 3600, ge=60)
+
     @model_validator(mode="after")
     def _defaults_and_guards(self) -> Settings:
         if not self.database_url:
@@ -303,6 +334,49 @@ class Settings(BaseSettings):
                 "set CLIPJURY_S3_PUBLIC_ENDPOINT_URL to the address browsers use (e.g. the store behind "
                 "the site's nginx), or CLIPJURY_ALLOW_LOOPBACK_S3=true to rehearse on one machine"
             )
+
+    @model_validator(mode="after")
+    def _phone_guards(self) -> Settings:
+        from limits import parse_many
+
+        production = self.env == Environment.production
+        if not self.otp_limits_per_address:
+            self.otp_limits_per_address = OTP_ADDRESS_LIMITS[production]
+        if not self.otp_limits_per_network:
+            self.otp_limits_per_network = OTP_NETWORK_LIMITS[production]
+        for name in ("otp_limits_per_number", "otp_limits_per_address", "otp_limits_per_network"):
+            try:
+                parse_many(getattr(self, name))
+            except ValueError as exc:
+                raise ValueError(
+                    f"CLIPJURY_{name.upper()}: {getattr(self, name)!r} is not a list of limits such as "
+                    "'1/minute;5/hour;10/day'"
+                ) from exc
+        if self.sms_sender == "webhook":
+            if not self.sms_webhook_url:
+                raise ValueError("CLIPJURY_SMS_SENDER=webhook needs CLIPJURY_SMS_WEBHOOK_URL")
+            if not self.sms_webhook_url.startswith(("http://", "https://")):
+                raise ValueError("CLIPJURY_SMS_WEBHOOK_URL must be an http(s) URL")
+        if production:
+            if self.sms_sender == "dev":
+                raise ValueError(
+                    "CLIPJURY_SMS_SENDER=dev sends no SMS (codes stay in Redis, readable by anyone at the dev "
+                    "outbox): set CLIPJURY_SMS_SENDER=webhook in production"
+                )
+            if len(self.sms_webhook_token.get_secret_value()) < 16:
+                raise ValueError("CLIPJURY_SMS_WEBHOOK_TOKEN must be set to a real secret in production")
+            if not self.sms_webhook_url.startswith("https://"):
+                raise ValueError("CLIPJURY_SMS_WEBHOOK_URL must be https:// in production")
+            for name, dev_value in (("phone_key", DEV_PHONE_KEY), ("phone_hmac_key", DEV_PHONE_HMAC_KEY)):
+                secret = getattr(self, name).get_secret_value()
+                if secret == dev_value:
+                    raise ValueError(f"CLIPJURY_{name.upper()} must be set to a real secret in production")
+                if len(secret) < 32:
+                    raise ValueError(f"CLIPJURY_{name.upper()} must be at least 32 characters")
+            if self.phone_key.get_secret_value() == self.phone_hmac_key.get_secret_value():
+                # One leaked key must not give both the numbers and the means to test guesses against them.
+                raise ValueError("CLIPJURY_PHONE_KEY and CLIPJURY_PHONE_HMAC_KEY must differ")
+        return self
 
     @property
     def trusted_proxy_list(self) -> list[str]:

@@ -14,7 +14,7 @@ from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from clipjury.accounts import admin, invitations
 from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
-from clipjury.accounts.passwords import PASSWORD_MIN_CHARS
+from clipjury.accounts.passwords import PASSWORD_MIN_CHARS, WeakPassword
 from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, start_session
 from clipjury.db import DB_ID_MAX
 from clipjury.errors import DomainError, Invalid
@@ -174,7 +174,7 @@ def accept_invite(
     else:
         try:
             invitee = invitations.accept(session, token, password)
-        except invitations.WeakPassword as exc:
+        except WeakPassword as exc:
             error = exc.message
     if error:
         return render(request, "accounts/invite.html", {

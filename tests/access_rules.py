@@ -371,6 +371,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/login"): Rule("public", ok=frozenset({200, 303})),
     # The public site (public_ui, mounted under /public): the same page for everyone, no login asked.
     ("GET", "/public/"): Rule("public"),
+    # The public API (api/routes/public.py): no account read. A landline gets 422 bad_phone for everyone, so
+    # the matrix sends no code and uses up no limit.
+    ("GET", "/api/v1/provinces"): Rule("public"),
+    ("POST", "/api/v1/public/codes"): Rule(
+        "public", ok=frozenset({422}), probe=Probe(json={"phone": "010-12345678", "purpose": "register"}),
+        note="a landline: 422 bad_phone for everyone",
+    ),
+    # Only while CLIPJURY_SMS_SENDER=dev (the suite's default); production refuses that sender.
+    ("GET", "/api/v1/dev/sms-outbox"): Rule("public"),
     ("POST", "/login"): Rule(
         "public", ok=frozenset({401}), probe=Probe(form={"username": "", "password": ""}),
         note="no credentials: the form again with 401, for everyone",

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import create_engine, func, select
 
 from clipjury import devservices
-from clipjury.settings import DEV_SECRET_KEY, Settings
+from clipjury.settings import DEV_PHONE_HMAC_KEY, DEV_PHONE_KEY, DEV_SECRET_KEY, Settings
 from tests.conftest import ROOT, TEST_ENV, TMP, free_port, scratch_database
 
 PRODUCTION_ENV = {
@@ -26,6 +26,11 @@ PRODUCTION_ENV = {
     "CLIPJURY_S3_SECRET_ACCESS_KEY": "a-real-store-secret",
     "CLIPJURY_COOKIE_SECURE": "true",
     "CLIPJURY_ALLOW_LOOPBACK_S3": "true",  # the suite's store is on loopback
+    "CLIPJURY_SMS_SENDER": "webhook",
+    "CLIPJURY_SMS_WEBHOOK_URL": "https://sms-relay.example/send",
+    "CLIPJURY_SMS_WEBHOOK_TOKEN": "a-real-relay-token-of-some-length",
+    "CLIPJURY_PHONE_KEY": "a-real-phone-encryption-key-of-40-chars!",
+    "CLIPJURY_PHONE_HMAC_KEY": "a-real-phone-lookup-key-of-40-characters",
 }
 
 
@@ -112,7 +117,11 @@ def test_production_refuses_the_development_secrets() -> None:
 
     good: dict[str, Any] = {"env": "production", "secret_key": PRODUCTION_ENV["CLIPJURY_SECRET_KEY"],
             "s3_access_key_id": "a-real-store-key", "s3_secret_access_key": "a-real-store-secret",
-            "redis_url": "redis://r:6379/0", "s3_endpoint_url": "https://s3.example", "cookie_secure": True}
+            "redis_url": "redis://r:6379/0", "s3_endpoint_url": "https://s3.example", "cookie_secure": True,
+            "sms_sender": "webhook", "sms_webhook_url": PRODUCTION_ENV["CLIPJURY_SMS_WEBHOOK_URL"],
+            "sms_webhook_token": PRODUCTION_ENV["CLIPJURY_SMS_WEBHOOK_TOKEN"],
+            "phone_key": PRODUCTION_ENV["CLIPJURY_PHONE_KEY"],
+            "phone_hmac_key": PRODUCTION_ENV["CLIPJURY_PHONE_HMAC_KEY"]}
     Settings(_env_file=None, **good)  # type: ignore[call-arg, arg-type]
     changes: list[tuple[dict[str, Any], str]] = [
         ({"secret_key": DEV_SECRET_KEY}, "CLIPJURY_SECRET_KEY must be set"),
@@ -126,6 +135,14 @@ def test_production_refuses_the_development_secrets() -> None:
         ({"s3_endpoint_url": "http://127.0.0.1:8333"}, "CLIPJURY_S3_PUBLIC_ENDPOINT_URL"),
         ({"s3_endpoint_url": "http://localhost:8333"}, "CLIPJURY_ALLOW_LOOPBACK_S3"),
         ({"s3_public_endpoint_url": "http://[::1]:8333"}, "loopback"),
+        # Phone verification: the dev sender sends nothing and shows codes to anyone; the phone keys.
+        ({"sms_sender": "dev"}, "CLIPJURY_SMS_SENDER=dev"),
+        ({"sms_webhook_url": "http://sms-relay.example/send"}, "https://"),
+        ({"sms_webhook_token": ""}, "CLIPJURY_SMS_WEBHOOK_TOKEN"),
+        ({"phone_key": DEV_PHONE_KEY}, "CLIPJURY_PHONE_KEY must be set"),
+        ({"phone_hmac_key": DEV_PHONE_HMAC_KEY}, "CLIPJURY_PHONE_HMAC_KEY must be set"),
+        ({"phone_key": "short"}, "CLIPJURY_PHONE_KEY must be at least 32"),
+        ({"phone_hmac_key": PRODUCTION_ENV["CLIPJURY_PHONE_KEY"]}, "must differ"),
     ]
     for change, complaint in changes:
         with pytest.raises(ValueError, match=complaint):

@@ -404,15 +404,18 @@ def test_settings_refuse_unknown_channels_and_weak_production_config() -> None:
     production: dict[str, Any] = {
         **base, "env": Environment.production, "secret_key": "x" * 40, "s3_secret_access_key": "real-secret",
         "s3_access_key_id": "real-key", "s3_endpoint_url": "https://s3.internal", "cookie_secure": True,
+        # Production sends verification codes through the relay whatever the notification channels.
+        "sms_sender": "webhook", "phone_key": "k" * 40, "phone_hmac_key": "h" * 40,
     }
-    assert Settings(**production).notify_channel_names == ("in_app",)
+    relay: dict[str, Any] = {"sms_webhook_url": "https://sms.internal/send", "sms_webhook_token": SecretStr("t" * 32)}
+    assert Settings(**production, **relay).notify_channel_names == ("in_app",)
     with pytest.raises(ValueError, match="SMS_WEBHOOK_TOKEN"):
         Settings(**production, notify_channels="in_app,sms", sms_webhook_url="https://sms.internal/send")
     with pytest.raises(ValueError, match="https"):
         Settings(**production, notify_channels="sms", sms_webhook_url="http://sms.internal/send",
                  sms_webhook_token=SecretStr("t" * 32))
     with pytest.raises(ValueError, match="SMTP_PASSWORD"):
-        Settings(**production, notify_channels="email", smtp_host="smtp.internal", smtp_from="a@b.cn",
+        Settings(**production, **relay, notify_channels="email", smtp_host="smtp.internal", smtp_from="a@b.cn",
                  smtp_username="clipjury")
     ok = Settings(**production, notify_channels="in_app, email ,sms", smtp_host="smtp.internal", smtp_from="a@b.cn",
                   sms_webhook_url="https://sms.internal/send", sms_webhook_token=SecretStr("t" * 32))

@@ -58,6 +58,12 @@ CONFIG = schemathesis.Config.from_dict({
             "checks": {"positive_data_acceptance": {"expected-statuses": NAMES_STORED_DATA}},
         },
         {
+            # Whether a phone number is a mainland mobile one is the number plan's question (phonenumbers), not
+            # a pattern's: a well-formed string may still be 422 ``bad_phone``; codes are limited (429).
+            "include-path-regex": "^/api/v1/(public/codes|dev/sms-outbox)$",
+            "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "422", "429"]}},
+        },
+        {
             "include-path-regex": "^/api/v1/(audit|works|accounts)$",
             "checks": {"positive_data_acceptance": {"expected-statuses": NAMES_STORED_DATA}},
         },
@@ -144,6 +150,12 @@ def test_answers_of_the_limits_scopes_and_throttle_are_declared() -> None:
     assert "`account_incomplete`" in codes("/api/v1/works", "get", "403")
     assert "`service_unavailable`" in codes("/api/v1/auth/token", "post", "503")
     assert "`form_too_large`" in codes("/api/v1/auth/token", "post", "413")
+    # The public code route: a refused number, the limits (with Retry-After), Redis down, a bounded body.
+    assert "`bad_phone`" in codes("/api/v1/public/codes", "post", "422")
+    assert "`too_many`" in codes("/api/v1/public/codes", "post", "429")
+    assert "`service_unavailable`" in codes("/api/v1/public/codes", "post", "503")
+    assert "`body_too_large`" in codes("/api/v1/public/codes", "post", "413")
+    assert "`bad_phone`" in codes("/api/v1/dev/sms-outbox", "get", "422")
 
 
 def test_tus_operations_declare_their_headers() -> None:

@@ -93,6 +93,9 @@ FILLED_IN = {
     "CLIPJURY_REDIS_URL": "redis://:a-password@redis.internal:6379/0",
     "CLIPJURY_S3_ACCESS_KEY_ID": "clipjury-production",
     "CLIPJURY_S3_SECRET_ACCESS_KEY": "s" * 40,
+    "CLIPJURY_SMS_WEBHOOK_TOKEN": "t" * 32,
+    "CLIPJURY_PHONE_KEY": "k" * 40,
+    "CLIPJURY_PHONE_HMAC_KEY": "h" * 40,
 }
 
 

@@ -150,7 +150,7 @@ def test_set_password_ends_every_session_and_token(app: Any, demo: dict[str, int
     token = api_token(client)
 
     weak = clipjury("set-password", "demo-submitter", "--password-stdin", input="short\n")
-    assert weak.returncode == 2 and "weak_password" in weak.stderr
+    assert weak.returncode == 2 and "password_too_short" in weak.stderr
     assert signed_in(client) and client.get("/api/v1/auth/me", headers=token).status_code == 200
 
     done = clipjury("set-password", "demo-submitter", "--password-stdin", input="a new long password\n")

@@ -16,6 +16,7 @@ from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATIO
 from clipjury.accounts import admin, invitations
 from clipjury.accounts.models import Province, Role
 from clipjury.accounts.security import create_access_token
+from clipjury.accounts.usernames import UsernameTaken
 from clipjury.db import DB_ID_MAX
 
 router = APIRouter(prefix="/api/v1", tags=["accounts"])
@@ -89,7 +90,7 @@ ACCOUNT_ERRORS = (*CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), (
 
 
 @router.post("/accounts", status_code=201, response_model=AccountCreated, responses=problem_responses(
-    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), invitations.UsernameTaken,
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), UsernameTaken,
     (422, "unknown_province"), (422, "unknown_unit"),
     (422, "unit_not_allowed"), (422, "unit_not_in_province"), (422, "province_required"), (422, "unit_required"),
 ))

@@ -1,5 +1,7 @@
 """Account administration: which accounts an admin manages, the list of them, deactivation (ending
-every session at once) and reactivation. The last active national admin cannot be deactivated."""
+every session at once) and reactivation. The last active national admin cannot be deactivated.
+National admins are made only by an operator on the server (``clipjury create-admin``): no page or API
+can make one, and production has no demo seed, so this is how the first one comes to exist."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from clipjury.accounts.invitations import (
@@ -18,9 +21,12 @@ from clipjury.accounts.invitations import (
     revoke_invitations,
 )
 from clipjury.accounts.models import Role, User
+from clipjury.accounts.passwords import ensure_strong_password
+from clipjury.accounts.service import create_user
 from clipjury.accounts.sessions import end_all_sessions
+from clipjury.accounts.usernames import DISPLAY_NAME_MAX_CHARS, UsernameTaken, ensure_username_free, normalise_username
 from clipjury.audit.service import record
-from clipjury.errors import Conflict, Forbidden, NotFound
+from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -170,3 +176,27 @@ def reactivate(session: Session, actor: User, user: User) -> bool:
                reason=account_reason(user),
                data={"user_id": user.id, "username": user.username})
     return bool(changed)
+
+
+def create_national_admin(session: Session, *, username: str, display_name: str, password: str) -> User:
+    """A new national admin, audited; ``BadUsername``, ``UsernameTaken`` (also differing only in case,
+    which a person reading the audit log could not tell apart) or ``WeakPassword`` otherwise."""
+    username = normalise_username(username)
+    display_name = " ".join(display_name.split()) or username
+    if len(display_name) > DISPLAY_NAME_MAX_CHARS:
+        raise Invalid(f"显示名称不能超过 {DISPLAY_NAME_MAX_CHARS} 个字符。", code="bad_display_name")
+    ensure_username_free(session, username)
+    ensure_strong_password(password, username=username)
+    try:
+        user = create_user(
+            session, username=username, password=password, role=Role.national_admin, display_name=display_name
+        )
+    except IntegrityError as exc:  # another operator's command took the name between the check and here
+        raise UsernameTaken() from exc
+    record(
+        session, actor=None, action="create_admin", to_status=Role.national_admin.value,
+        reason="clipjury create-admin",
+        data={"user_id": user.id, "username": user.username, "display_name": user.display_name,
+              "role": Role.national_admin.value},
+    )
+    return user

@@ -11,18 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Column, String, func, update
+from sqlalchemy import Column, String, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
-from clipjury.accounts.passwords import password_problem
+from clipjury.accounts.passwords import ensure_strong_password
 from clipjury.accounts.security import hash_password
 from clipjury.accounts.sessions import end_all_sessions
+from clipjury.accounts.usernames import DISPLAY_NAME_MAX_CHARS, UsernameTaken, ensure_username_free, normalise_username
 from clipjury.audit.service import record
 from clipjury.db import UTCDateTime
 from clipjury.errors import Conflict, Forbidden, Gone, Invalid, NotFound
@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 # Not an Argon2 hash: pwdlib cannot read it, so verify_password is False for every password.
 NO_PASSWORD = "!invited"
-USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-DISPLAY_NAME_MAX = 64
 INVITE_PATH = "/invite/"
 
 
@@ -54,11 +52,6 @@ class Invitation(SQLModel, table=True):
 
 
 # -- errors ----------------------------------------------------------------------------------------
-
-class UsernameTaken(Conflict):
-    code = "username_taken"
-    message = "该用户名已被使用，请换一个。"
-
 
 class InviteNotFound(NotFound):
     code = "invite_not_found"
@@ -83,11 +76,6 @@ class InviteReplaced(Gone):
 class AccountInactive(Conflict):
     code = "account_inactive"
     message = "该账号已停用，请先重新启用。"
-
-
-class WeakPassword(Invalid):
-    code = "weak_password"
-    message = "密码不符合要求。"
 
 
 # -- policy ----------------------------------------------------------------------------------------
@@ -204,16 +192,6 @@ def revoke_invitations(session: Session, user: User) -> None:
 
 # -- operations ------------------------------------------------------------------------------------
 
-def normalise_username(username: str) -> str:
-    name = username.strip().lower()
-    if not USERNAME_RE.match(name):
-        raise Invalid(
-            "用户名须为 3–64 个字符，只能包含小写字母、数字、点、下划线和连字符，并以字母或数字开头。",
-            code="invalid_username",
-        )
-    return name
-
-
 def create_account(
     session: Session,
     actor: User,
@@ -230,10 +208,9 @@ def create_account(
     except ValueError:
         raise Invalid("没有这个角色。", code="unknown_role") from None
     name = normalise_username(username)
-    display = display_name.strip()[:DISPLAY_NAME_MAX] or name
+    display = display_name.strip()[:DISPLAY_NAME_MAX_CHARS] or name
     province, unit = _scope_of(session, actor, role, province_code, unit_id)
-    if session.exec(select(User.id).where(func.lower(User.username) == name)).first() is not None:
-        raise UsernameTaken()
+    ensure_username_free(session, name)
     user = User(
         username=name, display_name=display, password_hash=NO_PASSWORD, role=role.value,
         province_id=province.id if province else None, unit_id=unit.id if unit else None,
@@ -289,9 +266,7 @@ def accept(session: Session, token: str, password: str) -> User:
     """Set the invitee's password through the link, once. Two submissions of one link at once: the
     compare-and-set lets one through, the other is told the link was used."""
     invitation, user = invitation_for(session, token)
-    problem = password_problem(password, user.username)
-    if problem is not None:
-        raise WeakPassword(problem[1], code=problem[0])
+    ensure_strong_password(password, username=user.username)
     now = utcnow()
     taken = session.execute(
         update(Invitation)

@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 
 from clipjury.accounts import throttle
 from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.passwords import ensure_strong_password
 from clipjury.accounts.scopes import missing_scope
 from clipjury.accounts.security import dummy_hash, hash_password, verify_password
 from clipjury.accounts.sessions import end_all_sessions
@@ -16,10 +17,6 @@ from clipjury.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
 
-# Long enough that the login throttle makes guessing hopeless; an upper bound so that hashing a huge
-# "password" cannot be used to burn CPU.
-PASSWORD_MIN_CHARS = 8
-PASSWORD_MAX_CHARS = 256
 
 
 class BadCredentials(Invalid):
@@ -49,11 +46,6 @@ class UnknownUser(NotFound):
     message = "没有这个用户名的账号。"
 
 
-class WeakPassword(Invalid):
-    code = "weak_password"
-    message = f"密码长度须为 {PASSWORD_MIN_CHARS}–{PASSWORD_MAX_CHARS} 个字符，且不能全是空白。"
-
-
 def user_by_username(session: Session, username: str) -> User:
     user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None:
@@ -64,8 +56,7 @@ def user_by_username(session: Session, username: str) -> User:
 def change_password(session: Session, user: User, new_password: str) -> None:
     """Set a new password and end every session and token of the account: whoever knew the old one
     (and kept a cookie or token from then) is out."""
-    if not (PASSWORD_MIN_CHARS <= len(new_password) <= PASSWORD_MAX_CHARS) or not new_password.strip():
-        raise WeakPassword()
+    ensure_strong_password(new_password, username=user.username)
     user.password_hash = hash_password(new_password)
     session.add(user)
     session.flush()

@@ -159,38 +159,40 @@ class SmsWebhookChannel:
         phone = "".join((message.phone or "").split())
         if not phone:
             raise Undeliverable("no_address", f"user {message.username} has no phone number")
-        s = self.settings
         payload = {
             "phone": phone,
             "text": self.text_of(message),
             "kind": message.kind,
             "notification_id": message.notification_id,
         }
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            # Lets the relay drop a repeat after a crash between its answer and our record of it.
-            "Idempotency-Key": f"clipjury-notify-{message.notification_id}-sms",
-        }
-        token = s.sms_webhook_token.get_secret_value()
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        # The scheme is checked in settings: http(s) only.
-        request = urllib.request.Request(  # noqa: S310
-            s.sms_webhook_url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-            headers=headers, method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=s.sms_timeout_s) as response:  # noqa: S310
-                response.read(65536)
-        except urllib.error.HTTPError as exc:
-            status = exc.code
-            exc.close()
-            # 408/429 and 5xx: the gateway is busy or down; any other 4xx says this request is wrong.
-            if status >= 500 or status in (408, 429):
-                raise DeliveryFailed(f"SMS gateway answered {status}") from exc
-            raise Undeliverable("rejected", f"SMS gateway answered {status}") from exc
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
-            raise DeliveryFailed(f"SMS gateway unreachable: {exc}") from exc
+        # The idempotency key lets the relay drop a repeat after a crash between its answer and our record of it.
+        post_to_sms_relay(self.settings, payload, f"clipjury-notify-{message.notification_id}-sms")
+
+
+def post_to_sms_relay(settings: Settings, payload: dict[str, object], idempotency_key: str) -> None:
+    """POST one message to the SMS relay (``sms_webhook_url``, bearer ``sms_webhook_token``): the transport
+    of the SMS channel and of the one-time codes (clipjury.phones.senders)."""
+    headers = {"Content-Type": "application/json; charset=utf-8", "Idempotency-Key": idempotency_key}
+    token = settings.sms_webhook_token.get_secret_value()
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    # The scheme is checked in settings: http(s) only.
+    request = urllib.request.Request(  # noqa: S310
+        settings.sms_webhook_url, data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+        headers=headers, method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=settings.sms_timeout_s) as response:  # noqa: S310
+            response.read(65536)
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+        exc.close()
+        # 408/429 and 5xx: the gateway is busy or down; any other 4xx says this request is wrong.
+        if status >= 500 or status in (408, 429):
+            raise DeliveryFailed(f"SMS gateway answered {status}") from exc
+        raise Undeliverable("rejected", f"SMS gateway answered {status}") from exc
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
+        raise DeliveryFailed(f"SMS gateway unreachable: {exc}") from exc
 
 
 CHANNELS: dict[str, Callable[[Settings], Channel]] = {
