@@ -25,7 +25,6 @@ from clipjury.reviews.service import decisions_of
 from clipjury.settings import get_settings
 from clipjury.timeutil import fmt_local
 from clipjury.works import service as works
-from clipjury.works.models import EDITABLE_STATUSES
 from review_ui import presenters
 from review_ui.web import (
     PageRoute,
@@ -237,9 +236,9 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
     work = works.get_visible_work(session, user, work_id)
     campaign = _campaign_of(session, work.campaign_id)
     live = presenters.live_state(session, user, work, campaign)
-    closed = presenters.upload_closed_reason(campaign)
     # A new file only while the submitter's part of the lifecycle lasts (before submitting, or after a return).
-    editable = live.is_owner and work.status in EDITABLE_STATUSES
+    editable = live.can_edit
+    closed = live.upload_refusal or None
     # Past the deadline, an upload that was under way may still be finished within the grace period.
     resume_note = presenters.grace_resume_note(session, work, campaign) if editable and closed else None
     progress = presenters.review_progress(work, user, campaign, decisions_of(session, [work_id])[work_id])

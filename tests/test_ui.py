@@ -372,7 +372,7 @@ def test_withdraw_after_the_deadline_is_refused(client: Any, demo: dict[str, int
         campaign = session.exec(select(Campaign)).one()
         campaign.submission_deadline = utcnow() - timedelta(hours=2)
     page = client.get(f"/works/{work_id}")
-    assert "撤回提交" not in page.text and "提交已截止，作品不能再撤回" in page.text
+    assert "撤回提交" not in page.text and "提交已截止，不能再撤回作品" in page.text
     refused = client.post(f"/works/{work_id}/withdraw", data={"csrf_token": token}, follow_redirects=False)
     assert refused.status_code == 303
     assert "提交已截止，不能再撤回作品" in client.get(f"/works/{work_id}").text

@@ -38,8 +38,9 @@ from clipjury.timeutil import as_utc
 from clipjury.uploads import concat, service
 from clipjury.uploads.limits import DailyUploadQuota, TooManyPartials, TooManyUploads
 from clipjury.uploads.models import Concat, Upload, UploadStatus
+from clipjury.works.policy import AlreadySubmitted, Disqualified, UnderReview
 from clipjury.works.schemas import WorkPublic, work_public
-from clipjury.works.service import AlreadySubmitted, Disqualified, RoleCannotSubmit, UnderReview, get_own_work
+from clipjury.works.service import RoleCannotSubmit, get_own_work
 from storage import get_store
 
 T = TypeVar("T")

@@ -14,8 +14,7 @@ from clipjury.audit.service import events_of_work
 from clipjury.campaigns.service import NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
 from clipjury.reviews.events import visible_events
 from clipjury.works import playback, service
-from clipjury.works.schemas import WorkCreate, WorkPublic, work_public, works_public
-from clipjury.works.service import (
+from clipjury.works.policy import (
     AlreadySubmitted,
     Disqualified,
     NotReady,
@@ -23,6 +22,7 @@ from clipjury.works.service import (
     UnderReview,
     WorkNotFound,
 )
+from clipjury.works.schemas import WorkCreate, WorkPublic, work_public, works_public
 
 router = APIRouter(prefix="/api/v1/works", tags=["works"])
 

@@ -49,11 +49,8 @@ from clipjury.timeutil import as_utc, utcnow
 from clipjury.uploads.limits import check_new_upload
 from clipjury.uploads.models import Concat, Upload, UploadStatus
 from clipjury.works.models import Work
+from clipjury.works.policy import AlreadySubmitted, Disqualified, UnderReview, WorkNotFound
 from clipjury.works.service import (
-    AlreadySubmitted,
-    Disqualified,
-    UnderReview,
-    WorkNotFound,
     add_version,
     ensure_accepts_upload,
     ensure_editable,
