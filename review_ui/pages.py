@@ -10,11 +10,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import object_session
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import SESSION_TOKEN_KEY, SESSION_USER_KEY, CurrentUser, SessionDep, cookie_user, user_from_request
-from clipjury.accounts.models import Province, Unit, User
-from clipjury.accounts.service import BadCredentials, authenticate
+from clipjury.accounts.models import Province, User
+from clipjury.accounts.service import BadCredentials, authenticate, home_province_id, list_provinces
 from clipjury.accounts.sessions import end_all_sessions, end_session, start_session
 from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
 from clipjury.campaigns.models import Campaign
@@ -141,20 +141,13 @@ def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Respon
     return render(request, "works.html", {**user_context(user, session), "rows": rows})
 
 
-def _provinces(session: Session) -> list[Province]:
-    return list(session.exec(select(Province).order_by(col(Province.id))))
-
-
 def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: str = "") -> dict[str, object]:
     """The rules and the opening line (of the ``chosen`` province's code, when the form has one); a province
     choice only for a submitter outside any unit."""
-    home_province_id = user.province_id
-    if user.unit_id is not None:
-        unit = session.get(Unit, user.unit_id)
-        home_province_id = unit.province_id if unit else home_province_id
+    home_id = home_province_id(session, user)
     choose_province = user.unit_id is None
-    provinces = _provinces(session) if choose_province else []
-    home = session.get(Province, home_province_id) if home_province_id is not None else None
+    provinces = list_provinces(session) if choose_province else []
+    home = session.get(Province, home_id) if home_id is not None else None
     lines = {p.code: campaign.opening_line(p.name) for p in provinces}
     if chosen in lines:
         opening_line = lines[chosen]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.campaigns.models import Campaign
@@ -18,7 +18,7 @@ from clipjury.media.rules import DEFAULT_DURATION_STEP_S, format_seconds, shown_
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.reviews.service import decision_by, decisions_of, shown_status, visible_decisions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
-from clipjury.uploads.models import Upload, UploadStatus
+from clipjury.uploads.service import has_resumable_upload
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
 from clipjury.works.policy import DeadlinePassed, grace_over, work_options
@@ -346,16 +346,7 @@ def grace_resume_note(session: Session, work: Work, campaign: Campaign) -> str |
     deadline = as_utc(campaign.submission_deadline)
     if not deadline < now <= grace_end(campaign):
         return None
-    unfinished = session.exec(
-        select(Upload.id).where(
-            col(Upload.work_id) == work.id,
-            col(Upload.user_id) == work.owner_id,
-            col(Upload.status) == UploadStatus.receiving.value,
-            col(Upload.created_at) <= deadline,
-            col(Upload.expires_at) > now,
-        ).limit(1)
-    ).first()
-    if unfinished is None:
+    if not has_resumable_upload(session, work, deadline, now):
         return None
     return (
         f"作品提交已于 {fmt_local(deadline)}（北京时间）截止，不能再开始新的上传。"

@@ -11,15 +11,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import CurrentUser, SessionDep
+from api.downloads import file_response
 from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.service import list_provinces, units_by_id
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden
-from clipjury.reports import exports, lists
+from clipjury.reports import exports
 from clipjury.reports import service as reports
 from clipjury.reviews.quotas import QuotaRow, quota_rows
 from clipjury.reviews.service import QueueFilter
@@ -43,10 +45,6 @@ FormDep = Annotated[FormData, Depends(_form)]
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _file(export: exports.ExportFile) -> Response:
-    return Response(content=export.content, media_type=export.media_type, headers=export.headers())
 
 
 def left_label(seconds: int | None) -> str:
@@ -176,7 +174,7 @@ def unit_lines(
     session: Session, user: User, campaign: Campaign, province_code: str | None
 ) -> list[UnitLine]:
     views = reports.list_entries(session, user, campaign, province_code=province_code)
-    units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_({v.unit_id for v in views})))}
+    units = units_by_id(session, {v.unit_id for v in views})
     lines: dict[int, UnitLine] = {}
     for v in views:
         unit = units.get(v.unit_id)
@@ -212,7 +210,7 @@ def reports_page(
         raise Forbidden("只有单位联络员和省级、全国管理员可以使用报表页面。", code="forbidden_role")
     scope = reports.report_scope(session, user, province or None)
     chosen = scope.province.code if scope.province else None
-    provinces = list(session.exec(select(Province).order_by(col(Province.id)))) if role == Role.national_admin else []
+    provinces = list_provinces(session) if role == Role.national_admin else []
     lines = unit_lines(session, user, campaign, chosen) if chosen else []
     return render(request, "reports/index.html", {
         **user_context(user),
@@ -299,9 +297,7 @@ def export_activity(
     format: Annotated[str | None, Query(max_length=8)] = None,
     province: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    return _file(exports.render(reports.activity_report(session, user, campaign, province or None), fmt))
+    return file_response(exports.activity_export(session, user, format, province))
 
 
 @router.get("/reports/export/quotas")
@@ -311,9 +307,7 @@ def export_quotas(
     format: Annotated[str | None, Query(max_length=8)] = None,
     province: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    return _file(exports.render(lists.quota_report(session, user, campaign, province or None), fmt))
+    return file_response(exports.quotas_export(session, user, format, province))
 
 
 @router.get("/reports/export/review-works")
@@ -327,8 +321,5 @@ def export_review_works(
     reviewer: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    flt = QueueFilter(status=status or None, province_code=province or None, unit_id=unit,
-                      reviewer=reviewer or None, q=q or None)
-    return _file(exports.render(lists.review_list_report(session, user, campaign, flt), fmt))
+    flt = QueueFilter(status=status, province_code=province, unit_id=unit, reviewer=reviewer, q=q)
+    return file_response(exports.review_works_export(session, user, format, flt))

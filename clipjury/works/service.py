@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.models import Province, Role, User
 from clipjury.accounts.scopes import missing_scope
+from clipjury.accounts.service import home_province_id
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload
@@ -179,10 +180,7 @@ def create_work(
     campaign = active_campaign(session)
     ensure_open_for_new_upload(campaign, utcnow())
 
-    province_id, unit_id = user.province_id, user.unit_id
-    if unit_id is not None:
-        unit = session.get(Unit, unit_id)
-        province_id = unit.province_id if unit else province_id
+    province_id, unit_id = home_province_id(session, user), user.unit_id
     if province_code:
         chosen = session.exec(select(Province).where(Province.code == province_code)).first()
         if chosen is None:
