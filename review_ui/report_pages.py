@@ -41,6 +41,8 @@ async def _form(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(_form)]
+FormatParam = Annotated[str | None, Query(max_length=8)]
+ProvinceParam = Annotated[str | None, Query(max_length=32)]
 
 
 def _see_other(url: str) -> RedirectResponse:
@@ -197,7 +199,7 @@ def reports_page(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    province: ProvinceParam = None,
 ) -> Response:
     campaign = active_campaign(session)
     role = Role(user.role)
@@ -294,8 +296,8 @@ def save_unit(request: Request, unit_id: int, user: CurrentUser, session: Sessio
 def export_activity(
     user: CurrentUser,
     session: SessionDep,
-    format: Annotated[str | None, Query(max_length=8)] = None,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    format: FormatParam = None,
+    province: ProvinceParam = None,
 ) -> Response:
     return file_response(exports.activity_export(session, user, format, province))
 
@@ -304,8 +306,8 @@ def export_activity(
 def export_quotas(
     user: CurrentUser,
     session: SessionDep,
-    format: Annotated[str | None, Query(max_length=8)] = None,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    format: FormatParam = None,
+    province: ProvinceParam = None,
 ) -> Response:
     return file_response(exports.quotas_export(session, user, format, province))
 
@@ -314,9 +316,9 @@ def export_quotas(
 def export_review_works(
     user: CurrentUser,
     session: SessionDep,
-    format: Annotated[str | None, Query(max_length=8)] = None,
+    format: FormatParam = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    province: ProvinceParam = None,
     unit: int | None = None,
     reviewer: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
