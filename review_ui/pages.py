@@ -19,12 +19,13 @@ from clipjury.accounts.sessions import end_all_sessions, end_session, start_sess
 from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.errors import DomainError, Forbidden, Invalid
+from clipjury.errors import DomainError, Invalid
 from clipjury.notifications.service import unread_count
 from clipjury.reviews.service import decisions_of
 from clipjury.settings import get_settings
 from clipjury.timeutil import fmt_local
 from clipjury.works import service as works
+from clipjury.works.policy import may_submit
 from review_ui import presenters
 from review_ui.web import (
     PageRoute,
@@ -135,7 +136,7 @@ def logout_everywhere(request: Request, session: SessionDep) -> Response:
 
 @router.get("/works")
 def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    if not presenters.can_create_works(user):
+    if not may_submit(user):
         return _see_other(presenters.home_for(user))
     rows = presenters.work_rows(session, user, works.list_own_works(session, user))
     return render(request, "works.html", {**user_context(user, session), "rows": rows})
@@ -171,8 +172,7 @@ def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: 
 
 @router.get("/works/new")
 def new_work_form(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    if not presenters.can_create_works(user):
-        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    works.ensure_may_submit(user, works.CREATE_REFUSED)
     campaign = active_campaign(session)
     context = _new_work_context(session, user, campaign)
     home = context["home_province"]
@@ -190,8 +190,7 @@ def create_work(
     province: Annotated[str, Form(max_length=64)] = "",
     agree: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    if not presenters.can_create_works(user):
-        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    works.ensure_may_submit(user, works.CREATE_REFUSED)
     campaign = active_campaign(session)
     errors: dict[str, str] = {}
     work = None

@@ -25,7 +25,6 @@ from clipjury.works.policy import DeadlinePassed, grace_over, work_options
 from clipjury.works.service import current_version, held_version, latest_rejection, media_of, shown_version
 
 MiB = 1024 * 1024
-SUBMITTING_ROLES = (Role.submitter, Role.unit_coordinator)
 
 
 def role_label(user: User) -> str:
@@ -67,10 +66,6 @@ def nav_with_unread(user: User, unread: int) -> list[tuple[str, str]]:
 def home_for(user: User) -> str:
     links = nav_for(user)
     return links[0][0] if links else "/notifications"
-
-
-def can_create_works(user: User) -> bool:
-    return Role(user.role) in SUBMITTING_ROLES
 
 
 def format_size(size_bytes: int | None) -> str:

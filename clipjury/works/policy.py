@@ -11,12 +11,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from clipjury.accounts.models import User
+from clipjury.accounts.models import Role, User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import ensure_open_for_new_upload, grace_end
-from clipjury.errors import Conflict, DomainError, NotFound
+from clipjury.errors import Conflict, DomainError, Forbidden, NotFound
 from clipjury.timeutil import as_utc, fmt_local
 from clipjury.works.models import EDITABLE_STATUSES, IN_REVIEW_STATUSES, Work, WorkStatus, WorkVersion
+
+# The roles that take part: they create works and upload files (reviewers, admins and judges do not).
+SUBMITTING_ROLES = frozenset({Role.submitter, Role.unit_coordinator})
+
+
+class RoleCannotSubmit(Forbidden):
+    code = "role_cannot_submit"
+    message = "只有投稿人或单位联络员可以创建作品和上传文件。"
+
+
+def may_submit(user: User) -> bool:
+    return Role(user.role) in SUBMITTING_ROLES
 
 
 class WorkNotFound(NotFound):

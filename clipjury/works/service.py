@@ -24,7 +24,7 @@ from clipjury.accounts.service import home_province_id
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload
-from clipjury.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
+from clipjury.errors import Conflict, Invalid, LimitReached, NotFound
 from clipjury.jobs import defer_media, defer_validation
 from clipjury.media.rules import Verdict
 from clipjury.settings import get_settings
@@ -42,14 +42,17 @@ from clipjury.works.models import (
 )
 from clipjury.works.policy import (
     AlreadySubmitted,
+    RoleCannotSubmit,
     WorkNotFound,
     edit_option,
+    may_submit,
     submit_option,
     upload_option,
     withdraw_option,
 )
 
 TITLE_MAX = 100
+CREATE_REFUSED = "只有投稿人或单位联络员可以创建作品。"
 DESCRIPTION_MAX = 2000
 
 
@@ -129,21 +132,13 @@ def versions_of(session: Session, work: Work) -> list[WorkVersion]:
 
 # -- creating --------------------------------------------------------------------------------------
 
-SUBMITTING_ROLES = frozenset({Role.submitter, Role.unit_coordinator})
-
-
-class RoleCannotSubmit(Forbidden):
-    code = "role_cannot_submit"
-    message = "只有投稿人或单位联络员可以创建作品和上传文件。"
-
-
 class TooManyDrafts(LimitReached):
     code = "too_many_drafts"
 
 
 def ensure_may_submit(user: User, message: str | None = None) -> None:
     """Only the roles that submit works create works and uploads (reviewers, admins and judges do not)."""
-    if Role(user.role) not in SUBMITTING_ROLES:
+    if not may_submit(user):
         raise RoleCannotSubmit(message)
 
 
@@ -167,7 +162,7 @@ def create_work(
 ) -> Work:
     """A draft work. ``agreed_to_rights_notice``: the submitter ticked 我已阅读并同意 under the campaign's
     rights notice (the web form requires it); the audit event keeps that, with a digest of the text."""
-    ensure_may_submit(user, "只有投稿人或单位联络员可以创建作品。")
+    ensure_may_submit(user, CREATE_REFUSED)
     ensure_draft_room(session, user)
     title = (title or "").strip()
     description = (description or "").strip()
