@@ -18,7 +18,7 @@ from clipjury.media.rules import DEFAULT_DURATION_STEP_S, format_seconds, shown_
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.reviews.service import decision_by, decisions_of, shown_status, visible_decisions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
-from clipjury.uploads.service import has_resumable_upload
+from clipjury.uploads.lookups import has_resumable_upload
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
 from clipjury.works.policy import DeadlinePassed, grace_over, work_options
