@@ -21,7 +21,7 @@ from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.uploads.lookups import has_resumable_upload
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
-from clipjury.works.policy import DeadlinePassed, grace_over, work_options
+from clipjury.works.policy import DeadlinePassed, grace_over, in_grace_period, work_options
 from clipjury.works.service import current_version, held_version, latest_rejection, media_of, shown_version
 
 MiB = 1024 * 1024
@@ -244,7 +244,7 @@ def review_progress(
                 f"请在 {deadline}（北京时间）前修改：可以重新上传修改后的视频，通过校验后再次提交；"
                 "如不需要更换文件，也可以直接重新提交。"
             )
-        elif now <= grace_end(campaign):
+        elif in_grace_period(campaign, now):
             next_step = (
                 f"作品提交已于 {deadline}（北京时间）截止：截止前已开始的上传可在 "
                 f"{fmt_local(grace_end(campaign))}（北京时间）前完成，通过校验后仍可提交。"
@@ -339,7 +339,7 @@ def grace_resume_note(session: Session, work: Work, campaign: Campaign) -> str |
     page's uploader picks it up again from the file's fingerprint). None otherwise."""
     now = utcnow()
     deadline = as_utc(campaign.submission_deadline)
-    if not deadline < now <= grace_end(campaign):
+    if not in_grace_period(campaign, now):
         return None
     if not has_resumable_upload(session, work, deadline, now):
         return None

@@ -111,6 +111,11 @@ def in_time(campaign: Campaign, upload_started_at: datetime, now: datetime) -> b
     return now <= grace_end(campaign) and as_utc(upload_started_at) <= deadline
 
 
+def in_grace_period(campaign: Campaign, now: datetime) -> bool:
+    """Past the deadline, while uploads begun before it may still finish and be submitted."""
+    return as_utc(campaign.submission_deadline) < now <= grace_end(campaign)
+
+
 def grace_over(campaign: Campaign, now: datetime) -> bool:
     """Nothing more can be submitted in this campaign."""
     return now > grace_end(campaign)
