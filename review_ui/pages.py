@@ -10,22 +10,22 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import RedirectResponse
 from sqlalchemy.orm import object_session
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import CurrentUser, SessionDep, cookie_user, user_from_request
-from clipjury.accounts.models import Province, Unit, User
-from clipjury.accounts.service import BadCredentials, authenticate
+from clipjury.accounts.models import Province, User
+from clipjury.accounts.service import BadCredentials, authenticate, home_province_id, list_provinces
 from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, end_all_sessions, end_session, start_session
 from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.errors import DomainError, Forbidden, Invalid
+from clipjury.errors import DomainError, Invalid
 from clipjury.notifications.service import unread_count
 from clipjury.reviews.service import decisions_of
 from clipjury.settings import get_settings
 from clipjury.timeutil import fmt_local
 from clipjury.works import service as works
-from clipjury.works.models import EDITABLE_STATUSES
+from clipjury.works.policy import may_submit
 from review_ui import presenters
 from review_ui.web import (
     PageRoute,
@@ -136,26 +136,19 @@ def logout_everywhere(request: Request, session: SessionDep) -> Response:
 
 @router.get("/works")
 def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    if not presenters.can_create_works(user):
+    if not may_submit(user):
         return _see_other(presenters.home_for(user))
     rows = presenters.work_rows(session, user, works.list_own_works(session, user))
     return render(request, "works.html", {**user_context(user, session), "rows": rows})
 
 
-def _provinces(session: Session) -> list[Province]:
-    return list(session.exec(select(Province).order_by(col(Province.id))))
-
-
 def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: str = "") -> dict[str, object]:
     """The rules and the opening line (of the ``chosen`` province's code, when the form has one); a province
     choice only for a submitter outside any unit."""
-    home_province_id = user.province_id
-    if user.unit_id is not None:
-        unit = session.get(Unit, user.unit_id)
-        home_province_id = unit.province_id if unit else home_province_id
+    home_id = home_province_id(session, user)
     choose_province = user.unit_id is None
-    provinces = _provinces(session) if choose_province else []
-    home = session.get(Province, home_province_id) if home_province_id is not None else None
+    provinces = list_provinces(session) if choose_province else []
+    home = session.get(Province, home_id) if home_id is not None else None
     lines = {p.code: campaign.opening_line(p.name) for p in provinces}
     if chosen in lines:
         opening_line = lines[chosen]
@@ -179,8 +172,7 @@ def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: 
 
 @router.get("/works/new")
 def new_work_form(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    if not presenters.can_create_works(user):
-        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    works.ensure_may_submit(user, works.CREATE_REFUSED)
     campaign = active_campaign(session)
     context = _new_work_context(session, user, campaign)
     home = context["home_province"]
@@ -198,8 +190,7 @@ def create_work(
     province: Annotated[str, Form(max_length=64)] = "",
     agree: Annotated[str, Form(max_length=16)] = "",
 ) -> Response:
-    if not presenters.can_create_works(user):
-        raise Forbidden("只有投稿人或单位联络员可以创建作品。", code="role_cannot_submit")
+    works.ensure_may_submit(user, works.CREATE_REFUSED)
     campaign = active_campaign(session)
     errors: dict[str, str] = {}
     work = None
@@ -237,9 +228,9 @@ def work_page(request: Request, work_id: int, user: CurrentUser, session: Sessio
     work = works.get_visible_work(session, user, work_id)
     campaign = _campaign_of(session, work.campaign_id)
     live = presenters.live_state(session, user, work, campaign)
-    closed = presenters.upload_closed_reason(campaign)
     # A new file only while the submitter's part of the lifecycle lasts (before submitting, or after a return).
-    editable = live.is_owner and work.status in EDITABLE_STATUSES
+    editable = live.can_edit
+    closed = live.upload_refusal or None
     # Past the deadline, an upload that was under way may still be finished within the grace period.
     resume_note = presenters.grace_resume_note(session, work, campaign) if editable and closed else None
     progress = presenters.review_progress(work, user, campaign, decisions_of(session, [work_id])[work_id])

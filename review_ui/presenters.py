@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from markupsafe import Markup
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.campaigns.models import Campaign
@@ -18,13 +18,13 @@ from clipjury.media.rules import DEFAULT_DURATION_STEP_S, format_seconds, shown_
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.reviews.service import decision_by, decisions_of, shown_status, visible_decisions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
-from clipjury.uploads.models import Upload, UploadStatus
+from clipjury.uploads.lookups import has_resumable_upload
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import EDITABLE_STATUSES, WORK_STATUS_LABELS, Work, WorkStatus
-from clipjury.works.service import held_version, latest_rejection, media_of, shown_version
+from clipjury.works.policy import DeadlinePassed, grace_over, in_grace_period, work_options
+from clipjury.works.service import current_version, held_version, latest_rejection, media_of, shown_version
 
 MiB = 1024 * 1024
-SUBMITTING_ROLES = (Role.submitter, Role.unit_coordinator)
 
 
 def role_label(user: User) -> str:
@@ -66,10 +66,6 @@ def nav_with_unread(user: User, unread: int) -> list[tuple[str, str]]:
 def home_for(user: User) -> str:
     links = nav_for(user)
     return links[0][0] if links else "/notifications"
-
-
-def can_create_works(user: User) -> bool:
-    return Role(user.role) in SUBMITTING_ROLES
 
 
 def format_size(size_bytes: int | None) -> str:
@@ -248,7 +244,7 @@ def review_progress(
                 f"请在 {deadline}（北京时间）前修改：可以重新上传修改后的视频，通过校验后再次提交；"
                 "如不需要更换文件，也可以直接重新提交。"
             )
-        elif now <= grace_end(campaign):
+        elif in_grace_period(campaign, now):
             next_step = (
                 f"作品提交已于 {deadline}（北京时间）截止：截止前已开始的上传可在 "
                 f"{fmt_local(grace_end(campaign))}（北京时间）前完成，通过校验后仍可提交。"
@@ -264,7 +260,7 @@ def review_progress(
         reason=reason,
         next_step=next_step,
         history=decision_rows(decisions, viewer, campaign),
-        open_for_changes=bool(next_step) and utcnow() <= grace_end(campaign),
+        open_for_changes=bool(next_step) and not grace_over(campaign, utcnow()),
     )
 
 
@@ -288,7 +284,7 @@ def work_rows(session: Session, viewer: User, works: list[Work]) -> list[WorkRow
         assert campaign is not None
         status = shown_status(w, viewer, campaign)
         label = status_label(status)
-        if status in EDITABLE_STATUSES and utcnow() > grace_end(campaign):
+        if status in EDITABLE_STATUSES and grace_over(campaign, utcnow()):
             # "可提交" or "待上传" would be a promise the deadline no longer lets the work keep.
             label = f"{label}（已截止，未提交）"
         rows.append(WorkRow(
@@ -343,18 +339,9 @@ def grace_resume_note(session: Session, work: Work, campaign: Campaign) -> str |
     page's uploader picks it up again from the file's fingerprint). None otherwise."""
     now = utcnow()
     deadline = as_utc(campaign.submission_deadline)
-    if not deadline < now <= grace_end(campaign):
+    if not in_grace_period(campaign, now):
         return None
-    unfinished = session.exec(
-        select(Upload.id).where(
-            col(Upload.work_id) == work.id,
-            col(Upload.user_id) == work.owner_id,
-            col(Upload.status) == UploadStatus.receiving.value,
-            col(Upload.created_at) <= deadline,
-            col(Upload.expires_at) > now,
-        ).limit(1)
-    ).first()
-    if unfinished is None:
+    if not has_resumable_upload(session, work, deadline, now):
         return None
     return (
         f"作品提交已于 {fmt_local(deadline)}（北京时间）截止，不能再开始新的上传。"
@@ -385,6 +372,10 @@ class LiveState:
     uploads_open: bool = True
     # The workers gave up on the pending file (worker_gave_up): a system fault staff handle, not a verdict.
     held: bool = False
+    # The owner may change the file (upload again, or finish an upload under way in the grace period).
+    can_edit: bool = False
+    # Why a new upload may not start now, for an owner who may change the file ("" when it may).
+    upload_refusal: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -412,14 +403,13 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
     deadline = as_utc(campaign.submission_deadline)
     # Never the stored status: an unpublished national decision reads as 已报送全国复评.
     status = shown_status(work, user, campaign)
-    resubmittable = status in (WorkStatus.ready, WorkStatus.returned) and work.current_version_id is not None
-    can_submit = is_owner and resubmittable and now <= grace_end(campaign)
-    can_withdraw = is_owner and status == WorkStatus.submitted and now <= deadline
-    closed_note = ""
-    if is_owner and resubmittable and not can_submit:
-        closed_note = f"作品提交已于 {fmt_local(deadline)}（北京时间）截止。"
-    elif is_owner and status == WorkStatus.submitted and not can_withdraw:
-        closed_note = "提交已截止，作品不能再撤回。"
+    options = work_options(user, work, current_version(session, work), campaign, now)
+    can_submit = options.submit.allowed
+    can_withdraw = options.withdraw.allowed
+    # The deadline is the only refusal the fragment explains; the others show in the status itself.
+    closed_note = next(
+        (o.reason for o in (options.submit, options.withdraw) if o.code == DeadlinePassed.code), ""
+    )
     # Only what the fragment shows goes into its key: a hidden national decision must not turn a 204
     # into a 200 for someone polling the fragment.
     raw_key = "|".join(
@@ -447,4 +437,6 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         closed_note=closed_note,
         uploads_open=as_utc(campaign.submission_opens_at) <= now <= deadline,
         held=held,
+        can_edit=options.edit.allowed,
+        upload_refusal=options.upload.reason if options.edit.allowed else "",
     )

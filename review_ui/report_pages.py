@@ -11,15 +11,17 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import CurrentUser, SessionDep
+from api.downloads import file_response
 from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.service import list_provinces, units_by_id
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Forbidden
-from clipjury.reports import exports, lists
+from clipjury.reports import exports
 from clipjury.reports import service as reports
 from clipjury.reviews.quotas import QuotaRow, quota_rows
 from clipjury.reviews.service import QueueFilter
@@ -39,14 +41,12 @@ async def _form(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(_form)]
+FormatParam = Annotated[str | None, Query(max_length=8)]
+ProvinceParam = Annotated[str | None, Query(max_length=32)]
 
 
 def _see_other(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def _file(export: exports.ExportFile) -> Response:
-    return Response(content=export.content, media_type=export.media_type, headers=export.headers())
 
 
 def left_label(seconds: int | None) -> str:
@@ -176,7 +176,7 @@ def unit_lines(
     session: Session, user: User, campaign: Campaign, province_code: str | None
 ) -> list[UnitLine]:
     views = reports.list_entries(session, user, campaign, province_code=province_code)
-    units = {u.id: u for u in session.exec(select(Unit).where(col(Unit.id).in_({v.unit_id for v in views})))}
+    units = units_by_id(session, {v.unit_id for v in views})
     lines: dict[int, UnitLine] = {}
     for v in views:
         unit = units.get(v.unit_id)
@@ -199,7 +199,7 @@ def reports_page(
     request: Request,
     user: CurrentUser,
     session: SessionDep,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    province: ProvinceParam = None,
 ) -> Response:
     campaign = active_campaign(session)
     role = Role(user.role)
@@ -212,7 +212,7 @@ def reports_page(
         raise Forbidden("只有单位联络员和省级、全国管理员可以使用报表页面。", code="forbidden_role")
     scope = reports.report_scope(session, user, province or None)
     chosen = scope.province.code if scope.province else None
-    provinces = list(session.exec(select(Province).order_by(col(Province.id)))) if role == Role.national_admin else []
+    provinces = list_provinces(session) if role == Role.national_admin else []
     lines = unit_lines(session, user, campaign, chosen) if chosen else []
     return render(request, "reports/index.html", {
         **user_context(user),
@@ -296,39 +296,32 @@ def save_unit(request: Request, unit_id: int, user: CurrentUser, session: Sessio
 def export_activity(
     user: CurrentUser,
     session: SessionDep,
-    format: Annotated[str | None, Query(max_length=8)] = None,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    format: FormatParam = None,
+    province: ProvinceParam = None,
 ) -> Response:
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    return _file(exports.render(reports.activity_report(session, user, campaign, province or None), fmt))
+    return file_response(exports.activity_export(session, user, format, province))
 
 
 @router.get("/reports/export/quotas")
 def export_quotas(
     user: CurrentUser,
     session: SessionDep,
-    format: Annotated[str | None, Query(max_length=8)] = None,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    format: FormatParam = None,
+    province: ProvinceParam = None,
 ) -> Response:
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    return _file(exports.render(lists.quota_report(session, user, campaign, province or None), fmt))
+    return file_response(exports.quotas_export(session, user, format, province))
 
 
 @router.get("/reports/export/review-works")
 def export_review_works(
     user: CurrentUser,
     session: SessionDep,
-    format: Annotated[str | None, Query(max_length=8)] = None,
+    format: FormatParam = None,
     status: Annotated[str | None, Query(max_length=32)] = None,
-    province: Annotated[str | None, Query(max_length=32)] = None,
+    province: ProvinceParam = None,
     unit: int | None = None,
     reviewer: Annotated[str | None, Query(max_length=64)] = None,
     q: Annotated[str | None, Query(max_length=100)] = None,
 ) -> Response:
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    flt = QueueFilter(status=status or None, province_code=province or None, unit_id=unit,
-                      reviewer=reviewer or None, q=q or None)
-    return _file(exports.render(lists.review_list_report(session, user, campaign, flt), fmt))
+    flt = QueueFilter(status=status, province_code=province, unit_id=unit, reviewer=reviewer, q=q)
+    return file_response(exports.review_works_export(session, user, format, flt))

@@ -23,6 +23,8 @@ PAGES_MAY_USE_FROM_API = {
     "api.deps": frozenset({"CurrentUser", "SessionDep", "cookie_user", "user_from_request", "csrf_header_matches"}),
     # Request-parameter patterns: parsing, shared by the two surfaces, not a rule.
     "api.params": frozenset({"NO_NUL"}),
+    # An export's bytes as an HTTP download (headers, filename encoding): HTTP plumbing both surfaces share.
+    "api.downloads": frozenset({"file_response"}),
 }
 
 # Function-level imports of ``clipjury.*`` inside ``clipjury/`` that are allowed, each with its reason.

@@ -372,7 +372,7 @@ def test_withdraw_after_the_deadline_is_refused(client: Any, demo: dict[str, int
         campaign = session.exec(select(Campaign)).one()
         campaign.submission_deadline = utcnow() - timedelta(hours=2)
     page = client.get(f"/works/{work_id}")
-    assert "撤回提交" not in page.text and "提交已截止，作品不能再撤回" in page.text
+    assert "撤回提交" not in page.text and "提交已截止，不能再撤回作品" in page.text
     refused = client.post(f"/works/{work_id}/withdraw", data={"csrf_token": token}, follow_redirects=False)
     assert refused.status_code == 303
     assert "提交已截止，不能再撤回作品" in client.get(f"/works/{work_id}").text
@@ -574,9 +574,17 @@ def test_after_the_grace_nothing_invites_a_submission(client: Any, demo: dict[st
 
     login(client)
     work_id = create_work_via_form(client, title="错过截止")
-    add_checked_version(work_id, ok=True)
+    version_id = add_checked_version(work_id, ok=True)
     before = client.get("/works").text
     assert "可提交" in before and "已截止" not in before
+    from clipjury.db import session_scope
+    from clipjury.timeutil import utcnow
+    from clipjury.works.models import WorkVersion
+
+    with session_scope() as session:  # its upload began before the deadline below: the grace is for it
+        version = session.get(WorkVersion, version_id)
+        assert version is not None
+        version.upload_started_at = utcnow() - timedelta(minutes=10)
     _move_deadline(timedelta(minutes=-5))  # within the grace the work may still be submitted
     assert "确认无误后请提交作品" in client.get(f"/works/{work_id}").text
     _move_deadline(timedelta(minutes=-40))

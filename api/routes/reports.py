@@ -10,11 +10,12 @@ from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field, WithJsonSchema
 
 from api.deps import CurrentUser, OptionalDbId, SessionDep
+from api.downloads import file_response
 from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.db import DB_ID_MAX
-from clipjury.reports import exports, lists
+from clipjury.reports import exports
 from clipjury.reports import service as reports
 from clipjury.reviews.service import QueueFilter
 from clipjury.works.models import WORK_STATUS_LABELS
@@ -53,10 +54,6 @@ _FILE_RESPONSE: dict[int | str, dict[str, Any]] = {200: {
 }}
 
 
-def _file(export: exports.ExportFile) -> Response:
-    return Response(content=export.content, media_type=export.media_type, headers=export.headers())
-
-
 @router.get("/api/v1/reports/activity", response_class=Response, responses={
     **_FILE_RESPONSE, **problem_responses(*_EXPORT_ERRORS, reports.ProvinceNotFound),
 })
@@ -65,9 +62,7 @@ def activity_report(
 ) -> Response:
     """The activity report due June 1: the contest's figures per unit, the units' activity entries and the
     award nominations. Provincial admin: its province; national admin: ``?province=`` or every province."""
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    return _file(exports.render(reports.activity_report(session, user, campaign, province or None), fmt))
+    return file_response(exports.activity_export(session, user, format, province))
 
 
 @router.get("/api/v1/reports/activities", response_model=list[reports.EntryView], responses=problem_responses(
@@ -124,10 +119,8 @@ def review_works_export(
     q: SearchQuery = None,
 ) -> Response:
     """The review list with the filters of ``GET /api/v1/review/works``: every matching work, not a page."""
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
     flt = QueueFilter(status=status, province_code=province, unit_id=unit, reviewer=reviewer, q=q)
-    return _file(exports.render(lists.review_list_report(session, user, campaign, flt), fmt))
+    return file_response(exports.review_works_export(session, user, format, flt))
 
 
 @router.get("/api/v1/quotas/export", response_class=Response, responses={
@@ -137,6 +130,4 @@ def quotas_export(
     user: CurrentUser, session: SessionDep, format: Format = None, province: ProvinceQuery = None
 ) -> Response:
     """The quota table of ``GET /api/v1/quotas`` with every count and a totals row."""
-    fmt = exports.parse_format(format)
-    campaign = active_campaign(session)
-    return _file(exports.render(lists.quota_report(session, user, campaign, province or None), fmt))
+    return file_response(exports.quotas_export(session, user, format, province))

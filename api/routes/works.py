@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
@@ -13,9 +11,9 @@ from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATIO
 from api.schemas.works import WorkCreate, WorkPublic, work_public, works_public
 from clipjury.audit.service import events_of_work
 from clipjury.campaigns.service import CampaignClosed, NoActiveCampaign, SubmissionClosed, SubmissionNotOpen
-from clipjury.reviews.events import visible_events
+from clipjury.reviews.events import Event, visible_events
 from clipjury.works import playback, service
-from clipjury.works.service import (
+from clipjury.works.policy import (
     AlreadySubmitted,
     Disqualified,
     NotReady,
@@ -25,15 +23,6 @@ from clipjury.works.service import (
 )
 
 router = APIRouter(prefix="/api/v1/works", tags=["works"])
-
-
-class WorkEvent(BaseModel):
-    at: datetime
-    by: str
-    action: str
-    from_status: str | None
-    to_status: str | None
-    reason: str
 
 
 # Reading one work: it must be visible to the caller; someone else's answers like a missing one.
@@ -92,12 +81,8 @@ def get_playback(work_id: WorkId, user: CurrentUser, session: SessionDep) -> pla
     return playback.playback_for(session, work)
 
 
-@router.get("/{work_id}/events", response_model=list[WorkEvent], responses=_READ_ERRORS)
-def get_work_events(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[WorkEvent]:
+@router.get("/{work_id}/events", response_model=list[Event], responses=_READ_ERRORS)
+def get_work_events(work_id: WorkId, user: CurrentUser, session: SessionDep) -> list[Event]:
     """The work's audit trail: who changed what, when, from which state to which, and why."""
     work = service.get_visible_work(session, user, work_id)
-    return [
-        WorkEvent(at=e.at, by=e.by, action=e.action, from_status=e.from_status, to_status=e.to_status,
-                  reason=e.reason)
-        for e in visible_events(session, user, work, events_of_work(session, work.id or 0))
-    ]
+    return visible_events(session, user, work, events_of_work(session, work.id or 0))

@@ -102,3 +102,20 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def list_provinces(session: Session) -> list[Province]:
+    return list(session.exec(select(Province).order_by(col(Province.id))))
+
+
+def units_by_id(session: Session, ids: set[int]) -> dict[int, Unit]:
+    return {u.id or 0: u for u in session.exec(select(Unit).where(col(Unit.id).in_(ids)))}
+
+
+def home_province_id(session: Session, user: User) -> int | None:
+    """The province a user's works belong to: their unit's, else their own."""
+    if user.unit_id is not None:
+        unit = session.get(Unit, user.unit_id)
+        if unit is not None:
+            return unit.province_id
+    return user.province_id

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.campaigns.models import Campaign
 from clipjury.media.rules import shown_duration
-from clipjury.reports.exports import Cell, Report, Sheet
+from clipjury.reports.spreadsheet import Cell, Report, Sheet
 from clipjury.reviews import service as reviews
 from clipjury.reviews.models import ACTION_LABELS, ReviewDecision
 from clipjury.reviews.quotas import NO_UNIT, quota_rows

@@ -23,8 +23,8 @@ from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.errors import Forbidden, Invalid, NotFound
 from clipjury.numbers import ascii_digits
-from clipjury.reports.exports import Cell, Report, Sheet
 from clipjury.reports.models import ActivityEntry
+from clipjury.reports.spreadsheet import Cell, Report, Sheet
 from clipjury.reviews.quotas import QuotaRow, quota_rows
 from clipjury.timeutil import as_utc, fmt_local, local, utcnow
 from clipjury.works.models import Work, WorkStatus

@@ -18,12 +18,8 @@ from clipjury.uploads.models import Upload, UploadStatus
 from clipjury.uploads.objects import abort_orphan_multiparts, delete_tails, end_upload
 from clipjury.uploads.tus import UploadGone
 from clipjury.works.models import Work
-from clipjury.works.service import (
-    AlreadySubmitted,
-    Disqualified,
-    UnderReview,
-    add_version,
-)
+from clipjury.works.policy import AlreadySubmitted, Disqualified, UnderReview
+from clipjury.works.service import add_version
 from storage.s3 import ObjectNotFound, ObjectStore
 
 log = logging.getLogger(__name__)

@@ -70,10 +70,8 @@ from clipjury.uploads.tus import (
     sanitize_filename,
     too_large,
 )
+from clipjury.works.policy import AlreadySubmitted, Disqualified, UnderReview
 from clipjury.works.service import (
-    AlreadySubmitted,
-    Disqualified,
-    UnderReview,
     ensure_accepts_upload,
     ensure_may_submit,
     get_own_work,

@@ -18,15 +18,16 @@ from typing import Any
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
 
-from clipjury.accounts.models import Province, Role, Unit, User
+from clipjury.accounts.models import Province, Role, User
 from clipjury.accounts.scopes import missing_scope
+from clipjury.accounts.service import home_province_id
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
-from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload, ensure_takes_works, grace_end
-from clipjury.errors import Conflict, Forbidden, Invalid, LimitReached, NotFound
+from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload
+from clipjury.errors import Conflict, Invalid, LimitReached, NotFound
 from clipjury.media.rules import Verdict
 from clipjury.settings import get_settings
-from clipjury.timeutil import as_utc, fmt_local, utcnow
+from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import (
     EDITABLE_STATUSES,
     IN_REVIEW_STATUSES,
@@ -38,30 +39,25 @@ from clipjury.works.models import (
 from clipjury.works.models import (
     Playback as PlaybackKind,
 )
+from clipjury.works.policy import (
+    AlreadySubmitted,
+    RoleCannotSubmit,
+    WorkNotFound,
+    edit_option,
+    may_submit,
+    submit_option,
+    upload_option,
+    withdraw_option,
+)
 from clipjury.works.tasks import defer_media, defer_validation
 
 TITLE_MAX = 100
+CREATE_REFUSED = "只有投稿人或单位联络员可以创建作品。"
 DESCRIPTION_MAX = 2000
 
 
-class WorkNotFound(NotFound):
-    code = "work_not_found"
-    message = "找不到该作品，或您无权查看。"
 
 
-class NotReady(Conflict):
-    code = "not_ready"
-    message = "作品还不能提交。"
-
-
-class AlreadySubmitted(Conflict):
-    code = "already_submitted"
-    message = "作品已提交，如需更换文件请先撤回。"
-
-
-class NotSubmitted(Conflict):
-    code = "not_submitted"
-    message = "作品尚未提交，无需撤回。"
 
 
 class StaleState(Conflict):
@@ -136,21 +132,13 @@ def versions_of(session: Session, work: Work) -> list[WorkVersion]:
 
 # -- creating --------------------------------------------------------------------------------------
 
-SUBMITTING_ROLES = frozenset({Role.submitter, Role.unit_coordinator})
-
-
-class RoleCannotSubmit(Forbidden):
-    code = "role_cannot_submit"
-    message = "只有投稿人或单位联络员可以创建作品和上传文件。"
-
-
 class TooManyDrafts(LimitReached):
     code = "too_many_drafts"
 
 
 def ensure_may_submit(user: User, message: str | None = None) -> None:
     """Only the roles that submit works create works and uploads (reviewers, admins and judges do not)."""
-    if Role(user.role) not in SUBMITTING_ROLES:
+    if not may_submit(user):
         raise RoleCannotSubmit(message)
 
 
@@ -174,7 +162,7 @@ def create_work(
 ) -> Work:
     """A draft work. ``agreed_to_rights_notice``: the submitter ticked 我已阅读并同意 under the campaign's
     rights notice (the web form requires it); the audit event keeps that, with a digest of the text."""
-    ensure_may_submit(user, "只有投稿人或单位联络员可以创建作品。")
+    ensure_may_submit(user, CREATE_REFUSED)
     ensure_draft_room(session, user)
     title = (title or "").strip()
     description = (description or "").strip()
@@ -187,10 +175,7 @@ def create_work(
     campaign = active_campaign(session)
     ensure_open_for_new_upload(campaign, utcnow())
 
-    province_id, unit_id = user.province_id, user.unit_id
-    if unit_id is not None:
-        unit = session.get(Unit, unit_id)
-        province_id = unit.province_id if unit else province_id
+    province_id, unit_id = home_province_id(session, user), user.unit_id
     if province_code:
         chosen = session.exec(select(Province).where(Province.code == province_code)).first()
         if chosen is None:
@@ -254,32 +239,17 @@ def _set_status(session: Session, work: Work, expected: str, new: str, **values:
 def ensure_accepts_upload(session: Session, user: User, work_id: int) -> tuple[Work, Campaign]:
     """The checks before any byte of a new upload is stored."""
     work = get_own_work(session, user, work_id)
-    ensure_editable(work)
     campaign = session.get(Campaign, work.campaign_id)
     assert campaign is not None
-    ensure_open_for_new_upload(campaign, utcnow())
+    upload_option(work, campaign, utcnow()).ensure()
     return work, campaign
 
 
-class UnderReview(Conflict):
-    code = "under_review"
-    message = "作品已进入评审，不能再更换文件或重新提交。"
-
-
-class Disqualified(Conflict):
-    code = "disqualified"
-    message = "作品已被取消参选资格，不能再修改。"
 
 
 def ensure_editable(work: Work) -> None:
     """The submitter may change the file only before the work is in the review (or after a return)."""
-    if work.status in EDITABLE_STATUSES:
-        return
-    if work.status == WorkStatus.submitted:
-        raise AlreadySubmitted("作品已提交，不能更换文件；如需更换，请先撤回提交。")
-    if work.status == WorkStatus.disqualified:
-        raise Disqualified()
-    raise UnderReview()
+    edit_option(work).ensure()
 
 
 def add_version(
@@ -486,6 +456,11 @@ def retry_version(session: Session, version_id: int, *, actor: User | None = Non
     return what
 
 
+def current_version(session: Session, work: Work) -> WorkVersion | None:
+    """The newest version that passed validation: what a submit would submit."""
+    return session.get(WorkVersion, work.current_version_id) if work.current_version_id is not None else None
+
+
 def held_version(session: Session, work: Work) -> WorkVersion | None:
     """The work's pending version when the workers gave up on it (shown as a system fault, not a verdict)."""
     if work.pending_version_id is None:
@@ -529,22 +504,11 @@ def submit(session: Session, user: User, work_id: int, now: datetime | None = No
     work = get_own_work(session, user, work_id)
     campaign = session.get(Campaign, work.campaign_id)
     assert campaign is not None
-    if work.status == WorkStatus.submitted:
-        raise AlreadySubmitted("作品已经提交过了。")
-    ensure_takes_works(campaign)
-    if work.status == WorkStatus.processing:
-        raise NotReady("新上传的文件正在校验，请等校验完成后再提交。", code="processing")
-    ensure_editable(work)
-    if work.status not in (WorkStatus.ready, WorkStatus.returned) or work.current_version_id is None:
-        raise NotReady("请先上传一个通过校验的视频文件，再提交作品。")
-    version = session.get(WorkVersion, work.current_version_id)
-    assert version is not None
+    current = current_version(session, work)
+    submit_option(work, current, campaign, now).ensure()
+    assert current is not None
+    version = current
     deadline = as_utc(campaign.submission_deadline)
-    in_grace = now <= grace_end(campaign) and as_utc(version.upload_started_at) <= deadline
-    if now > deadline and not in_grace:
-        raise Conflict(
-            f"作品提交已于 {fmt_local(deadline)}（北京时间）截止。", code="deadline_passed"
-        )
     before = work.status
     try:
         _set_status(
@@ -568,12 +532,7 @@ def withdraw(session: Session, user: User, work_id: int, reason: str = "", now: 
     work = get_own_work(session, user, work_id)
     campaign = session.get(Campaign, work.campaign_id)
     assert campaign is not None
-    if work.status != WorkStatus.submitted:
-        if work.status in IN_REVIEW_STATUSES or work.status == WorkStatus.disqualified:
-            raise UnderReview("作品已有评审结论，不能再撤回。")
-        raise NotSubmitted()
-    if now > as_utc(campaign.submission_deadline):
-        raise Conflict("提交已截止，不能再撤回作品。", code="deadline_passed")
+    withdraw_option(work, campaign, now).ensure()
     before = work.status
     _set_status(
         session, work, before, derived_status(session, work),
