@@ -408,7 +408,7 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
     can_withdraw = options.withdraw.allowed
     # The deadline is the only refusal the fragment explains; the others show in the status itself.
     closed_note = next(
-        (o.reason for o in (options.submit, options.withdraw) if o.code == DeadlinePassed.code), ""
+        (o.message for o in (options.submit, options.withdraw) if o.code == DeadlinePassed.code), ""
     )
     # Only what the fragment shows goes into its key: a hidden national decision must not turn a 204
     # into a 200 for someone polling the fragment.
@@ -438,5 +438,5 @@ def live_state(session: Session, user: User, work: Work, campaign: Campaign) -> 
         uploads_open=as_utc(campaign.submission_opens_at) <= now <= deadline,
         held=held,
         can_edit=options.edit.allowed,
-        upload_refusal=options.upload.reason if options.edit.allowed else "",
+        upload_refusal=options.upload.message if options.edit.allowed else "",
     )

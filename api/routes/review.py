@@ -17,9 +17,7 @@ from clipjury.audit.query import AuditFilter, audit_events, audit_query
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
-from clipjury.reviews.service import (
-    REASON_MAX,
-    VERDICTS,
+from clipjury.reviews.errors import (
     AlreadyDecided,
     AlreadyDisqualified,
     ChecklistIncomplete,
@@ -31,8 +29,10 @@ from clipjury.reviews.service import (
     TooLate,
     UnknownChecklistItem,
 )
+from clipjury.reviews.service import REASON_MAX, VERDICTS
 from clipjury.works.models import WORK_STATUS_LABELS
-from clipjury.works.service import StaleState, WorkNotFound
+from clipjury.works.policy import WorkNotFound
+from clipjury.works.service import StaleState
 
 router = APIRouter(tags=["review"])
 

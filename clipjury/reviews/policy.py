@@ -14,6 +14,7 @@ from clipjury.accounts.models import Role, User
 from clipjury.accounts.policy import ADMIN_ROLES, PRELIMINARY_ROLES, role_refusal
 from clipjury.campaigns.models import Campaign
 from clipjury.errors import Conflict, DomainError, Forbidden
+from clipjury.options import Option
 from clipjury.reviews.errors import (
     AlreadyDecided,
     AlreadyDisqualified,
@@ -29,26 +30,8 @@ from clipjury.works.models import Work, WorkStatus
 PRELIMINARY_VERDICTS = ("pass", "fail", "return")
 
 
-@dataclass(frozen=True)
-class Option:
-    """One action: allowed, or refused with the error the service would raise (its code and message)."""
-
-    refusal: DomainError | None = None
-
-    @property
-    def allowed(self) -> bool:
-        return self.refusal is None
-
-    @property
-    def code(self) -> str:
-        return self.refusal.code if self.refusal else ""
-
-    @property
-    def message(self) -> str:
-        return self.refusal.message if self.refusal else ""
 
 
-ALLOWED = Option()
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from clipjury.accounts.models import Role, User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import CampaignClosed, ensure_open_for_new_upload, grace_end
 from clipjury.errors import Conflict, DomainError, Forbidden, NotFound
+from clipjury.options import ALLOWED, Option
 from clipjury.timeutil import as_utc, fmt_local
 from clipjury.works.models import EDITABLE_STATUSES, IN_REVIEW_STATUSES, Work, WorkStatus, WorkVersion
 
@@ -66,30 +67,8 @@ class DeadlinePassed(Conflict):
     message = "作品提交已截止。"
 
 
-@dataclass(frozen=True)
-class Option:
-    """One thing the user may or may not do; ``refusal`` is what the service raises when not."""
-
-    refusal: DomainError | None = None
-
-    @property
-    def allowed(self) -> bool:
-        return self.refusal is None
-
-    @property
-    def code(self) -> str:
-        return self.refusal.code if self.refusal else ""
-
-    @property
-    def reason(self) -> str:
-        return self.refusal.message if self.refusal else ""
-
-    def ensure(self) -> None:
-        if self.refusal is not None:
-            raise self.refusal
 
 
-ALLOWED = Option()
 
 
 @dataclass(frozen=True)
