@@ -208,10 +208,48 @@ def test_times_without_an_offset_are_refused(client: Any, demo: dict[str, int]) 
     assert _at(response.json()["submission_deadline"]) == datetime(2099, 4, 13, 15, 59, 59, tzinfo=UTC)
 
 
-def test_review_checklist_and_unknown_fields_are_not_patched_here(client: Any, demo: dict[str, int]) -> None:
+def test_report_activities_and_unknown_fields_are_not_patched_here(client: Any, demo: dict[str, int]) -> None:
     headers = _headers(client)
-    response = _patch(client, headers, review_checklist=["x"])
-    assert response.status_code == 422 and response.json()["code"] == "invalid", response.text
+    for change in ({"report_activities": []}, {"no_such_setting": 1}):
+        response = _patch(client, headers, **change)
+        assert response.status_code == 422 and response.json()["code"] == "invalid", response.text
+
+
+def test_the_review_checklist_is_a_setting_and_names_the_duration_limit(client: Any, demo: dict[str, int]) -> None:
+    headers = _headers(client)
+    reviewer = _headers(client, "demo-reviewer")
+    items = [
+        {"key": "opening_line", "label": "开头语为“{opening_line}”", "required": True},
+        {"key": "duration", "label": "时长不超过 {max_duration}", "required": True},
+        {"key": "subtitles", "label": "有中文字幕", "required": True},
+        {"key": "credits", "label": "片尾注明作者", "required": False},
+    ]
+    changed = _patch(client, headers, review_checklist=items, max_duration_s=90)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["review_checklist"] == items
+    shown = client.get("/api/v1/review/checklist", headers=reviewer)
+    assert shown.status_code == 200, shown.text
+    labels = {item["key"]: item["label"] for item in shown.json()}
+    assert labels["duration"] == "时长不超过 90 秒" and "{" not in labels["opening_line"]
+    assert [item["required"] for item in shown.json()] == [True, True, True, False]
+    # The label follows the limit it names.
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign).where(col(Campaign.is_active))).one()
+        campaign.max_duration_s = 120
+        session.add(campaign)
+    assert client.get("/api/v1/review/checklist", headers=reviewer).json()[1]["label"] == "时长不超过 2 分钟"
+
+    for bad, code in [
+        ([], "invalid_checklist"),
+        ([{"key": "Bad Key", "label": "x"}], "invalid_checklist_key"),
+        ([{"key": "a", "label": "x"}, {"key": "a", "label": "y"}], "duplicate_checklist_key"),
+        ([{"key": "a", "label": "  "}], "invalid_checklist_label"),
+        ([{"key": "a", "label": "时长不超过{max_minutes}"}], "invalid_checklist_label"),
+    ]:
+        refused = _patch(client, headers, review_checklist=bad)
+        assert refused.status_code == 422, (bad, refused.text)
+        assert (refused.json()["code"], refused.json()["field"]) == (code, "review_checklist"), refused.text
+    assert _read(client, headers)["review_checklist"] == items
 
 
 def test_a_showcase_overlapping_the_submission_window_is_allowed_with_a_warning(

@@ -44,7 +44,10 @@ class CampaignSettings(BaseModel):
     opening_line_template: str
     rights_notice: str
     quota_by_kind: dict[str, int]
-    review_checklist: list[Any] = Field(description="Read-only here.")
+    review_checklist: list[Any] = Field(
+        description="The preliminary review's checklist: `[{\"key\", \"label\", \"required\"}]`; a pass "
+                    "through the API's verdict names the keys it ticked."
+    )
     report_activities: list[dict[str, str]] = Field(description="Read-only here.")
     created_at: datetime
     effective_forward_deadline: datetime
@@ -70,9 +73,20 @@ class CampaignSettingsChanged(CampaignSettings):
 _Text = Annotated[str, Field(max_length=10000, pattern=NO_NUL)]
 
 
+class ChecklistItemIn(BaseModel):
+    """One item of the preliminary review's checklist; the label may name ``{opening_line}`` and
+    ``{max_duration}``, filled in for each province and from the duration limit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(max_length=64, pattern=NO_NUL)
+    label: _Text
+    required: bool = True
+
+
 class SettingsPatch(BaseModel):
     """Any subset of the editable settings, and the ``revision`` they were read at. Times are ISO 8601 with an
-    offset. ``review_checklist`` and ``report_activities`` are not edited here."""
+    offset. ``report_activities`` is not edited here."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -101,6 +115,7 @@ class SettingsPatch(BaseModel):
     rights_notice: _Text | None = None
     quota_by_kind: dict[Annotated[str, Field(max_length=32, pattern=NO_NUL)],
                         Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]] | None = Field(default=None, max_length=32)
+    review_checklist: list[ChecklistItemIn] | None = Field(default=None, max_length=64)
 
 
 class NewCampaign(BaseModel):

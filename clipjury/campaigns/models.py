@@ -47,7 +47,7 @@ DEFAULT_CLAIM_TTL_HOURS = 48
 # without breaking a client. ``required``: a pass needs the item ticked.
 DEFAULT_REVIEW_CHECKLIST: list[dict[str, Any]] = [
     {"key": "opening_line", "label": "开头语为“{opening_line}”", "required": True},
-    {"key": "duration", "label": "时长不超过 2 分钟", "required": True},
+    {"key": "duration", "label": "时长不超过 {max_duration}", "required": True},
     {"key": "no_secrets", "label": "不涉及国家秘密、工作秘密和内部敏感信息", "required": True},
     {"key": "political_direction", "label": "坚持正确政治方向", "required": True},
     {"key": "lawful", "label": "不违反国家法律法规、社会公德，内容准确无误", "required": True},
@@ -139,10 +139,12 @@ class Campaign(SQLModel, table=True):
 
     def checklist_for(self, province_name: str) -> list[ChecklistItem]:
         line = self.opening_line(province_name)
+        minutes, seconds = divmod(self.max_duration_s, 60)
+        duration = f"{minutes:g} 分钟" if seconds == 0 else f"{self.max_duration_s:g} 秒"
         return [
             ChecklistItem(
                 key=str(item["key"]),
-                label=str(item["label"]).replace("{opening_line}", line),
+                label=str(item["label"]).replace("{opening_line}", line).replace("{max_duration}", duration),
                 required=bool(item.get("required", True)),
             )
             for item in self.review_checklist

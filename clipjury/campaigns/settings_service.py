@@ -6,6 +6,7 @@ Every consistency rule of the settings lives here; the API parses the body, call
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,11 @@ CLAIM_TTL_HOURS_MAX = 24 * 30
 # A larger quota per unit than any province has units' staff for is a typo.
 QUOTA_MAX = 10_000
 BRANDS_MAX = 64
+CHECKLIST_ITEMS_MAX = 30
+CHECKLIST_LABEL_MAX = 200
+CHECKLIST_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+# What a checklist label may name; the review page fills them in (Campaign.checklist_for).
+CHECKLIST_PLACEHOLDERS = ("{opening_line}", "{max_duration}")
 YEAR_MIN, YEAR_MAX = 2000, 2999
 # How many works a refusal to shrink a limit names (the count is always given).
 AFFECTED_SHOWN = 50
@@ -43,6 +49,7 @@ NULLABLE_FIELDS = frozenset({"forward_deadline", "showcase_starts_at", "showcase
 EDITABLE_FIELDS = frozenset({
     "name", *TIME_FIELDS, "upload_grace_minutes", "claim_ttl_hours", "max_size_bytes", "max_duration_s",
     "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "quota_by_kind",
+    "review_checklist",
 })
 # What the settings answer shows, in this order (the campaign's columns).
 SETTINGS_FIELDS = (
@@ -193,6 +200,42 @@ def _quotas(value: Any) -> dict[str, int]:
     return quotas
 
 
+def _checklist(value: Any) -> list[dict[str, Any]]:
+    """The preliminary review's checklist: 1 to 30 items, each a stable key (what the API's verdict names),
+    a label and whether a pass needs it ticked."""
+    field = "review_checklist"
+    if not isinstance(value, list) or not 1 <= len(value) <= CHECKLIST_ITEMS_MAX:
+        raise SettingInvalid(field, f"评审要点须为 1 至 {CHECKLIST_ITEMS_MAX} 项。", code="invalid_checklist")
+    items: list[dict[str, Any]] = []
+    for n, item in enumerate(value, start=1):
+        if not isinstance(item, dict) or set(item) - {"key", "label", "required"}:
+            raise SettingInvalid(field, f"第 {n} 项须只含 key、label、required。", code="invalid_checklist")
+        key, label, required = item.get("key"), item.get("label"), item.get("required", True)
+        if not isinstance(key, str) or not CHECKLIST_KEY.match(key):
+            raise SettingInvalid(
+                field, f"第 {n} 项的 key 须为小写字母开头的 1–32 个小写字母、数字或下划线。",
+                code="invalid_checklist_key",
+            )
+        if any(key == other["key"] for other in items):
+            raise SettingInvalid(field, f"第 {n} 项的 key“{key}”重复。", code="duplicate_checklist_key")
+        if not isinstance(label, str) or not label.strip() or len(label) > CHECKLIST_LABEL_MAX:
+            raise SettingInvalid(
+                field, f"第 {n} 项的说明须为 1–{CHECKLIST_LABEL_MAX} 个字符。", code="invalid_checklist_label"
+            )
+        bare = label
+        for placeholder in CHECKLIST_PLACEHOLDERS:
+            bare = bare.replace(placeholder, "")
+        if "{" in bare or "}" in bare:
+            raise SettingInvalid(
+                field, f"第 {n} 项的说明只能用 {{opening_line}}（开头语）和 {{max_duration}}（时长上限）两个占位符。",
+                code="invalid_checklist_label",
+            )
+        if not isinstance(required, bool):
+            raise SettingInvalid(field, f"第 {n} 项的 required 须为 true 或 false。", code="invalid_checklist")
+        items.append({"key": key, "label": label.strip(), "required": required})
+    return items
+
+
 def _checked(name: str, value: Any) -> Any:
     if name in TIME_FIELDS:
         return _time(name, value)
@@ -216,6 +259,8 @@ def _checked(name: str, value: Any) -> Any:
         return _brands(value)
     if name == "quota_by_kind":
         return _quotas(value)
+    if name == "review_checklist":
+        return _checklist(value)
     raise SettingInvalid(name, f"{name} 不能在这里修改。", code="not_editable")
 
 

@@ -11,7 +11,14 @@ import sqlmodel  # noqa: F401  (autogenerate writes sqlmodel types)
 from alembic import op
 
 import clipjury.db  # noqa: F401  (UTCDateTime)
-from clipjury.campaigns.models import DEFAULT_REPORT_ACTIVITIES, DEFAULT_REVIEW_CHECKLIST
+from clipjury.campaigns.models import DEFAULT_REPORT_ACTIVITIES
+
+# The notice's checklist as this revision stored it (labels only; 0012 adds keys), frozen here: the model's
+# defaults move on.
+CHECKLIST_LABELS = [
+    "开头语为“{opening_line}”", "时长不超过 2 分钟", "不涉及国家秘密、工作秘密和内部敏感信息", "坚持正确政治方向",
+    "不违反国家法律法规、社会公德，内容准确无误", "不存在侵权情况（无版权纠纷）", "声音、画面清晰可用",
+]
 
 
 revision: str = '0003'
@@ -101,7 +108,7 @@ def upgrade() -> None:
     # Campaigns created before this revision get the notice's defaults.
     campaign = sa.table('campaign', sa.column('review_checklist', sa.JSON()), sa.column('report_activities', sa.JSON()))
     op.execute(campaign.update().values(
-        review_checklist=[item["label"] for item in DEFAULT_REVIEW_CHECKLIST],  # labels: 0012 adds keys
+        review_checklist=list(CHECKLIST_LABELS),  # labels: 0012 adds keys
         report_activities=[dict(a) for a in DEFAULT_REPORT_ACTIVITIES],
     ))
     with op.batch_alter_table('campaign', schema=None) as batch_op:

@@ -26,6 +26,9 @@ KNOWN_KEYS = {
     "不存在侵权情况（无版权纠纷）": "no_infringement",
     "声音、画面清晰可用": "sound_picture",
 }
+# The duration item names the campaign's limit instead of a fixed "2 分钟" (checklist_for fills it in).
+DURATION_LABEL_BEFORE = "时长不超过 2 分钟"
+DURATION_LABEL = "时长不超过 {max_duration}"
 
 campaign = sa.table('campaign', sa.column('id', sa.Integer()), sa.column('review_checklist', sa.JSON()))
 
@@ -42,12 +45,14 @@ def _keyed(items: list[Any]) -> list[dict[str, Any]]:
         if key in used:
             key = f"item_{n}"
         used.add(key)
-        out.append({"key": key, "label": str(item), "required": True})
+        label = DURATION_LABEL if key == "duration" and str(item) == DURATION_LABEL_BEFORE else str(item)
+        out.append({"key": key, "label": label, "required": True})
     return out
 
 
 def _labels(items: list[Any]) -> list[str]:
-    return [str(item["label"]) if isinstance(item, dict) else str(item) for item in items]
+    labels = [str(item["label"]) if isinstance(item, dict) else str(item) for item in items]
+    return [DURATION_LABEL_BEFORE if label == DURATION_LABEL else label for label in labels]
 
 
 def _rewrite(convert: Any) -> None:
