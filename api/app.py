@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api import problems
 from api.body_limits import FormBodyLimit
 from api.loopback_guard import LoopbackOnly
-from api.routes import auth, health, notifications, review, uploads, works
+from api.routes import auth, health, notifications, review, units, uploads, works
 from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
 
@@ -47,6 +47,7 @@ def create_app() -> FastAPI:
     app.include_router(review.router)
     app.include_router(notifications.router)
     app.include_router(reports_routes.router)
+    app.include_router(units.router)
 
     from review_ui.app import create_ui
 
