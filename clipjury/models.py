@@ -11,6 +11,6 @@ from clipjury.uploads.models import Upload
 from clipjury.works.models import Work, WorkVersion
 
 __all__ = [
-    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Notification", "Province", "ProvinceQuota", "ReviewDecision", "Unit",
-    "UnitMembership", "UnitQuota", "Upload", "User", "Work", "WorkVersion",
+    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Notification", "Province", "ProvinceQuota",
+    "ReviewDecision", "Unit", "UnitMembership", "UnitQuota", "Upload", "User", "Work", "WorkVersion",
 ]

@@ -80,10 +80,9 @@ def join_with_code(session: Session, user: User, code: str) -> UnitMembership:
 
 
 def _manageable(session: Session, actor: User, unit_id: int) -> Unit:
-    unit = unit_in_scope(session, actor, unit_id)
     if Role(actor.role) not in MEMBER_ROLES:
         raise Forbidden("只有本单位联络员或管理员可以管理成员。", code="forbidden_role")
-    return unit
+    return unit_in_scope(session, actor, unit_id)
 
 
 def _decide(session: Session, actor: User, unit_id: int, user_id: int, to: MembershipStatus) -> UnitMembership:
