@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api import problems
 from api.body_limits import FormBodyLimit
 from api.loopback_guard import LoopbackOnly
-from api.routes import accounts, auth, campaigns, health, notifications, review, uploads, works
+from api.routes import accounts, auth, campaigns, health, notifications, review, units, uploads, works
 from api.routes import public as public_routes
 from api.routes import reports as reports_routes
 from clipjury.settings import get_settings
@@ -57,6 +57,7 @@ def create_app() -> FastAPI:
         from api.routes import dev
 
         app.include_router(dev.router)
+    app.include_router(units.router)
 
     from review_ui.app import create_ui
 

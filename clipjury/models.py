@@ -3,15 +3,16 @@
 from clipjury.accounts.invitations import Invitation
 from clipjury.accounts.models import AuthSession, Province, Unit, User
 from clipjury.audit.models import AuditEvent
-from clipjury.campaigns.models import Campaign, UnitQuota
+from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
 from clipjury.notifications.models import Notification
 from clipjury.reports.models import ActivityEntry
 from clipjury.reviews.models import ReviewDecision
+from clipjury.units.models import UnitMembership
 from clipjury.uploads.models import Upload
 from clipjury.works.models import Work, WorkVersion
 
 __all__ = [
     "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Invitation", "Notification", "Province",
-    "ReviewDecision", "Unit",
-    "UnitQuota", "Upload", "User", "Work", "WorkVersion",
+    "ProvinceQuota", "ReviewDecision", "Unit", "UnitMembership", "UnitQuota", "Upload", "User", "Work",
+    "WorkVersion",
 ]

@@ -13,6 +13,7 @@ from review_ui.org_pages import router as org_router
 from review_ui.pages import router as pages_router
 from review_ui.report_pages import router as report_pages_router
 from review_ui.review_pages import router as review_pages_router
+from review_ui.unit_admin_pages import router as unit_admin_router
 from review_ui.web import STATIC_DIR, html_error
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
@@ -54,3 +55,4 @@ def create_ui(app: FastAPI) -> None:
     app.include_router(review_pages_router)
     app.include_router(org_router)
     app.include_router(account_admin_router)
+    app.include_router(unit_admin_router)

@@ -483,7 +483,79 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/api/v1/campaigns"): Rule(
         "api", roles=NATIONAL, mutates=True, probe=Probe(json={"name": "矩阵下一届", "year": 2024}),
     ),
+    # -- units, membership and organisations (clipjury.units) ---------------------------------------
+    ("GET", "/api/v1/units"): Rule("api", roles=QUOTA_ROLES),
+    ("POST", "/api/v1/units"): Rule(
+        "api", roles=PROVINCIAL, role_first=True, mutates=True,
+        probe=Probe(json={"name": "矩阵新单位", "kind": "city", "quota": 3}),
+    ),
+    ("PATCH", "/api/v1/units/{unit_id}"): Rule(
+        "api", roles=PROVINCIAL, scope=Scope.unit, role_first=True, mutates=True, probe=Probe(json={"sort_order": 5}),
+    ),
+    ("DELETE", "/api/v1/units/{unit_id}"): Rule(
+        "api", roles=PROVINCIAL, scope=Scope.unit, role_first=True, mutates=True,
+        note="the world's units have works and accounts: 409 unit_has_works once through the checks",
+    ),
+    ("GET", "/api/v1/units/{unit_id}/members"): Rule("api", roles=REPORT_READERS, scope=Scope.unit, role_first=True),
+    ("POST", "/api/v1/units/{unit_id}/members/approve"): Rule(
+        "api", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True, probe=Probe(json={"user_id": 1}),
+        note="nobody asked to join: 409 not_pending once through the checks",
+    ),
+    ("POST", "/api/v1/units/{unit_id}/members/reject"): Rule(
+        "api", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True, probe=Probe(json={"user_id": 1}),
+    ),
+    ("POST", "/api/v1/units/{unit_id}/join-code"): Rule(
+        "api", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True,
+    ),
+    ("GET", "/api/v1/organisations"): Rule("api", roles=NATIONAL),
+    ("POST", "/api/v1/organisations"): Rule(
+        "api", roles=NATIONAL, mutates=True,
+        probe=Probe(json={"code": "matrix-dept", "name": "矩阵部门", "kind": "department", "minimum": 5}),
+    ),
+    ("PATCH", "/api/v1/organisations"): Rule(
+        "api", roles=NATIONAL, mutates=True, probe=Probe(json={"code": "hebei", "sort_order": 3, "minimum": 40}),
+    ),
     # -- pages -------------------------------------------------------------------------------------
+    # -- unit and organisation pages ---------------------------------------------------------------
+    ("GET", "/units"): Rule("page", roles=ADMINS),
+    ("POST", "/units"): Rule(
+        "page", roles=PROVINCIAL, role_first=True, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"name": "矩阵页面单位", "kind": "city"}),
+    ),
+    ("POST", "/units/import"): Rule(
+        "page", roles=PROVINCIAL, role_first=True, mutates=True, probe=Probe(form={}),
+        note="no file: the page again with the reason (422)",
+    ),
+    ("GET", "/units/template.xlsx"): Rule("page", roles=PROVINCIAL),
+    ("GET", "/units/export.xlsx"): Rule("page", roles=PROVINCIAL),
+    ("POST", "/units/{unit_id}"): Rule(
+        "page", roles=PROVINCIAL, scope=Scope.unit, role_first=True, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"sort_order": "7"}),
+    ),
+    ("POST", "/units/{unit_id}/delete"): Rule(
+        "page", roles=PROVINCIAL, scope=Scope.unit, role_first=True, mutates=True, ok=frozenset({303}),
+    ),
+    ("GET", "/my-unit"): Rule("page", roles=frozenset({"unit_coordinator"}), ok=frozenset({303})),
+    ("GET", "/units/{unit_id}/members"): Rule("page", roles=REPORT_READERS, scope=Scope.unit, role_first=True),
+    ("POST", "/units/{unit_id}/members/approve"): Rule(
+        "page", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"user_id": "1"}),
+    ),
+    ("POST", "/units/{unit_id}/members/reject"): Rule(
+        "page", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"user_id": "1"}),
+    ),
+    ("POST", "/units/{unit_id}/join-code"): Rule(
+        "page", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True, ok=frozenset({303}),
+    ),
+    ("GET", "/organisations"): Rule("page", roles=NATIONAL),
+    ("POST", "/organisations"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"code": "matrix-page-dept", "name": "矩阵页面部门", "kind": "department"}),
+    ),
+    ("POST", "/organisations/update"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"code": "hebei", "minimum": "9"}),
+    ),
     ("GET", "/works"): Rule("page", roles=SUBMITTING, wrong_role=Outcome.home, shows_works=True),
     ("GET", "/works/new"): Rule("page", roles=SUBMITTING),
     ("POST", "/works/new"): Rule(

@@ -210,7 +210,8 @@ def test_times_without_an_offset_are_refused(client: Any, demo: dict[str, int]) 
 
 def test_report_activities_and_unknown_fields_are_not_patched_here(client: Any, demo: dict[str, int]) -> None:
     headers = _headers(client)
-    for change in ({"report_activities": []}, {"no_such_setting": 1}):
+    changes: list[dict[str, Any]] = [{"report_activities": []}, {"no_such_setting": 1}]
+    for change in changes:
         response = _patch(client, headers, **change)
         assert response.status_code == 422 and response.json()["code"] == "invalid", response.text
 

@@ -49,10 +49,25 @@ UNIT_KIND_LABELS: dict[UnitKind, str] = {
 }
 
 
+class OrgKind(StrEnum):
+    """The notice's "各地区、各部门": a central department forwards works to the national review as a
+    province does, with its own admins and units; lists show the provinces first."""
+
+    province = "province"
+    department = "department"
+
+
+ORG_KIND_LABELS: dict[OrgKind, str] = {OrgKind.province: "省（区、市）", OrgKind.department: "中央和国家机关部门"}
+
+
 class Province(SQLModel, table=True):
+    """A top-level organisation: a province or a central department (``kind``)."""
+
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
     name: str = Field(max_length=64)
+    kind: str = Field(default=OrgKind.province.value, max_length=16, sa_column_kwargs={"server_default": "province"})
+    sort_order: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Unit(SQLModel, table=True):
@@ -63,6 +78,10 @@ class Unit(SQLModel, table=True):
     name: str = Field(max_length=128)
     kind: str = Field(default=UnitKind.other.value, max_length=32)
     sort_order: int = 0
+    # What a submitter types to ask to join (clipjury.units.membership); rotating it ends the old one.
+    join_code: str | None = Field(default=None, sa_column=Column(String(16), unique=True, nullable=True))
+    # A unit with works is never deleted: it is archived (out of lists, quotas and joining), its works keep it.
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 # The scope each staff role needs (clipjury.accounts.scopes): a coordinator without a unit or a reviewer

@@ -161,3 +161,15 @@ class UnitQuota(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     unit_id: int = Field(foreign_key="unit.id", index=True)
     required: int = 0
+
+
+class ProvinceQuota(SQLModel, table=True):
+    """A top-level organisation's minimum number of works for the campaign (set by the national office)."""
+
+    __tablename__ = "province_quota"
+    __table_args__ = (UniqueConstraint("campaign_id", "province_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    required: int = 0

@@ -136,6 +136,9 @@ def quota_rows(
         )
 
     for unit in units:
+        # A retired unit (clipjury.units) keeps the works it has, and shows only when it has some.
+        if unit.archived_at is not None and not counts.get((unit.province_id, unit.id)):
+            continue
         rows.append(row_for(unit.province_id, unit))
     if scope.unit_ids is None:
         for province_id in sorted(k[0] for k in counts if k[1] is None):
