@@ -64,7 +64,7 @@ CONFIG = schemathesis.Config.from_dict({
             "checks": {"positive_data_acceptance": {"expected-statuses": ["2xx", "422", "429"]}},
         },
         {
-            "include-path-regex": "^/api/v1/(audit|works|accounts)$",
+            "include-path-regex": "^/api/v1/(audit|works|accounts|organisations)$",
             "checks": {"positive_data_acceptance": {"expected-statuses": NAMES_STORED_DATA}},
         },
     ],

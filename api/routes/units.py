@@ -9,14 +9,14 @@ from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
-from api.problems import AUTH_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
+from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.db import DB_ID_MAX
 from clipjury.units import membership, service
 
 router = APIRouter(prefix="/api/v1", tags=["units"])
 UnitId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 UNIT_WRITE_ERRORS = (
-    *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden_role"), (409, "unit_exists"),
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden_role"), (409, "unit_exists"),
     (422, "unit_name_required"), (422, "unit_name_too_long"), (422, "unknown_unit_kind"), (422, "bad_quota"),
     (422, "bad_sort_order"), (422, "no_active_campaign"),
 )
@@ -116,14 +116,15 @@ def list_members(unit_id: UnitId, user: CurrentUser, session: SessionDep) -> Mem
 
 
 @router.post("/units/{unit_id}/members/approve", response_model=MemberOut, responses=problem_responses(
-    *MEMBER_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (409, "not_pending"), (409, "already_member"),
+    *MEMBER_ERRORS, *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (409, "not_pending"),
+    (409, "already_member"),
 ))
 def approve_member(unit_id: UnitId, body: MemberDecision, user: CurrentUser, session: SessionDep) -> MemberOut:
     return _member(session, user, unit_id, membership.approve(session, user, unit_id, body.user_id).user_id)
 
 
 @router.post("/units/{unit_id}/members/reject", response_model=MemberOut, responses=problem_responses(
-    *MEMBER_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (409, "not_pending"),
+    *MEMBER_ERRORS, *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (409, "not_pending"),
 ))
 def reject_member(unit_id: UnitId, body: MemberDecision, user: CurrentUser, session: SessionDep) -> MemberOut:
     return _member(session, user, unit_id, membership.reject(session, user, unit_id, body.user_id).user_id)
@@ -168,7 +169,8 @@ class OrgPatch(BaseModel):
 
 
 ORG_ERRORS = (
-    *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden_role"), (409, "org_exists"), (422, "bad_org_code"),
+    *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden_role"), (409, "org_exists"),
+    (422, "bad_org_code"),
     (422, "org_name_required"), (422, "org_name_too_long"), (422, "unknown_org_kind"), (422, "bad_quota"),
     (422, "bad_sort_order"), (422, "no_active_campaign"),
 )
