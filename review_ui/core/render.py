@@ -37,7 +37,6 @@ templates.env.globals["asset_url"] = asset_url
 templates.env.filters["local_time"] = _local_time
 
 
-
 @lru_cache(maxsize=1)
 def _store_origin() -> str:
     """Where presigned playback URLs point (the browser streams from the store, not through us)."""
