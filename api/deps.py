@@ -45,7 +45,7 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 def route_checks_own_csrf(request: Request) -> bool:
     """Whether the matched route checks the session's CSRF token itself (the page routes' class says
-    so, review_ui/web.py). Decided from the route, not the path, so it holds behind a ``root_path``; a
+    so, review_ui/core/routing.py). Decided from the route, not the path, so it holds behind a ``root_path``; a
     route that does not say so (any API route, or none matched) gets the header check."""
     return bool(getattr(request.scope.get("route"), "checks_own_csrf", False))
 

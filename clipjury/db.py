@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -69,6 +69,12 @@ def _engine_for(url: str) -> Engine:
 
 def get_engine() -> Engine:
     return _engine_for(get_settings().database_url)
+
+
+def ping_database() -> None:
+    """One round trip to the database (the health check)."""
+    with get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))
 
 
 @contextmanager

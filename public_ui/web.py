@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clipjury.accounts.sessions import SESSION_USER_KEY
 from clipjury.errors import DomainError
 from clipjury.settings import get_settings
-from review_ui.web import security_headers
+from review_ui.core.render import security_headers
 
 PUBLIC_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PUBLIC_DIR / "static"

@@ -8,13 +8,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
 from clipjury.settings import PROJECT_ROOT, get_settings
-from review_ui.account_admin_pages import router as account_admin_router
-from review_ui.org_pages import router as org_router
-from review_ui.pages import router as pages_router
-from review_ui.report_pages import router as report_pages_router
-from review_ui.review_pages import router as review_pages_router
-from review_ui.unit_admin_pages import router as unit_admin_router
-from review_ui.web import STATIC_DIR, html_error
+from review_ui.core.render import STATIC_DIR
+from review_ui.core.routing import html_error
+from review_ui.pages import (
+    account,
+    accounts,
+    audit,
+    dashboard,
+    national,
+    notifications,
+    reports,
+    review,
+    units,
+    works,
+)
 
 NODE_MODULES = PROJECT_ROOT / "node_modules"
 
@@ -50,9 +57,6 @@ def create_ui(app: FastAPI) -> None:
     app.add_api_route("/static/vendor/{name}", vendor_file, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.state.html_error_renderer = html_error
-    app.include_router(pages_router)
-    app.include_router(report_pages_router)
-    app.include_router(review_pages_router)
-    app.include_router(org_router)
-    app.include_router(account_admin_router)
-    app.include_router(unit_admin_router)
+    # The order only matters where two paths could both match; none do today.
+    for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units):
+        app.include_router(page.router)

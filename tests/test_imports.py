@@ -146,20 +146,54 @@ def test_no_import_hidden_in_a_function_inside_the_domain() -> None:
     assert wrong == [], "move these to the top of their module (fix the cycle they hide):\n" + "\n".join(wrong)
 
 
-def test_domain_has_no_import_cycle() -> None:
-    """Imports between ``clipjury`` modules, at any level, form no cycle."""
+def import_graph(package: str) -> dict[str, set[str]]:
+    """Module -> the modules of ``package`` it imports, at any level."""
     graph: dict[str, set[str]] = {}
-    for path in modules("clipjury"):
+    for path in modules(package):
         name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         targets = graph.setdefault(name, set())
         for f in imports_of(path):
-            if top(f.module) != "clipjury":
+            if top(f.module) != package:
                 continue
             # ``from clipjury.uploads import concat`` names a module; ``from x import name`` names x.
             candidates = [f"{f.module}.{n}" for n in f.names] + [f.module]
             targets.update(c for c in candidates if (ROOT / (c.replace(".", "/") + ".py")).exists())
-    cycles = [sorted(c) for c in strongly_connected(graph) if len(c) > 1]
-    assert cycles == [], "import cycles inside clipjury/:\n" + "\n".join(" <-> ".join(c) for c in sorted(cycles))
+    return graph
+
+
+def cycles_in(package: str) -> list[list[str]]:
+    return sorted(sorted(c) for c in strongly_connected(import_graph(package)) if len(c) > 1)
+
+
+def test_domain_has_no_import_cycle() -> None:
+    """Imports between ``clipjury`` modules, at any level, form no cycle."""
+    cycles = cycles_in("clipjury")
+    assert cycles == [], "import cycles inside clipjury/:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_pages_have_no_import_cycle_and_none_hidden_in_a_function() -> None:
+    """review_ui goes one way: pages -> context, presenters, core; nothing is imported inside a function
+    (which is how the old web.py <-> pages.py cycle hid)."""
+    hidden = [
+        f"{f.path}:{f.line} imports {f.module} inside a function"
+        for f in (found for path in modules("review_ui", "public_ui") for found in imports_of(path))
+        if f.in_function
+    ]
+    assert hidden == [], "move these to the top of their module:\n" + "\n".join(hidden)
+    cycles = cycles_in("review_ui")
+    assert cycles == [], "import cycles inside review_ui/:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_ui_layers_point_down() -> None:
+    """A page module imports no other page module; core/ and presenters/ import no page (a rule or helper
+    two pages share belongs below them)."""
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in import_graph("review_ui").items()
+        for target in targets
+        if target.startswith("review_ui.pages.") and module != "review_ui.app"
+    ]
+    assert wrong == [], "\n".join(sorted(wrong))
 
 
 def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:

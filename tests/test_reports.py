@@ -643,7 +643,7 @@ def test_provincial_and_national_admins_report_pages_and_downloads(client: Any, 
 
 
 def test_export_buttons_partial_keeps_the_filters() -> None:
-    from review_ui.web import templates
+    from review_ui.core.render import templates
 
     source = '{% from "reports/export_buttons.html" import export_buttons %}{{ export_buttons("review-works", q) }}'
     html = templates.env.from_string(source).render(q="status=passed&unit=3")

@@ -595,7 +595,7 @@ def test_after_the_grace_nothing_invites_a_submission(client: Any, demo: dict[st
 
 
 def test_audit_reasons_are_shown_in_chinese() -> None:
-    from review_ui.presenters import actor_label, audit_reason_label
+    from review_ui.presenters.labels import actor_label, audit_reason_label
 
     assert audit_reason_label("submit", "grace_period").startswith("截止后的宽限期内提交")
     assert audit_reason_label("withdraw", "withdrawn in the web UI") == "投稿人在网页上撤回"

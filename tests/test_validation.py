@@ -566,12 +566,12 @@ def test_samples_hidden_by_an_edit_list_are_a_warning_not_duration(client, auth)
 def test_the_hidden_samples_warning_reads_in_chinese() -> None:
     from clipjury.campaigns.models import Campaign
     from clipjury.works.models import WorkVersion
-    from review_ui.review_pages import _facts
+    from review_ui.presenters.reviews import version_facts
 
     version = WorkVersion(
         work_id=1, object_key="k", size_bytes=1, duration_s=60.0, warnings=["hidden_samples: 70.078 s"]
     )
-    _facts_list, warnings = _facts(version, Campaign(slug="c", name="c", year=2026))  # type: ignore[call-arg]
+    _facts_list, warnings = version_facts(version, Campaign(slug="c", name="c", year=2026))  # type: ignore[call-arg]
     assert any("编辑列表隐藏" in w and "1 分 10.1 秒" in w for w in warnings), warnings
 
 

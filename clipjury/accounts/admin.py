@@ -20,7 +20,7 @@ from clipjury.accounts.invitations import (
     audit_province,
     revoke_invitations,
 )
-from clipjury.accounts.models import Role, User
+from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.passwords import ensure_strong_password
 from clipjury.accounts.service import create_user
 from clipjury.accounts.sessions import end_all_sessions
@@ -64,6 +64,17 @@ def may_manage(actor: User, target: User) -> bool:
     if role == Role.provincial_admin:
         return target.role in PROVINCE_MANAGED and target.province_id == actor.province_id
     return False
+
+
+def placement_choices(session: Session, actor: User) -> tuple[list[Province], list[Unit]]:
+    """The provinces and units an administrator may place a new account in: a provincial admin only
+    its own province's, a national admin all of them."""
+    provinces_q = select(Province).order_by(col(Province.id))
+    units_q = select(Unit).order_by(col(Unit.province_id), col(Unit.sort_order), col(Unit.id))
+    if Role(actor.role) == Role.provincial_admin:
+        provinces_q = provinces_q.where(col(Province.id) == actor.province_id)
+        units_q = units_q.where(col(Unit.province_id) == actor.province_id)
+    return list(session.exec(provinces_q)), list(session.exec(units_q))
 
 
 def require_admin(actor: User) -> None:

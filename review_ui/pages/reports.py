@@ -9,10 +9,8 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Query, Request, Response
 from sqlmodel import Session
-from starlette.datastructures import FormData
 
 from api.deps import CurrentUser, SessionDep
 from api.downloads import file_response
@@ -26,33 +24,26 @@ from clipjury.reports import service as reports
 from clipjury.reviews.quotas import QuotaRow, quota_rows
 from clipjury.reviews.service import QueueFilter
 from clipjury.timeutil import as_utc, fmt_local
-from review_ui import presenters
-from review_ui.pages import user_context
-from review_ui.web import PageRoute, flash, render
+from review_ui.context import user_context
+from review_ui.core.flash import flash
+from review_ui.core.forms import FormDep, see_other
+from review_ui.core.render import render
+from review_ui.core.routing import PageRoute
+from review_ui.presenters.format import time_left_label
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 FIELD_MAX = 10000
 
 
-async def _form(request: Request) -> FormData:
-    # Already parsed (and cached by Starlette) by the CSRF check of PageRoute.
-    return await request.form()
-
-
-FormDep = Annotated[FormData, Depends(_form)]
 FormatParam = Annotated[str | None, Query(max_length=8)]
 ProvinceParam = Annotated[str | None, Query(max_length=32)]
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
 
 
 def left_label(seconds: int | None) -> str:
     if seconds is None:
         return ""
-    return presenters.time_left_label(seconds, closed="已过报送截止时间")
+    return time_left_label(seconds, closed="已过报送截止时间")
 
 
 @dataclass
@@ -287,7 +278,7 @@ def save_unit(request: Request, unit_id: int, user: CurrentUser, session: Sessio
         return _form_page(request, session, user, campaign, unit, forms, status_code=422)
     flash(request, f"{unit.name}的活动开展情况已保存。")
     target = "/reports" if Role(user.role) == Role.unit_coordinator else f"/reports/units/{unit.id}"
-    return _see_other(target)
+    return see_other(target)
 
 
 # -- downloads (HTML error pages instead of problem+json: these are links in the browser) -----------

@@ -4,11 +4,9 @@ office's provinces and departments. Thin: every rule is in clipjury.units."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
-from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
 from api.deps import CurrentUser, SessionDep
@@ -16,28 +14,15 @@ from clipjury.accounts.models import ORG_KIND_LABELS, UNIT_KIND_LABELS, Role, Us
 from clipjury.db import DB_ID_MAX
 from clipjury.errors import DomainError, Forbidden, Invalid
 from clipjury.units import membership, service, sheet
-from review_ui.pages import user_context
-from review_ui.web import PageRoute, flash, render
+from review_ui.context import user_context
+from review_ui.core.flash import flash
+from review_ui.core.forms import form_action, see_other
+from review_ui.core.render import render
+from review_ui.core.routing import PageRoute
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 UnitId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 FIELD_MAX = 200
-
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def _attempt(request: Request, session: Session, action: Callable[[], str]) -> bool:
-    """A form's change: its refusal becomes a flash message and nothing of it is kept."""
-    try:
-        done = action()
-    except DomainError as exc:
-        session.rollback()
-        flash(request, exc.message, "error")
-        return False
-    flash(request, done)
-    return True
 
 
 def _int_field(value: str, what: str) -> int | None:
@@ -83,8 +68,8 @@ def create_unit(
         unit = service.create_unit(session, user, name=name, kind=kind, quota=_int_field(quota, "最低作品数"))
         return f"已添加单位“{unit.name}”。"
 
-    _attempt(request, session, act)
-    return _see_other("/units")
+    form_action(request, session, act, not_found_is_page=False)
+    return see_other("/units")
 
 
 @router.post("/units/import")
@@ -106,12 +91,10 @@ async def import_units(
         return _units_page(request, user, session, sheet_errors=[{"row": 0, "column": "", "message": exc.message}],
                            status_code=exc.status_code)
     flash(request, f"已导入 {len(created)} 个单位。")
-    return _see_other("/units")
+    return see_other("/units")
 
 
 def _xlsx(data: bytes, filename: str) -> Response:
-    from urllib.parse import quote
-
     return Response(data, media_type=sheet.XLSX_MEDIA_TYPE, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}", "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
@@ -146,8 +129,8 @@ def update_unit(
         )
         return f"已保存单位“{unit.name}”{'（已停用）' if unit.archived_at else ''}。"
 
-    _attempt(request, session, act)
-    return _see_other("/units")
+    form_action(request, session, act, not_found_is_page=False)
+    return see_other("/units")
 
 
 @router.post("/units/{unit_id}/delete")
@@ -159,8 +142,8 @@ def delete_unit(request: Request, unit_id: UnitId, user: CurrentUser, session: S
         service.delete_unit(session, user, unit_id)
         return f"已删除单位“{name}”。"
 
-    _attempt(request, session, act)
-    return _see_other("/units")
+    form_action(request, session, act, not_found_is_page=False)
+    return see_other("/units")
 
 
 # -- membership ---------------------------------------------------------------------------------------
@@ -169,7 +152,7 @@ def delete_unit(request: Request, unit_id: UnitId, user: CurrentUser, session: S
 def my_unit(user: CurrentUser) -> Response:
     if Role(user.role) != Role.unit_coordinator or user.unit_id is None:
         raise Forbidden("只有单位联络员有本单位成员页面。", code="forbidden_role")
-    return _see_other(f"/units/{user.unit_id}/members")
+    return see_other(f"/units/{user.unit_id}/members")
 
 
 @router.get("/units/{unit_id}/members")
@@ -192,8 +175,8 @@ def _decide(request: Request, session: Session, user: User, unit_id: int, user_i
         membership.reject(session, user, unit_id, member_id)
         return "已拒绝该申请。"
 
-    _attempt(request, session, act)
-    return _see_other(f"/units/{unit_id}/members")
+    form_action(request, session, act, not_found_is_page=False)
+    return see_other(f"/units/{unit_id}/members")
 
 
 @router.post("/units/{unit_id}/members/approve")
@@ -215,9 +198,10 @@ def reject_member(
 @router.post("/units/{unit_id}/join-code")
 def rotate_code(request: Request, unit_id: UnitId, user: CurrentUser, session: SessionDep) -> Response:
     membership.members(session, user, unit_id)
-    _attempt(request, session,
-             lambda: f"已生成新的邀请码 {membership.rotate_code(session, user, unit_id)}，旧邀请码已失效。")
-    return _see_other(f"/units/{unit_id}/members")
+    form_action(request, session,
+                lambda: f"已生成新的邀请码 {membership.rotate_code(session, user, unit_id)}，旧邀请码已失效。",
+                not_found_is_page=False)
+    return see_other(f"/units/{unit_id}/members")
 
 
 # -- organisations ------------------------------------------------------------------------------------
@@ -245,8 +229,8 @@ def create_org(
                                  minimum=_int_field(minimum, "最低作品数"))
         return f"已添加“{org.name}”。"
 
-    _attempt(request, session, act)
-    return _see_other("/organisations")
+    form_action(request, session, act, not_found_is_page=False)
+    return see_other("/organisations")
 
 
 @router.post("/organisations/update")
@@ -263,5 +247,5 @@ def update_org(
                                  minimum=_int_field(minimum, "最低作品数"))
         return f"已保存“{org.name}”。"
 
-    _attempt(request, session, act)
-    return _see_other("/organisations")
+    form_action(request, session, act, not_found_is_page=False)
+    return see_other("/organisations")

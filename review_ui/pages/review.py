@@ -1,6 +1,7 @@
-"""The pages of the preliminary review (初评): the province's queue, a work's review page (player, measured
-facts, checklist, claim, verdict, disqualification, undo, audit trail), the notifications and the audit
-log. Thin: every decision is a call into ``clipjury.reviews.service``; these pages only lay it out."""
+"""The preliminary review (初评), for provincial reviewers and admins: the province's queue, a work's
+review page (player, measured facts, checklist, claim, verdict, disqualification, undo, documents, audit
+trail) and forwarding passed works to the national re-review. Thin: every decision is a call into
+``clipjury.reviews.service``; these pages only lay it out."""
 
 from __future__ import annotations
 
@@ -9,37 +10,55 @@ from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from sqlmodel import Session
+from starlette.datastructures import FormData
 
 from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.policy import ADMIN_ROLES, PRELIMINARY_ROLES, REVIEW_ROLES, has_role, require_role
-from clipjury.audit.query import AUDIT_ACTION_LABELS, AuditFilter, audit_count, audit_events, audit_query
+from clipjury.audit.query import AUDIT_ACTION_LABELS
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.errors import DomainError, Invalid, NotFound
-from clipjury.media.rules import exceeds
-from clipjury.notifications import service as notes
-from clipjury.numbers import ascii_digits
+from clipjury.errors import Conflict, Invalid
+from clipjury.numbers import ascii_digits, db_id
+from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
 from clipjury.reviews.events import work_events
 from clipjury.reviews.models import ACTION_LABELS
 from clipjury.reviews.policy import review_actions
-from clipjury.reviews.service import work_titles
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works import playback as playback_mod
-from clipjury.works.models import WORK_STATUS_LABELS, Work, WorkStatus, WorkVersion
+from clipjury.works.models import (
+    Work,
+    WorkStatus,
+)
 from clipjury.works.service import shown_version
-from review_ui import presenters
-from review_ui.pages import user_context
-from review_ui.web import PageRoute, flash, render, safe_next
+from review_ui.context import user_context
+from review_ui.core.forms import (
+    RANK_FIELD_MAX,
+    ExpectedRevField,
+    FormDep,
+    ReasonField,
+    form_action,
+    see_other,
+)
+from review_ui.core.pager import int_or_none, page_number, pager
+from review_ui.core.render import render
+from review_ui.core.routing import PageRoute, safe_next
+from review_ui.presenters.format import format_duration
+from review_ui.presenters.labels import (
+    QUEUE_STATUS_LABELS,
+    actor_label,
+    event_reason_label,
+    status_change_label,
+    status_label,
+)
+from review_ui.presenters.reviews import deadlines, version_facts, work_lines
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE_SIZE = 50
-AUDIT_PAGE_SIZE = 50
 # A reason typed into a form that then failed (e.g. a stale page) is kept for the next render, if it
 # fits the session cookie comfortably.
 DRAFT_KEY = "review_draft"
@@ -47,54 +66,9 @@ DRAFT_MAX_CHARS = 300
 
 # The queue's status filter; a provincial admin also finds the disqualified works there.
 QUEUE_STATUSES = ["submitted", "returned", "passed", "failed", "forwarded"]
-QUEUE_STATUS_LABELS = {
-    "submitted": "待初评", "returned": "退回修改", "passed": "初评通过", "failed": "初评未通过",
-    "forwarded": "已报送全国复评", "disqualified": "已取消参选资格",
-}
-
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
 
 def _role(user: User) -> Role:
     return Role(user.role)
-
-
-def _int_or_none(value: str) -> int | None:
-    value = value.strip()
-    return int(value) if ascii_digits(value) and len(value) < 12 else None
-
-
-def _page_number(value: str) -> int:
-    number = _int_or_none(value)
-    return number if number and number > 0 else 1
-
-
-@dataclass
-class Pager:
-    page: int
-    pages: int
-    total: int
-    links: list[tuple[int | None, str]]  # (page number or None for a gap, url)
-
-    @property
-    def offset(self) -> int:
-        return (self.page - 1) * PAGE_SIZE
-
-
-def _pager(total: int, page: int, size: int, base: str, params: dict[str, str]) -> Pager:
-    pages = max(1, -(-total // size))
-    page = min(page, pages)
-    wanted = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
-    links: list[tuple[int | None, str]] = []
-    previous = 0
-    for number in wanted:
-        if number - previous > 1:
-            links.append((None, ""))
-        query = urlencode({k: v for k, v in {**params, "page": str(number)}.items() if v})
-        links.append((number, f"{base}?{query}"))
-        previous = number
-    return Pager(page=page, pages=pages, total=total, links=links)
 
 
 # -- the queue -------------------------------------------------------------------------------------
@@ -133,11 +107,11 @@ def _queue_rows(session: Session, user: User, campaign: Campaign, works: list[Wo
             unit=unit.name if unit else "—",
             submitted=fmt_local(work.submitted_at),
             status=status,
-            status_label=presenters.status_label(status),
+            status_label=status_label(status),
             holder=(holder.display_name or holder.username) if holder else "",
             holder_is_me=holder is not None and holder.id == user.id,
             claim_lapsed=lapsed,
-            duration=presenters.format_duration(version.duration_s if version else None, campaign.duration_step_s),
+            duration=format_duration(version.duration_s if version else None, campaign.duration_step_s),
             can_claim=work.status == WorkStatus.submitted and (holder is None or lapsed)
             and has_role(user, PRELIMINARY_ROLES),
         ))
@@ -157,7 +131,7 @@ def review_queue(
     page: str = "1",
 ) -> Response:
     if _role(user) == Role.national_admin:
-        return _see_other("/review/national")
+        return see_other("/review/national")
     require_role(user, PRELIMINARY_ROLES, "查看初评列表")
     campaign = active_campaign(session)
     statuses = QUEUE_STATUSES + (["disqualified"] if _role(user) == Role.provincial_admin else [])
@@ -165,21 +139,21 @@ def review_queue(
         raise Invalid("未知的状态筛选条件。", code="unknown_status")
     q = q.strip()[:100]
     units = service.province_units(session, user.province_id)
-    unit_id = _int_or_none(unit)
+    unit_id = int_or_none(unit)
     if unit_id is not None and unit_id not in {u.id for u in units}:
         unit_id = None
     reviewers = service.province_reviewers(session, user.province_id)
     flt = service.QueueFilter(status=status or None, unit_id=unit_id, reviewer=reviewer or None, q=q or None)
     query = service.review_queue_query(session, user, campaign, flt)
     params = {"status": status, "unit": str(unit_id or ""), "reviewer": reviewer, "q": q}
-    pager = _pager(service.count_rows(session, query), _page_number(page), PAGE_SIZE, "/review", params)
-    works = service.page_of(session, query, offset=pager.offset, limit=PAGE_SIZE)
+    paging = pager(service.count_rows(session, query), page_number(page), PAGE_SIZE, "/review", params)
+    works = service.page_of(session, query, offset=paging.offset, limit=PAGE_SIZE)
     province = session.get(Province, user.province_id) if user.province_id else None
     return render(request, "review/queue.html", {
         **user_context(user, session),
         "province": province,
         "rows": _queue_rows(session, user, campaign, works),
-        "pager": pager,
+        "pager": paging,
         "filters": params,
         "statuses": [(s, QUEUE_STATUS_LABELS[s]) for s in statuses],
         "units": units,
@@ -210,63 +184,6 @@ class EventView:
     reason: str
 
 
-def _float_or_none(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _facts(version: WorkVersion | None, campaign: Campaign) -> tuple[list[tuple[str, str]], list[str]]:
-    """What the workers measured, and the warnings worth a reviewer's attention, in Chinese."""
-    if version is None:
-        return [], []
-    resolution = f"{version.width} × {version.height}" if version.width and version.height else "—"
-    facts = [
-        ("时长", presenters.format_duration(version.duration_s, campaign.duration_step_s)),
-        ("分辨率", resolution),
-        ("视频编码", version.video_codec or "—"),
-        ("音频编码", version.audio_codec or "无音轨"),
-        ("文件大小", presenters.format_size(version.size_bytes)),
-        ("容器品牌", (version.major_brand or "—").strip()),
-        ("原文件名", version.original_filename or "—"),
-        ("SHA-256", version.sha256 or "—"),
-        ("校验时间", fmt_local(version.validated_at) or "—"),
-    ]
-    step = campaign.duration_step_s
-    warnings = []
-    for warning in version.warnings or []:
-        if warning.startswith("header_duration_mismatch") and version.header_duration_s and version.duration_s:
-            warnings.append(
-                f"文件头标注的时长（{version.header_duration_s:.1f} 秒）与实际播放时长"
-                f"（{presenters.format_duration(version.duration_s, step)}）不一致，以实际时长为准。"
-            )
-        elif warning.startswith("hidden_samples: "):  # clipjury.media.rules.header_warnings
-            hidden = _float_or_none(warning.removeprefix("hidden_samples: ").removesuffix(" s"))
-            warnings.append(
-                f"文件中有约 {presenters.format_duration(hidden, step)}的画面或声音被编辑列表隐藏，"
-                "多数播放器不显示，但个别播放器可能播放出来；请用下载的原文件核对其内容。"
-            )
-        elif warning == "worker_gave_up":  # workers.tasks.WORKER_GAVE_UP
-            warnings.append(
-                "校验进程多次异常退出（不是文件本身的问题），系统已暂停处理该文件、未作判定；"
-                f"请运维人员执行 clipjury retry-version {version.id} 重新处理。"
-            )
-        elif warning.startswith("attempts: "):
-            warnings.append(f"校验尝试次数：{warning.removeprefix('attempts: ')}。")
-        elif warning.startswith("size_changed"):
-            warnings.append("存储中的文件大小与上传记录不一致，已按实际读取的文件校验。")
-        else:
-            warnings.append(warning)
-    if version.duration_s is not None and exceeds(version.duration_s, campaign.max_duration_s, step):
-        warnings.append(
-            f"时长超过 {presenters.format_limit_duration(campaign.max_duration_s)}（规则为“原则上不超过”）。"
-        )
-    if version.audio_codec is None and version.validated_at is not None:
-        warnings.append("视频没有音轨，请确认声音是否可用。")
-    return facts, warnings
-
-
 @router.get("/review/works/{work_id}")
 def review_work(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
     require_role(user, REVIEW_ROLES, "打开评审页面")
@@ -290,7 +207,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
     decision_views = [
         DecisionView(
             id=d.id or 0, label=ACTION_LABELS.get(d.action, d.action),
-            by=presenters.actor_label(service.decision_by(d, user)), at=fmt_local(d.at), reason=d.reason,
+            by=actor_label(service.decision_by(d, user)), at=fmt_local(d.at), reason=d.reason,
             undone=d.undone_at is not None,
             document_name=(d.document_name or "附件") if d.document_key and role in ADMIN_ROLES else "",
         )
@@ -298,15 +215,14 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
     ]
     event_views = [
         EventView(
-            at=fmt_local(e.at), by=presenters.actor_label(e.by),
+            at=fmt_local(e.at), by=actor_label(e.by),
             label=AUDIT_ACTION_LABELS.get(e.action, e.action),
-            change=(f"{presenters.status_label(e.from_status)} → {presenters.status_label(e.to_status)}"
-                    if e.from_status and e.to_status and e.from_status != e.to_status else ""),
-            reason=presenters.audit_reason_label(e.action, e.reason) if e.action != "verdict" else "",
+            change=status_change_label(e.from_status, e.to_status),
+            reason=event_reason_label(e.action, e.reason),
         )
         for e in work_events(session, user, work)
     ]
-    facts, warnings = _facts(shown_version(session, work), campaign)
+    facts, warnings = version_facts(shown_version(session, work), campaign)
     draft = request.session.pop(DRAFT_KEY, None)
     if not isinstance(draft, dict) or draft.get("work") != work_id:
         draft = {}
@@ -319,7 +235,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
         "work": work,
         "review_rev": service.shown_rev(work, user, campaign),
         "status": status,
-        "status_label": presenters.status_label(status),
+        "status_label": status_label(status),
         "province": province,
         "unit": unit,
         "owner": owner,
@@ -342,7 +258,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
         "is_admin": role in ADMIN_ROLES,
         "can_disqualify": actions.disqualify.allowed,
         "undoable": undoable,
-        "undo_to": presenters.status_label(undoable.from_status) if undoable else "",
+        "undo_to": status_label(undoable.from_status) if undoable else "",
         "action_labels": ACTION_LABELS,
         "draft": draft,
         "back": "/review/national" if role == Role.national_admin else "/review",
@@ -362,18 +278,11 @@ def _review_action(
     """Run a decision from a form and come back to the work with its outcome as a flash message.
     A work outside the caller's scope stays a 404 page; any other refusal (a stale page, a claim held
     by someone else, a deadline) is explained on the page, which shows the work as it is now."""
-    try:
-        action()
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
-        flash(request, exc.message, "error")
+    if not form_action(request, session, action, done):
         if draft and len(str(draft.get("reason", ""))) <= DRAFT_MAX_CHARS:
             request.session[DRAFT_KEY] = {"work": work_id, **draft}
-        return _see_other(failed_to or f"/review/works/{work_id}")
-    flash(request, done)
-    return _see_other(f"/review/works/{work_id}")
+        return see_other(failed_to or f"/review/works/{work_id}")
+    return see_other(f"/review/works/{work_id}")
 
 
 @router.post("/review/works/{work_id}/claim")
@@ -410,8 +319,8 @@ def verdict(
     user: CurrentUser,
     session: SessionDep,
     decision: Annotated[str, Form(max_length=16)] = "",
-    reason: Annotated[str, Form(max_length=10000)] = "",
-    expected_rev: Annotated[int | None, Form()] = None,
+    reason: ReasonField = "",
+    expected_rev: ExpectedRevField = None,
     checked: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     def decide() -> None:
@@ -432,8 +341,8 @@ def disqualify(
     work_id: int,
     user: CurrentUser,
     session: SessionDep,
-    reason: Annotated[str, Form(max_length=10000)] = "",
-    expected_rev: Annotated[int | None, Form()] = None,
+    reason: ReasonField = "",
+    expected_rev: ExpectedRevField = None,
     document: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
     def act() -> None:
@@ -456,8 +365,8 @@ def undo(
     work_id: int,
     user: CurrentUser,
     session: SessionDep,
-    reason: Annotated[str, Form(max_length=10000)] = "",
-    expected_rev: Annotated[int | None, Form()] = None,
+    reason: ReasonField = "",
+    expected_rev: ExpectedRevField = None,
 ) -> Response:
     return _review_action(
         request, session, work_id,
@@ -470,112 +379,92 @@ def undo(
 @router.get("/review/works/{work_id}/documents/{decision_id}")
 def document(work_id: int, decision_id: int, user: CurrentUser, session: SessionDep) -> Response:
     """A decision's attachment: a short-lived presigned link, made when an admin asks for it."""
-    return _see_other(service.decision_document_url(session, user, work_id, decision_id))
+    return see_other(service.decision_document_url(session, user, work_id, decision_id))
 
 
-# -- notifications ---------------------------------------------------------------------------------
+# -- forwarding (provincial admin) -------------------------------------------------------------------
 
-@dataclass
-class NoteView:
-    id: int
-    title: str
-    body: str
-    at: str
-    unread: bool
-    link: str
-
-
-NOTES_SHOWN = 200
-
-
-@router.get("/notifications")
-def notifications(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    staff = has_role(user, REVIEW_ROLES)
-    rows = [
-        NoteView(
-            id=n.id or 0, title=n.title, body=n.body, at=fmt_local(n.created_at), unread=n.read_at is None,
-            link=(f"/review/works/{n.work_id}" if staff else f"/works/{n.work_id}") if n.work_id else "",
-        )
-        for n in notes.notifications_of(session, user.id or 0, limit=NOTES_SHOWN)
-    ]
-    return render(request, "notifications.html", {**user_context(user, session), "notes": rows})
-
-
-@router.post("/notifications/read-all")
-def notifications_read_all(request: Request, user: CurrentUser, session: SessionDep) -> Response:
-    marked = notes.mark_read(session, user.id or 0)
-    flash(request, f"已将 {marked} 条消息标为已读。" if marked else "没有未读消息。", "info")
-    return _see_other("/notifications")
-
-
-@router.post("/notifications/{notification_id}/read")
-def notification_read(
-    request: Request, notification_id: int, user: CurrentUser, session: SessionDep,
-    next: Annotated[str, Form(max_length=500)] = "",
-) -> Response:
-    if not notes.owns(session, user.id or 0, notification_id):
-        raise NotFound("找不到该消息。", code="notification_not_found")
-    notes.mark_read(session, user.id or 0, notification_id)
-    return _see_other(safe_next(next, "/notifications"))
-
-
-# -- the audit log ---------------------------------------------------------------------------------
-
-@dataclass
-class AuditRow:
-    id: int
-    at: str
-    by: str
-    label: str
-    work_id: int | None
-    work_title: str
-    change: str
-    reason: str
-
-
-@router.get("/audit")
-def audit_log(
-    request: Request,
-    user: CurrentUser,
-    session: SessionDep,
-    province: str = "",
-    action: str = "",
-    work: str = "",
-    page: str = "1",
-) -> Response:
-    """A province's audit log, newest first (the national admin may pick a province or read all)."""
-    work_id = _int_or_none(work.lstrip("#"))
-    if work.strip() and work_id is None:
-        raise Invalid("作品编号应为数字。", code="invalid_work_id")
-    flt = AuditFilter(province=province or None, work_id=work_id, action=action or None)
-    scope = audit_query(session, user, active_campaign(session), flt)
-    national = _role(user) == Role.national_admin
-    provinces = service.all_provinces(session) if national else []
-    scope_name = scope.province.name if scope.province else ("全国" if national else "")
-    params = {"province": scope.province.code if national and scope.province else "", "action": action,
-              "work": str(work_id or "")}
-    pager = _pager(audit_count(session, scope), _page_number(page), AUDIT_PAGE_SIZE, "/audit", params)
-    page_rows = audit_events(session, scope, offset=(pager.page - 1) * AUDIT_PAGE_SIZE, limit=AUDIT_PAGE_SIZE)
-    # Titles (and links) only for works the admin may open; one query for the page.
-    titles = work_titles(session, user, {e.work_id for e, _ in page_rows if e.work_id is not None})
-    rows = [
-        AuditRow(
-            id=e.id or 0, at=fmt_local(e.at), by="系统" if e.actor_name == "system" else e.actor_name,
-            label=AUDIT_ACTION_LABELS.get(e.action, e.action),
-            work_id=e.work_id, work_title=titles.get(e.work_id, "") if e.work_id else "",
-            change=(f"{WORK_STATUS_LABELS.get(v.from_status or '', v.from_status)} → "
-                    f"{WORK_STATUS_LABELS.get(v.to_status or '', v.to_status)}"
-                    if v.from_status and v.to_status and v.from_status != v.to_status else ""),
-            reason=presenters.audit_reason_label(e.action, e.reason) if e.action != "verdict" else "",
-        )
-        for e, v in page_rows
-    ]
-    return render(request, "review/audit.html", {
-        **user_context(user, session),
-        "rows": rows,
-        "pager": pager,
-        "filters": params,
-        "scope_name": scope_name,
-        "provinces": provinces,
-        "actions": sorted(AUDIT_ACTION_LABELS.items(), key=lambda kv: kv[0]),
+@router.get("/review/forward")
+def forward_page(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    require_role(user, (Role.provincial_admin,), "报送作品至全国复评")
+    campaign = active_campaign(session)
+    rows = quota_mod.quota_rows(session, user, campaign)
+    under = sorted((r for r in rows if r.unit_id is not None and not r.met), key=lambda r: -r.missing)
+    passed = service.all_of(session, service.review_queue_query(
+        session, user, campaign, service.QueueFilter(status=WorkStatus.passed.value)
+    ))
+    forwarded = service.all_of(session, service.ranked(service.review_queue_query(
+        session, user, campaign, service.QueueFilter(status=WorkStatus.forwarded.value)
+    )))
+    times = deadlines(campaign)
+    return render(request, "review/forward.html", {
+        **user_context(user),
+        "deadline": times["forward"],
+        "open": not times["forward"].passed,
+        "under": under,
+        "units_total": sum(1 for r in rows if r.unit_id is not None),
+        "passed": work_lines(session, passed, user, campaign),
+        "forwarded": work_lines(session, forwarded, user, campaign),
     })
+
+
+def _parse_ranks(form: FormData) -> dict[int, int]:
+    ranks: dict[int, int] = {}
+    for key, value in form.multi_items():
+        if not key.startswith("rank_") or not isinstance(value, str) or not value.strip():
+            continue
+        work_id = db_id(key[5:])
+        text = value.strip()[:RANK_FIELD_MAX]
+        if work_id is None or not ascii_digits(text):
+            raise Invalid("排序号必须是 1 到 10000 之间的整数。", code="invalid_rank")
+        ranks[work_id] = int(text)
+    return ranks
+
+
+def _parse_ids(form: FormData) -> list[int]:
+    ids = [db_id(v) for v in form.getlist("work_id") if isinstance(v, str)]
+    if any(i is None for i in ids):
+        raise Invalid("所选作品无效，请刷新页面后重试。", code="invalid_selection")
+    return [i for i in ids if i is not None]
+
+
+@router.post("/review/forward")
+def forward_works(
+    request: Request, user: CurrentUser, session: SessionDep, form: FormDep,
+    scope: Annotated[str, Query(max_length=8)] = "",
+) -> Response:
+    """报送所选 (the ticked works) or, with ?scope=all (the 全部报送 button), every passed work."""
+    require_role(user, (Role.provincial_admin,), "报送作品至全国复评")
+
+    def run() -> str:
+        ranks = _parse_ranks(form)
+        work_ids: list[int] | None = None
+        if scope != "all":
+            work_ids = _parse_ids(form)
+            if not work_ids:
+                raise Invalid("请先勾选要报送的作品。", code="nothing_selected")
+            ranks = {k: v for k, v in ranks.items() if k in work_ids}
+        done = service.forward_many(session, user, work_ids=work_ids, ranks=ranks)
+        return f"已将 {len(done)} 件作品报送全国复评。"
+
+    form_action(request, session, run, not_found_is_page=False)
+    return see_other("/review/forward")
+
+
+@router.post("/review/forward/{work_id}/undo")
+def undo_forward(
+    request: Request, work_id: int, user: CurrentUser, session: SessionDep,
+    reason: ReasonField = "",
+    expected_rev: ExpectedRevField = None,
+) -> Response:
+    require_role(user, (Role.provincial_admin,), "撤销报送")
+
+    def run() -> str:
+        work = service.get_work_in_scope(session, user, work_id)
+        if work.status != WorkStatus.forwarded:
+            raise Conflict("该作品当前不是“已报送全国复评”状态，无法撤销报送。", code="not_forwarded")
+        service.undo(session, user, work_id, reason, expected_rev=expected_rev)
+        return f"已撤销《{work.title}》的报送，作品回到“初评通过”。"
+
+    form_action(request, session, run, not_found_is_page=False)
+    return see_other("/review/forward")

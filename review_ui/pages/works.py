@@ -1,5 +1,5 @@
-"""The pages of the ingest slice: log in, 我的作品, a new work, a work's page (upload, verdict, 在线试看,
-submit, withdraw). Thin: every decision is a call into the domain services."""
+"""The submitter's pages: 我的作品, a new work, a work's page (upload, verdict, 在线试看, submit,
+withdraw). Thin: every decision is a call into the domain services."""
 
 from __future__ import annotations
 
@@ -8,34 +8,27 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import RedirectResponse
-from sqlalchemy.orm import object_session
 from sqlmodel import Session
 
-from api.deps import CurrentUser, SessionDep, cookie_user, user_from_request
+from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import Province, User
-from clipjury.accounts.service import BadCredentials, authenticate, home_province_id, list_provinces
-from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, end_all_sessions, end_session, start_session
-from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
+from clipjury.accounts.service import home_province_id, list_provinces
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Invalid
-from clipjury.notifications.service import unread_count
 from clipjury.reviews.service import decisions_of
 from clipjury.settings import get_settings
 from clipjury.timeutil import fmt_local
 from clipjury.works import service as works
 from clipjury.works.policy import may_submit
-from review_ui import presenters
-from review_ui.web import (
-    PageRoute,
-    csrf_token,
-    flash,
-    render,
-    safe_next,
-    security_headers,
-    templates,
-)
+from review_ui.context import home_for, user_context
+from review_ui.core.csrf import csrf_token
+from review_ui.core.flash import flash
+from review_ui.core.forms import form_action, see_other
+from review_ui.core.render import render, security_headers, templates
+from review_ui.core.routing import PageRoute
+from review_ui.presenters.reviews import review_progress
+from review_ui.presenters.works import campaign_rules, grace_resume_note, live_state, upload_closed_reason, work_rows
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -49,97 +42,14 @@ FIELD_OF_CODE = {
 }
 
 
-def _see_other(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
-def user_context(user: User, session: Session | None = None) -> dict[str, object]:
-    """What base.html needs about the signed-in user: name, role, navigation with the unread count.
-
-    Without ``session`` the one the user was loaded in (the request's) is used, so ``user_context(user)``
-    shows the badge too."""
-    db = session if session is not None else object_session(user)
-    unread = unread_count(db, user.id) if isinstance(db, Session) and user.id is not None else 0
-    return {
-        "current_user": user,
-        "role_label": presenters.role_label(user),
-        "nav": presenters.nav_with_unread(user, unread),
-        "unread_count": unread,
-    }
-
-
-@router.get("/")
-def home(request: Request, session: SessionDep) -> Response:
-    user = user_from_request(request, session)
-    return _see_other(presenters.home_for(user) if user else "/login")
-
-
-# -- log in / out ----------------------------------------------------------------------------------
-
-@router.get("/login")
-def login_form(request: Request, session: SessionDep, next: str = "") -> Response:
-    if user_from_request(request, session) is not None:
-        return _see_other(safe_next(next))
-    return render(request, "login.html", {"next": safe_next(next, ""), "username": "", "error": ""})
-
-
-@router.post("/login")
-def login(
-    request: Request,
-    session: SessionDep,
-    username: Annotated[str, Form()] = "",
-    password: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "",
-) -> Response:
-    try:
-        if not username.strip() or not password:
-            raise BadCredentials("请输入用户名和密码。", code="credentials_required")
-        user = authenticate(session, username, password, address=request.client.host if request.client else "")
-    except (BadCredentials, TooManyAttempts, ThrottleUnavailable) as exc:
-        return render(
-            request, "login.html",
-            {"next": safe_next(next, ""), "username": username[:64], "error": exc.message},
-            status_code=exc.status_code,
-        )
-    # A fresh session on login: nothing set before authentication (a planted token) carries over.
-    request.session.clear()
-    request.session[SESSION_USER_KEY] = user.id
-    request.session[SESSION_TOKEN_KEY] = start_session(session, user)
-    csrf_token(request)
-    return _see_other(safe_next(next))
-
-
-@router.post("/logout")
-def logout(request: Request, session: SessionDep) -> Response:
-    """Ends this browser's session on the server too: a copy of the cookie taken before no longer works."""
-    token = request.session.get(SESSION_TOKEN_KEY)
-    if isinstance(token, str):
-        end_session(session, token)
-    request.session.clear()
-    flash(request, "您已安全退出。", "info")
-    return _see_other("/login")
-
-
-@router.post("/logout/all")
-def logout_everywhere(request: Request, session: SessionDep) -> Response:
-    """Sign out everywhere: every browser and every API token of the account (e.g. after using a shared
-    computer, or when a device was lost)."""
-    user = cookie_user(request, session)
-    if user is not None:
-        end_all_sessions(session, user)
-    request.session.clear()
-    flash(request, "您已在所有设备上退出，其他浏览器和接口令牌需重新登录。", "info")
-    return _see_other("/login")
-
-
 # -- my works --------------------------------------------------------------------------------------
 
 @router.get("/works")
 def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Response:
     if not may_submit(user):
-        return _see_other(presenters.home_for(user))
-    rows = presenters.work_rows(session, user, works.list_own_works(session, user))
-    return render(request, "works.html", {**user_context(user, session), "rows": rows})
+        return see_other(home_for(user))
+    rows = work_rows(session, user, works.list_own_works(session, user))
+    return render(request, "works/index.html", {**user_context(user, session), "rows": rows})
 
 
 def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: str = "") -> dict[str, object]:
@@ -160,8 +70,8 @@ def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: 
         opening_line = campaign.opening_line("本省")
     return {
         **user_context(user),
-        "rules": presenters.campaign_rules(campaign),
-        "closed_reason": presenters.upload_closed_reason(campaign),
+        "rules": campaign_rules(campaign),
+        "closed_reason": upload_closed_reason(campaign),
         "choose_province": choose_province,
         "provinces": provinces,
         "home_province": home,
@@ -177,7 +87,7 @@ def new_work_form(request: Request, user: CurrentUser, session: SessionDep) -> R
     context = _new_work_context(session, user, campaign)
     home = context["home_province"]
     form = {"title": "", "description": "", "province": home.code if isinstance(home, Province) else "", "agree": False}
-    return render(request, "work_new.html", {**context, "form": form, "errors": {}})
+    return render(request, "works/new.html", {**context, "form": form, "errors": {}})
 
 
 @router.post("/works/new")
@@ -209,9 +119,9 @@ def create_work(
     if work is None:
         form = {"title": title, "description": description, "province": province, "agree": bool(agree)}
         context = _new_work_context(session, user, campaign, chosen=province)
-        return render(request, "work_new.html", {**context, "form": form, "errors": errors}, status_code=422)
+        return render(request, "works/new.html", {**context, "form": form, "errors": errors}, status_code=422)
     flash(request, "作品已创建，请上传视频文件。")
-    return _see_other(f"/works/{work.id}")
+    return see_other(f"/works/{work.id}")
 
 
 # -- one work --------------------------------------------------------------------------------------
@@ -227,21 +137,21 @@ def _campaign_of(session: Session, work_campaign_id: int) -> Campaign:
 def work_page(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
     work = works.get_visible_work(session, user, work_id)
     campaign = _campaign_of(session, work.campaign_id)
-    live = presenters.live_state(session, user, work, campaign)
+    live = live_state(session, user, work, campaign)
     # A new file only while the submitter's part of the lifecycle lasts (before submitting, or after a return).
     editable = live.can_edit
     closed = live.upload_refusal or None
     # Past the deadline, an upload that was under way may still be finished within the grace period.
-    resume_note = presenters.grace_resume_note(session, work, campaign) if editable and closed else None
-    progress = presenters.review_progress(work, user, campaign, decisions_of(session, [work_id])[work_id])
+    resume_note = grace_resume_note(session, work, campaign) if editable and closed else None
+    progress = review_progress(work, user, campaign, decisions_of(session, [work_id])[work_id])
     return render(
         request,
-        "work_detail.html",
+        "works/detail.html",
         {
             **user_context(user, session),
             "work": work,
             "created": fmt_local(work.created_at),
-            "rules": presenters.campaign_rules(campaign),
+            "rules": campaign_rules(campaign),
             "live": live,
             "progress": progress,
             "can_upload": editable and (closed is None or resume_note is not None),
@@ -258,7 +168,7 @@ def work_status(request: Request, work_id: int, user: CurrentUser, session: Sess
     """The live part of a work page, for htmx. 204 while nothing changed, so a playing video is left alone."""
     work = works.get_visible_work(session, user, work_id)
     campaign = _campaign_of(session, work.campaign_id)
-    live = presenters.live_state(session, user, work, campaign)
+    live = live_state(session, user, work, campaign)
     if known and known == live.state_key:
         return Response(status_code=204, headers={"Cache-Control": "no-store"})
     return templates.TemplateResponse(
@@ -274,16 +184,8 @@ def _work_action(
 ) -> Response:
     """Run a state change from a form and come back to the work with its outcome as a flash message.
     Someone else's work stays a 404 page; any other refusal is shown on the work page."""
-    try:
-        action()
-    except DomainError as exc:
-        if exc.status_code == 404:
-            raise
-        session.rollback()
-        flash(request, exc.message, "error")
-    else:
-        flash(request, done)
-    return _see_other(f"/works/{work_id}")
+    form_action(request, session, action, done)
+    return see_other(f"/works/{work_id}")
 
 
 @router.post("/works/{work_id}/submit")
