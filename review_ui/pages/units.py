@@ -5,6 +5,7 @@ office's provinces and departments. Thin: every rule is in clipjury.units."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile
 from sqlmodel import Session
