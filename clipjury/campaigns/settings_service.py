@@ -17,6 +17,7 @@ from clipjury.accounts.models import Role, UnitKind, User
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign, UnitQuota
 from clipjury.campaigns.service import active_campaign
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid
 from clipjury.media.rules import exceeds, format_seconds
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, fmt_local
@@ -403,7 +404,7 @@ def update_settings(
         .where(col(Campaign.id) == campaign.id, col(Campaign.revision) == revision)
         .values(**{name: checked[name] for name in changed}, revision=revision + 1)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise CampaignChanged()
     session.refresh(campaign)
     record(
@@ -464,7 +465,7 @@ def start_campaign(session: Session, user: User, *, name: Any, year: Any) -> Cam
     result = session.execute(
         update(Campaign).where(col(Campaign.id) == current.id, col(Campaign.is_active)).values(is_active=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise CampaignChanged()
     session.refresh(current)
     session.add(campaign)
