@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, event, text
 from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -109,3 +109,9 @@ def rowcount(result: Result[Any]) -> int:
     """How many rows an UPDATE or DELETE matched: what a compare-and-set reads to know whether it won.
     ``Session.execute`` is typed as returning ``Result``; for a DML statement it is a ``CursorResult``."""
     return int(cast(CursorResult[Any], result).rowcount)
+
+
+def ping_database() -> None:
+    """One round trip to the database (the health check): raises when it cannot be reached."""
+    with get_engine().connect() as conn:
+        conn.execute(text("SELECT 1"))

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Request, Response
 from fastapi.responses import RedirectResponse
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from clipjury.accounts import admin, invitations
-from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
+from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.accounts.passwords import PASSWORD_MIN_CHARS, WeakPassword
+from clipjury.accounts.service import list_provinces, units_by_id
 from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, start_session
 from clipjury.db import DB_ID_MAX
 from clipjury.errors import DomainError, Invalid
@@ -36,17 +37,12 @@ def _see_other(url: str) -> RedirectResponse:
 
 def _choices(session: Session, user: User) -> dict[str, Any]:
     """The create form's choices: the roles the admin may create, and the provinces and units in its scope."""
-    provinces_q = select(Province).order_by(col(Province.id))
-    units_q = select(Unit).order_by(col(Unit.province_id), col(Unit.sort_order), col(Unit.id))
-    if Role(user.role) == Role.provincial_admin:
-        provinces_q = provinces_q.where(col(Province.id) == user.province_id)
-        units_q = units_q.where(col(Unit.province_id) == user.province_id)
-    provinces = list(session.exec(provinces_q))
+    provinces, units = invitations.scope_choices(session, user)
     names = {p.id: p.name for p in provinces}
     return {
         "roles": [(r.value, ROLE_LABELS[r]) for r in invitations.creatable_roles(user)],
         "provinces": provinces,
-        "units": [(u.id, f"{names.get(u.province_id, '')} · {u.name}") for u in session.exec(units_q)],
+        "units": [(u.id, f"{names.get(u.province_id, '')} · {u.name}") for u in units],
         "national": Role(user.role) == Role.national_admin,
     }
 
@@ -55,14 +51,14 @@ def _page(
     request: Request, session: Session, user: User, *, status_code: int = 200, **extra: Any
 ) -> Response:
     rows = admin.list_accounts(session, user)
-    provinces = {p.id: p.name for p in session.exec(select(Province))}
+    provinces = {p.id: p.name for p in list_provinces(session)}
     unit_ids = {r.user.unit_id for r in rows if r.user.unit_id is not None}
-    units = {u.id: u.name for u in session.exec(select(Unit).where(col(Unit.id).in_(unit_ids)))} if unit_ids else {}
+    units = {uid: u.name for uid, u in units_by_id(session, unit_ids).items()} if unit_ids else {}
     accounts = [
         {
             "id": r.user.id, "username": r.user.username, "display_name": r.user.display_name,
             "role": presenters.role_label(r.user), "province": provinces.get(r.user.province_id, ""),
-            "unit": units.get(r.user.unit_id, ""), "state": r.state, "state_label": admin.STATE_LABELS[r.state],
+            "unit": units.get(r.user.unit_id or 0, ""), "state": r.state, "state_label": admin.STATE_LABELS[r.state],
             "invite_expires_at": r.invite_expires_at, "self": r.user.id == user.id,
         }
         for r in rows

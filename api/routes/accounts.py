@@ -8,14 +8,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
-from sqlmodel import select
 
 from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts import admin, invitations
-from clipjury.accounts.models import Province, Role
+from clipjury.accounts.models import Role
 from clipjury.accounts.security import create_access_token
+from clipjury.accounts.service import list_provinces
 from clipjury.accounts.usernames import UsernameTaken
 from clipjury.db import DB_ID_MAX
 
@@ -108,7 +108,7 @@ def create_account(body: AccountCreate, request: Request, user: CurrentUser, ses
 ))
 def list_accounts(user: CurrentUser, session: SessionDep) -> list[AccountOut]:
     rows = admin.list_accounts(session, user)
-    codes = {p.id: p.code for p in session.exec(select(Province))}
+    codes = {p.id: p.code for p in list_provinces(session)}
     return [
         AccountOut(
             id=r.user.id or 0, username=r.user.username, display_name=r.user.display_name, role=r.user.role,

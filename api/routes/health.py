@@ -8,10 +8,9 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from clipjury.db import get_engine
+from clipjury.db import ping_database
 from clipjury.jobs import get_redis
 from storage import get_store
 
@@ -20,8 +19,7 @@ router = APIRouter(tags=["health"])
 
 
 def _check_database() -> None:
-    with get_engine().connect() as conn:
-        conn.execute(text("SELECT 1"))
+    ping_database()
 
 
 def _check_redis() -> None:

@@ -294,3 +294,14 @@ def role_label(role: str) -> str:
         return ROLE_LABELS[Role(role)]
     except ValueError:
         return role
+
+
+def scope_choices(session: Session, actor: User) -> tuple[list[Province], list[Unit]]:
+    """The provinces and units an admin may create accounts in: all for the national office, its own
+    province's for a provincial admin (the create form offers these; ``create_account`` checks again)."""
+    provinces_q = select(Province).order_by(col(Province.id))
+    units_q = select(Unit).order_by(col(Unit.province_id), col(Unit.sort_order), col(Unit.id))
+    if Role(actor.role) == Role.provincial_admin:
+        provinces_q = provinces_q.where(col(Province.id) == actor.province_id)
+        units_q = units_q.where(col(Unit.province_id) == actor.province_id)
+    return list(session.exec(provinces_q)), list(session.exec(units_q))
