@@ -349,7 +349,7 @@ def main() -> int:
             "target": {"ratio": 0.8, "rss_growth_mib": 64},
         }
     finally:
-        devservices.stop(server)  # type: ignore[arg-type]
+        devservices.stop(server)
         if isolated is not None and weed is None:
             with contextlib.suppress(OSError):
                 pin(*isolated)  # a store this bench did not start gets its cores back

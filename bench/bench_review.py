@@ -129,12 +129,12 @@ def seed(works_per_province: int, rng: random.Random) -> dict[str, Any]:
     ids = Ids()
     with engine.connect() as conn:
         for name, model in tables.items():
-            ids.next[name] = int(conn.execute(select(func.coalesce(func.max(model.id), 0))).scalar_one())  # type: ignore[attr-defined]
-        existing_provinces = {code: pid for pid, code in conn.execute(select(Province.id, Province.code))}  # type: ignore[call-overload]
+            ids.next[name] = int(conn.execute(select(func.coalesce(func.max(model.id), 0))).scalar_one())  # type: ignore[attr-defined]  # sqlmodel's stubs do not type Connection.execute of a column select
+        existing_provinces = {code: pid for pid, code in conn.execute(select(Province.id, Province.code))}  # type: ignore[call-overload]  # sqlmodel's stubs do not type Connection.execute of a column select
         existing_units: dict[int, list[tuple[int, str]]] = {}
-        for uid, pid, kind in conn.execute(select(Unit.id, Unit.province_id, Unit.kind)):  # type: ignore[call-overload]
+        for uid, pid, kind in conn.execute(select(Unit.id, Unit.province_id, Unit.kind)):  # type: ignore[call-overload]  # sqlmodel's stubs do not type Connection.execute of a column select
             existing_units.setdefault(pid, []).append((uid, kind))
-        existing_quota_units = {u for (u,) in conn.execute(select(UnitQuota.unit_id))}  # type: ignore[call-overload]
+        existing_quota_units = {u for (u,) in conn.execute(select(UnitQuota.unit_id))}  # type: ignore[call-overload]  # sqlmodel's stubs do not type Connection.execute of a column select
 
     now = utcnow()
     opened = now - timedelta(days=14)
@@ -329,7 +329,7 @@ def seed(works_per_province: int, rng: random.Random) -> dict[str, Any]:
             })
 
     with engine.begin() as conn:
-        national_id = conn.execute(select(User.id).where(User.username == "demo-admin")).scalar_one()  # type: ignore[call-overload]
+        national_id = conn.execute(select(User.id).where(User.username == "demo-admin")).scalar_one()  # type: ignore[call-overload]  # sqlmodel's stubs do not type Connection.execute of a column select
         for r in rows["review_decision"]:
             if r["actor_name"] == "demo-admin":
                 r["actor_id"] = national_id
@@ -628,7 +628,7 @@ def run(args: argparse.Namespace, db_name: str) -> dict[str, Any]:
     timer = ServerTimer(app)
     paths = {path for _, _, path in UI_PAGES if has_route(app, path)}
 
-    with TestClient(timer) as api:  # type: ignore[arg-type]
+    with TestClient(timer) as api:
         if args.gc_freeze:
             # What the proposed fix does at the app's startup: the objects alive by then (modules, routes,
             # metadata: ~230k) move to a permanent generation that full collections no longer walk.

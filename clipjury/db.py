@@ -7,10 +7,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import DateTime, event, text
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, Result
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
 
@@ -109,3 +109,10 @@ def relaxed_commit() -> Iterator[Connection]:
             if sqlite:
                 conn.rollback()  # ends whatever the caller left open before the setting changes back
                 conn.exec_driver_sql("PRAGMA synchronous=FULL")
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE matched: what a compare-and-set reads to know whether it won.
+    ``Session.execute`` is typed as returning ``Result``; for a DML statement it is a ``CursorResult``."""
+    return int(cast(CursorResult[Any], result).rowcount)
+

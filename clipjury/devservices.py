@@ -433,7 +433,7 @@ def _cmd_run_local(args: argparse.Namespace) -> int:
     return run_local(args.host, args.port, args.workers, args.demo_works)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "run-local",
         help="run everything on this machine: Redis and SeaweedFS when not configured, migrations, demo data, "

@@ -120,7 +120,7 @@ def drop_database(name: str) -> None:
 def drop_bucket(name: str) -> None:
     from storage.s3 import ObjectStore
 
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
         _env_file=None, env=Environment.test, s3_endpoint_url=S3_ENDPOINT, s3_bucket=name
     )
     ObjectStore(settings).delete_bucket()

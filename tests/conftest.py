@@ -190,7 +190,7 @@ def client() -> Iterator[object]:
 
 
 def token_for(client: object, username: str, password: str = "demo") -> str:
-    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})  # type: ignore[attr-defined]
+    response = client.post("/api/v1/auth/token", data={"username": username, "password": password})  # type: ignore[attr-defined]  # client is typed as object in this helper's signature
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -262,7 +262,7 @@ def start_server(extra_env: dict[str, str] | None = None) -> LiveServer:
 def live_server() -> Iterator[LiveServer]:
     server = start_server()
     yield server
-    devservices.stop(server.proc)  # type: ignore[arg-type]
+    devservices.stop(server.proc)
 
 
 @pytest.fixture()
@@ -272,8 +272,8 @@ def two_servers(demo: dict[str, int]) -> Iterator[tuple[LiveServer, LiveServer]]
     try:
         yield first, second
     finally:
-        devservices.stop(first.proc)  # type: ignore[arg-type]
-        devservices.stop(second.proc)  # type: ignore[arg-type]
+        devservices.stop(first.proc)
+        devservices.stop(second.proc)
 
 
 def start_worker(name: str, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

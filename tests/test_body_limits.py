@@ -26,7 +26,7 @@ def server(demo: dict[str, int]) -> Iterator[LiveServer]:
     try:
         yield live
     finally:
-        devservices.stop(live.proc)  # type: ignore[arg-type]
+        devservices.stop(live.proc)
 
 
 def raw(

@@ -46,8 +46,8 @@ def stack(demo: dict[str, int]) -> Iterator[LiveServer]:
     finally:
         from clipjury import devservices
 
-        devservices.stop(worker)  # type: ignore[arg-type]
-        devservices.stop(server.proc)  # type: ignore[arg-type]
+        devservices.stop(worker)
+        devservices.stop(server.proc)
 
 
 @pytest.fixture(scope="module")

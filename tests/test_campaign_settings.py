@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+from clipjury.accounts.models import Province
 from clipjury.audit.models import AuditEvent
-from clipjury.campaigns.models import Campaign, UnitQuota
+from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
 from clipjury.db import session_scope
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, fmt_local
 from clipjury.works.models import Work, WorkVersion
@@ -343,6 +344,10 @@ def test_next_years_campaign_copies_settings_and_quotas_but_not_works(client: An
     old_work = _work_with_file("上一届的作品", 1024, 10.0)
     ready = _work_with_file("上一届未提交的作品", 1024, 10.0, status="ready")
     assert _patch(client, headers, max_duration_s=100, quota_by_kind={"city": 11}).status_code == 200
+    with session_scope() as session:
+        hebei = session.exec(select(Province).where(Province.code == "hebei")).one()
+        campaign_id = session.exec(select(Campaign).where(col(Campaign.is_active))).one().id or 0
+        session.add(ProvinceQuota(campaign_id=campaign_id, province_id=hebei.id or 0, required=42))
     old = _read(client, headers)
 
     response = client.post("/api/v1/campaigns", json={"name": "“人人话保密”2025", "year": old["year"] + 2},
@@ -367,6 +372,9 @@ def test_next_years_campaign_copies_settings_and_quotas_but_not_works(client: An
         new_quotas = {q.unit_id: q.required for q in session.exec(
             select(UnitQuota).where(UnitQuota.campaign_id == new["id"]))}
         assert old_quotas and new_quotas == old_quotas
+        minimums = {q.province_id: q.required for q in session.exec(
+            select(ProvinceQuota).where(ProvinceQuota.campaign_id == new["id"]))}
+        assert list(minimums.values()) == [42]
         assert session.exec(select(Work).where(Work.campaign_id == new["id"])).first() is None
         assert len(session.exec(select(Work).where(Work.campaign_id == old["id"])).all()) == 3
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "campaign_create")).one()

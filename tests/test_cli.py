@@ -122,7 +122,7 @@ def test_production_refuses_the_development_secrets() -> None:
             "sms_webhook_token": PRODUCTION_ENV["CLIPJURY_SMS_WEBHOOK_TOKEN"],
             "phone_key": PRODUCTION_ENV["CLIPJURY_PHONE_KEY"],
             "phone_hmac_key": PRODUCTION_ENV["CLIPJURY_PHONE_HMAC_KEY"]}
-    Settings(_env_file=None, **good)  # type: ignore[call-arg, arg-type]
+    Settings(_env_file=None, **good)  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
     changes: list[tuple[dict[str, Any], str]] = [
         ({"secret_key": DEV_SECRET_KEY}, "CLIPJURY_SECRET_KEY must be set"),
         ({"secret_key": "too-short"}, "at least 32"),
@@ -146,11 +146,11 @@ def test_production_refuses_the_development_secrets() -> None:
     ]
     for change, complaint in changes:
         with pytest.raises(ValueError, match=complaint):
-            Settings(_env_file=None, **{**good, **change})  # type: ignore[call-arg, arg-type]
+            Settings(_env_file=None, **{**good, **change})  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
     # The store on this host is fine when browsers reach it elsewhere, or when the operator says so.
     on_this_host = {**good, "s3_endpoint_url": "http://127.0.0.1:8333"}
-    Settings(_env_file=None, **on_this_host, s3_public_endpoint_url="https://video.example.gov.cn")  # type: ignore[call-arg]
-    Settings(_env_file=None, **on_this_host, allow_loopback_s3=True)  # type: ignore[call-arg]
+    Settings(_env_file=None, **on_this_host, s3_public_endpoint_url="https://video.example.gov.cn")  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
+    Settings(_env_file=None, **on_this_host, allow_loopback_s3=True)  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
 
 
 def test_the_development_secret_needs_an_explicit_development_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -165,20 +165,20 @@ def test_the_development_secret_needs_an_explicit_development_env(monkeypatch: p
 
     monkeypatch.delenv("CLIPJURY_ENV")
     with pytest.raises(ValueError, match="CLIPJURY_ENV=development"):
-        Settings(_env_file=None)  # type: ignore[call-arg]
+        Settings(_env_file=None)  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
     # Said explicitly, on loopback: a development machine.
     for env in ("development", "test"):
-        assert Settings(_env_file=None, env=env).uses_dev_secret  # type: ignore[call-arg, arg-type]
+        assert Settings(_env_file=None, env=env).uses_dev_secret  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
     # A real secret needs no declaration.
-    assert not Settings(_env_file=None, secret_key="s" * 40).uses_dev_secret  # type: ignore[call-arg, arg-type]
+    assert not Settings(_env_file=None, secret_key="s" * 40).uses_dev_secret  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
 
 
 def test_the_development_secret_is_refused_off_loopback() -> None:
     for host in ("0.0.0.0", "::", "192.168.1.10", "clipjury.example"):
         with pytest.raises(ValueError, match="loopback"):
-            Settings(_env_file=None, env="development", host=host)  # type: ignore[call-arg, arg-type]
-    Settings(_env_file=None, env="development", host="::1")  # type: ignore[call-arg, arg-type]
-    Settings(_env_file=None, env="development", host="0.0.0.0", secret_key="s" * 40)  # type: ignore[call-arg, arg-type]
+            Settings(_env_file=None, env="development", host=host)  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
+    Settings(_env_file=None, env="development", host="::1")  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
+    Settings(_env_file=None, env="development", host="0.0.0.0", secret_key="s" * 40)  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
     # `serve --host` decides where it listens: it must refuse before binding anything.
     port = free_port()
     refused = clipjury("serve", "--host", "0.0.0.0", "--port", str(port), timeout=60)
@@ -191,8 +191,8 @@ def test_the_development_secret_is_refused_off_loopback() -> None:
 
 def test_trusted_proxies_must_be_addresses() -> None:
     with pytest.raises(ValueError, match="CLIPJURY_TRUSTED_PROXIES"):
-        Settings(_env_file=None, env="test", trusted_proxies="127.0.0.1, nginx.internal")  # type: ignore[call-arg, arg-type]
-    settings = Settings(_env_file=None, env="test", trusted_proxies="127.0.0.1, 10.0.0.0/8")  # type: ignore[call-arg, arg-type]
+        Settings(_env_file=None, env="test", trusted_proxies="127.0.0.1, nginx.internal")  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
+    settings = Settings(_env_file=None, env="test", trusted_proxies="127.0.0.1, 10.0.0.0/8")  # type: ignore[call-arg, arg-type]  # pydantic-settings: _env_file is not in the generated signature, and a str stands for an enum field as the environment gives it
     assert settings.trusted_proxy_list == ["127.0.0.1", "10.0.0.0/8"]
 
 
@@ -217,7 +217,7 @@ def test_forwarded_for_counts_only_from_trusted_proxies(trusted: str) -> None:
         # The same account from "another address": refused only if that address is not believed.
         assert _failed_login(url, "198.51.100.9") == (429 if not trusted else 401)
     finally:
-        devservices.stop(proc)  # type: ignore[arg-type]
+        devservices.stop(proc)
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> httpx.Response:
@@ -309,4 +309,4 @@ def test_the_development_secret_is_served_only_on_loopback_whatever_started_the_
         page = httpx.get(f"http://{outside}:{port}/login", timeout=30)
         assert page.status_code == 503 and "开发密钥" in page.text
     finally:
-        devservices.stop(proc)  # type: ignore[arg-type]
+        devservices.stop(proc)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.conftest import free_port
 
 
-def test_all_up(client) -> None:  # type: ignore[no-untyped-def]
+def test_all_up(client: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200, response.text
     assert response.json() == {
@@ -50,7 +51,7 @@ DOWN = {
 
 @pytest.mark.parametrize("down", [["redis"], ["storage"], ["database"], ["redis", "storage"],
                                   ["database", "redis", "storage"]])
-def test_names_what_is_down(point_at, down: list[str]) -> None:  # type: ignore[no-untyped-def]
+def test_names_what_is_down(point_at: Any, down: list[str]) -> None:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
@@ -72,7 +73,7 @@ def test_names_what_is_down(point_at, down: list[str]) -> None:  # type: ignore[
     assert elapsed < 10, f"/healthz took {elapsed:.1f}s"
 
 
-def test_recovers_when_the_service_is_back(point_at) -> None:  # type: ignore[no-untyped-def]
+def test_recovers_when_the_service_is_back(point_at: Any) -> None:
     """The check asks anew each time: a failure is not cached, so the same process turns healthy again."""
     from fastapi.testclient import TestClient
 

@@ -9,8 +9,12 @@ module names passed as strings to ``__import__`` / ``importlib.import_module``.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # The first-party top-level packages. ``clipjury_cli`` is the composition root: it may import everything.
@@ -249,3 +253,17 @@ def test_the_checker_sees_what_it_must(tmp_path: Path) -> None:
         ("clipjury", False), ("workers.worker", True), ("api.app", True),
         ("review_ui.web", True), ("workers.commands", True),
     }
+
+
+@pytest.mark.parametrize("path", ["review_ui/pages/x.py", "api/routes/x.py"])
+def test_lint_refuses_a_query_in_a_page_or_a_route(path: str) -> None:
+    """The ruff banned-api rule (pyproject) that `make lint` runs: a page or a route that builds a query
+    fails lint; the same code in the domain passes."""
+    source = "from sqlmodel import select\n\nfrom clipjury.works.models import Work\n\nQUERY = select(Work)\n"
+    ruff = [str(Path(sys.executable).with_name("ruff")), "check", "--no-cache", "--select", "TID251"]
+    page = subprocess.run([*ruff, "--stdin-filename", path, "-"], input=source, capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert page.returncode == 1 and "TID251" in page.stdout, page.stdout + page.stderr
+    domain = subprocess.run([*ruff, "--stdin-filename", "clipjury/works/x.py", "-"], input=source,
+                            capture_output=True, text=True, cwd=ROOT, check=False)
+    assert domain.returncode == 0, domain.stdout + domain.stderr

@@ -219,7 +219,7 @@ def test_a_late_invitation_is_refused(client: Any, demo: dict[str, int]) -> None
     with session_scope() as session:
         link = session.exec(select(Invitation).where(Invitation.user_id == account)).one()
         assert timedelta(hours=71, minutes=59) < link.expires_at - utcnow() <= timedelta(hours=72)
-        session.execute(update(Invitation).where(Invitation.user_id == account)  # type: ignore[arg-type]
+        session.execute(update(Invitation).where(Invitation.user_id == account)  # type: ignore[arg-type]  # sqlmodel's column comparison is typed bool for the where clause
                         .values(expires_at=utcnow() - timedelta(seconds=1)))
     late = client.post(f"/api/v1/invites/{token}", json={"password": STRONG})
     assert (late.status_code, late.json()["code"]) == (410, "invite_expired")

@@ -68,7 +68,7 @@ def ready_work(client: Any, auth: dict[str, str], title: str = "已就绪") -> t
 
 # -- the grace period -------------------------------------------------------------------------------
 
-def test_grace_period_end_to_end(client, auth, demo) -> None:  # type: ignore[no-untyped-def]
+def test_grace_period_end_to_end(client: Any, auth: Any, demo: Any) -> None:
     """Started before the deadline, finished after it within the grace: ready and submittable, marked as
     grace; the same work once the grace is over is refused; a file started after the deadline is refused."""
     data = media.valid_mp4().read_bytes()
@@ -149,7 +149,7 @@ def submit_together(
     return results, spans
 
 
-def test_submit_twice_at_once_on_two_processes(client, auth, two_servers) -> None:  # type: ignore[no-untyped-def]
+def test_submit_twice_at_once_on_two_processes(client: Any, auth: Any, two_servers: Any) -> None:
     """Two API processes each get one submit of the same work, released together by a barrier over
     warm connections, several times on fresh works: exactly one wins every time."""
     rounds = 6
@@ -190,7 +190,7 @@ def test_submit_twice_at_once_on_two_processes(client, auth, two_servers) -> Non
 
 # -- the audit log ----------------------------------------------------------------------------------
 
-def test_audit_log_of_a_whole_lifecycle(client, auth, demo) -> None:  # type: ignore[no-untyped-def]
+def test_audit_log_of_a_whole_lifecycle(client: Any, auth: Any, demo: Any) -> None:
     """create → upload → (processing) → verdict ready → submit → withdraw → a rejected re-upload."""
     good = media.valid_mp4().read_bytes()
     work_id = new_work(client, auth, "审计全程")
@@ -224,7 +224,7 @@ def test_audit_log_of_a_whole_lifecycle(client, auth, demo) -> None:  # type: ig
     assert up1.data["filename"] == "好的.mp4"
     assert ok.data["version_id"] == first
     with session_scope() as session:
-        sha = session.get(WorkVersion, first).sha256  # type: ignore[union-attr]
+        sha = session.get(WorkVersion, first).sha256  # type: ignore[union-attr]  # the row exists: the test made it
     assert submit.data == {"version_id": first, "sha256": sha} and sha
     assert up2.data["version_id"] == second and up2.data["filename"] == "坏的.mp4"
     assert rejected.data["version_id"] == second
@@ -238,7 +238,7 @@ def test_audit_log_of_a_whole_lifecycle(client, auth, demo) -> None:  # type: ig
     ]
 
 
-def test_refused_uploads_leave_the_ready_work_as_it_was(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_refused_uploads_leave_the_ready_work_as_it_was(client: Any, auth: Any) -> None:
     """Over the size limit (declared or not) or past the declared tus length: 413, and the work stays
     ready with its good version, no new version, no job, nothing in the audit log."""
     work_id, good = ready_work(client, auth)
@@ -272,8 +272,8 @@ def test_refused_uploads_leave_the_ready_work_as_it_was(client, auth) -> None:  
     assert submitted.status_code == 200 and work_row(work_id).submitted_version_id == good
 
 
-def test_an_upload_finishing_after_the_submit_leaves_the_submitted_version(  # type: ignore[no-untyped-def]
-    client, auth, live_server
+def test_an_upload_finishing_after_the_submit_leaves_the_submitted_version(
+    client: Any, auth: Any, live_server: Any
 ) -> None:
     """An upload whose last bytes arrive after the work was submitted: its final request is answered
     409 already_submitted, the file is dropped (upload terminated, object deleted, no version, no job),

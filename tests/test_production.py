@@ -84,7 +84,7 @@ def env_file(**values: str) -> dict[str, str]:
 
 def as_settings(env: dict[str, str]) -> Settings:
     kwargs: dict[str, Any] = {key.removeprefix("CLIPJURY_").lower(): value for key, value in env.items()}
-    return Settings(_env_file=None, **kwargs)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **kwargs)  # type: ignore[call-arg]  # pydantic-settings: _env_file and the env-filled fields are not in the generated signature
 
 
 FILLED_IN = {

@@ -27,7 +27,7 @@ def server(demo: dict[str, int]) -> Iterator[LiveServer]:
     finally:
         from clipjury import devservices
 
-        devservices.stop(live.proc)  # type: ignore[arg-type]
+        devservices.stop(live.proc)
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from sqlmodel import col, select
 
+from clipjury import devservices
 from clipjury.accounts.models import Province, Role, User
 from clipjury.accounts.security import create_access_token
 from clipjury.audit.models import AuditEvent
@@ -23,7 +24,7 @@ from clipjury.db import session_scope
 from clipjury.notifications.models import Notification
 from clipjury.reviews.models import ReviewDecision
 from clipjury.works.models import Work
-from tests.conftest import LiveServer, devservices, start_server
+from tests.conftest import LiveServer, start_server
 from tests.review_support import PASS, submitted_works
 
 N = 10
@@ -33,7 +34,7 @@ N = 10
 def server(database: str) -> Iterator[LiveServer]:
     live = start_server()
     yield live
-    devservices.stop(live.proc)  # type: ignore[arg-type]
+    devservices.stop(live.proc)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from clipjury.accounts.security import create_access_token
 from clipjury.db import session_scope
 from clipjury.errors import Invalid
 from clipjury.works import service as works
+from clipjury.works.policy import WorkNotFound
 from tests.conftest import scratch_database
 from tests.review_support import submitted_works
 from tests.scope_support import insert_incomplete_coordinator
@@ -142,7 +143,7 @@ def test_the_scope_filter_does_not_read_null_as_a_scope(incomplete_coordinator: 
     with session_scope() as session:
         coordinator = session.get(User, incomplete_coordinator)
         assert coordinator is not None and missing_scope(coordinator) == ("unit_id",)
-        with pytest.raises(works.WorkNotFound):
+        with pytest.raises(WorkNotFound):
             works.get_visible_work(session, coordinator, work_id)
         assert session.exec(works.visible_works_query(coordinator)).all() == []
 

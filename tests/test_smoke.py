@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests.conftest import token_for
 
 
@@ -23,7 +25,7 @@ def test_seed_is_idempotent(demo: dict[str, int], demo_hash: str) -> None:
         assert quotas == {10, 2, 1}
 
 
-def test_login_and_create_work(client, demo) -> None:  # type: ignore[no-untyped-def]
+def test_login_and_create_work(client: Any, demo: Any) -> None:
     bad = client.post("/api/v1/auth/token", data={"username": "demo-submitter", "password": "nope"})
     assert bad.status_code == 401
     assert bad.headers["content-type"].startswith("application/problem+json")
@@ -41,19 +43,19 @@ def test_login_and_create_work(client, demo) -> None:  # type: ignore[no-untyped
     assert client.get("/api/v1/works/999999", headers=headers).json()["code"] == "work_not_found"
 
 
-def test_submit_draft_is_refused(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_submit_draft_is_refused(client: Any, auth: Any) -> None:
     work = client.post("/api/v1/works", json={"title": "t"}, headers=auth).json()
     response = client.post(f"/api/v1/works/{work['id']}/submit", headers=auth)
     assert response.status_code == 409 and response.json()["code"] == "not_ready"
 
 
-def test_healthz(client) -> None:  # type: ignore[no-untyped-def]
+def test_healthz(client: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200, response.text
     assert response.json()["checks"] == {"database": "ok", "redis": "ok", "storage": "ok"}
 
 
-def test_work_events_record_the_lifecycle(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_work_events_record_the_lifecycle(client: Any, auth: Any) -> None:
     work = client.post("/api/v1/works", json={"title": "审计"}, headers=auth).json()
     events = client.get(f"/api/v1/works/{work['id']}/events", headers=auth).json()
     assert [(e["action"], e["by"], e["to_status"]) for e in events] == [("create", "demo-submitter", "draft")]

@@ -403,7 +403,7 @@ def test_declared_layouts_that_cannot_go_straight_are_joined_by_copy(client: Any
             start += size
         final_id = final_id_of(final(client, auth, ids, work_id=str(work_id)))
         assert row(final_id).part_base is None and row(final_id).concat_group is None
-        get_queue(VALIDATE).empty()
+        get_queue(VALIDATE).empty()  # type: ignore[no-untyped-call]  # rq's Queue.empty is untyped
         with session_scope() as session:
             version = session.exec(select(WorkVersion).where(WorkVersion.upload_id == final_id)).one()
         assert version.size_bytes == len(data)
@@ -675,7 +675,7 @@ def test_parallel_partials_across_two_processes_and_duplicate_finals(
         racing = [partial(http_a, auth, end - start) for start, end in ranges]
         for upload_id, (start, end) in zip(racing, ranges, strict=True):
             send_all(http_b, auth, upload_id, data[start:end], 5 * MIB)
-    get_queue(VALIDATE).empty()
+    get_queue(VALIDATE).empty()  # type: ignore[no-untyped-call]  # rq's Queue.empty is untyped
     answers: list[tuple[int, str]] = []
     barrier = threading.Barrier(4)
 

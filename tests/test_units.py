@@ -126,7 +126,7 @@ def test_provincial_admin_creates_updates_and_retires_units(client: Any, demo: d
 
 def demo_unit_id(client: Any, name: str = "石家庄市") -> int:
     rows = client.get("/api/v1/units", headers=bearer(client, "demo-admin")).json()
-    return next(r["id"] for r in rows if r["name"] == name)
+    return int(next(r["id"] for r in rows if r["name"] == name))
 
 
 def test_organisations_departments_after_provinces_with_minimums(client: Any, demo: dict[str, int]) -> None:
@@ -190,8 +190,8 @@ def test_join_approve_reject_rotate_and_quota_counting(client: Any, demo: dict[s
     submitted_works("bob", 1, title="个人作品")
     assert counted() == base + 1  # only the approved member's work after approval
     with session_scope() as session:
-        assert session.get(User, alice).unit_id == unit_id  # type: ignore[union-attr]
-        assert session.get(User, bob).unit_id is None  # type: ignore[union-attr]
+        assert session.get(User, alice).unit_id == unit_id  # type: ignore[union-attr]  # the row exists: the test made it
+        assert session.get(User, bob).unit_id is None  # type: ignore[union-attr]  # the row exists: the test made it
 
     # Another unit's coordinator may not manage this one (404 as for a missing unit).
     other = client.get(f"/api/v1/units/{demo_unit_id(client, '唐山市')}/members", headers=coordinator)

@@ -130,7 +130,7 @@ def trap(tmp_path: Path) -> Iterator[Trap]:
 
 # -- verdicts -------------------------------------------------------------------------------------
 
-def test_each_bad_file_gets_its_code(client, auth, trap: Trap) -> None:  # type: ignore[no-untyped-def]
+def test_each_bad_file_gets_its_code(client: Any, auth: Any, trap: Trap) -> None:
     cases: dict[str, tuple[bytes | Path, str]] = {
         "empty": (b"", "empty"),
         "random": (media.random_bytes(), "not_mp4"),
@@ -185,7 +185,7 @@ def test_playlists_are_not_followed_even_when_forced_into_ffmpeg(tmp_path: Path,
     assert not trap.opened.is_set()
 
 
-def test_too_large_by_campaign_limit(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_too_large_by_campaign_limit(client: Any, auth: Any) -> None:
     data = media.valid_mp4().read_bytes()
     set_campaign(max_size_bytes=len(data) - 1)
     work_id = new_work(client, auth)
@@ -199,7 +199,7 @@ def test_too_large_by_campaign_limit(client, auth) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize("maker", [media.valid_mp4, media.fragmented_mp4], ids=["moov-at-end", "fragmented"])
-def test_valid_files_are_ready_with_measurements(client, auth, maker) -> None:  # type: ignore[no-untyped-def]
+def test_valid_files_are_ready_with_measurements(client: Any, auth: Any, maker: Any) -> None:
     path: Path = maker()
     work_id = new_work(client, auth)
     version_id = add_file(work_id, path)
@@ -219,7 +219,7 @@ def test_valid_files_are_ready_with_measurements(client, auth, maker) -> None:  
     assert row.playback == "original" and row.attempts == 1 and row.validated_at is not None
 
 
-def test_header_understating_the_duration_is_too_long(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_header_understating_the_duration_is_too_long(client: Any, auth: Any) -> None:
     work_id = new_work(client, auth)
     version_id = add_file(work_id, media.understated_mp4(130, 60))
     run_jobs()
@@ -244,7 +244,7 @@ def verdict_of(client: Any, auth: dict[str, str], path: Path, title: str = "品�
     return dict(client.get(f"/api/v1/works/{work_id}", headers=auth).json())
 
 
-def test_the_default_allow_list_is_the_required_one(demo) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_allow_list_is_the_required_one(demo: Any) -> None:
     """The seeded campaign carries exactly the required brands, so the tests below test the real setting."""
     from clipjury.campaigns.models import Campaign
     from clipjury.db import session_scope
@@ -255,7 +255,7 @@ def test_the_default_allow_list_is_the_required_one(demo) -> None:  # type: igno
 
 
 @pytest.mark.parametrize("brand", ALLOWED_BRANDS, ids=[b.strip() for b in ALLOWED_BRANDS])
-def test_every_allowed_major_brand_is_ready(client, auth, brand: str) -> None:  # type: ignore[no-untyped-def]
+def test_every_allowed_major_brand_is_ready(client: Any, auth: Any, brand: str) -> None:
     body = verdict_of(client, auth, media.branded_mp4(brand))
     assert body["status"] == "ready" and body["rejection"] is None, body
     assert body["media"]["major_brand"] == brand
@@ -268,7 +268,7 @@ REFUSED_BRANDS = {"qt  ": "not_mp4", "3gp4": "not_mp4", "heic": "not_mp4", "crx 
 
 
 @pytest.mark.parametrize("brand", list(REFUSED_BRANDS), ids=[b.strip() for b in REFUSED_BRANDS])
-def test_a_brand_outside_the_list_is_refused(client, auth, brand: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_brand_outside_the_list_is_refused(client: Any, auth: Any, brand: str) -> None:
     """The same valid H.264 file, only its major brand changed: refused at the ftyp sniff, before ffmpeg."""
     path = media.branded_mp4(brand)
     work_id = new_work(client, auth, "品牌")
@@ -286,7 +286,7 @@ def test_a_brand_outside_the_list_is_refused(client, auth, brand: str) -> None: 
     assert row.major_brand == brand and row.ffmpeg_version is None  # decided without running ffmpeg
 
 
-def test_the_allow_list_is_a_campaign_setting(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_the_allow_list_is_a_campaign_setting(client: Any, auth: Any) -> None:
     set_campaign(allowed_brands=["isom"])
     refused = verdict_of(client, auth, media.branded_mp4("mp42"), "mp42")
     assert refused["status"] == "rejected" and refused["rejection"]["code"] == "not_mp4", refused
@@ -303,7 +303,7 @@ def test_the_allow_list_is_a_campaign_setting(client, auth) -> None:  # type: ig
     ("seconds", "status"), [(120, "ready"), (120.1, "too_long"), (120.5, "too_long")],
     ids=["120.0s", "120.1s", "120.5s"],
 )
-def test_duration_limit_boundary(client, auth, seconds: float, status: str) -> None:  # type: ignore[no-untyped-def]
+def test_duration_limit_boundary(client: Any, auth: Any, seconds: float, status: str) -> None:
     """120.0 s is within "不超过2分钟"; one frame more is not (the measured duration is the packets')."""
     body = verdict_of(client, auth, media.timed_mp4(seconds), f"{seconds}s")
     assert body["status"] == ("ready" if status == "ready" else "rejected"), body
@@ -316,7 +316,7 @@ def test_duration_limit_boundary(client, auth, seconds: float, status: str) -> N
 
 # -- lifecycle ------------------------------------------------------------------------------------
 
-def test_reupload_keeps_the_good_file_until_a_new_one_is_ready(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_reupload_keeps_the_good_file_until_a_new_one_is_ready(client: Any, auth: Any) -> None:
     from clipjury.db import session_scope
     from clipjury.works.models import Work
 
@@ -346,7 +346,7 @@ def test_reupload_keeps_the_good_file_until_a_new_one_is_ready(client, auth) -> 
     assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
 
 
-def test_submit_twice_at_once_one_wins(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_submit_twice_at_once_one_wins(client: Any, auth: Any) -> None:
     work_id = new_work(client, auth)
     add_file(work_id, media.valid_mp4())
     run_jobs()
@@ -386,7 +386,7 @@ def test_submit_twice_at_once_one_wins(client, auth) -> None:  # type: ignore[no
     assert again.status_code == 409 and again.json()["code"] == "not_submitted"
 
 
-def test_deadline_and_grace(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_deadline_and_grace(client: Any, auth: Any) -> None:
     from clipjury.timeutil import utcnow
 
     early = new_work(client, auth, "截止前开始上传")
@@ -408,7 +408,7 @@ def test_deadline_and_grace(client, auth) -> None:  # type: ignore[no-untyped-de
 
 # -- playback -------------------------------------------------------------------------------------
 
-def test_poster_and_presigned_playback(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_poster_and_presigned_playback(client: Any, auth: Any) -> None:
     from clipjury.settings import get_settings
     from storage import get_store
 
@@ -444,7 +444,7 @@ def test_poster_and_presigned_playback(client, auth) -> None:  # type: ignore[no
     assert prepare_playback(version_id) == "noop"
 
 
-def test_hevc_gets_an_h264_rendition(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_hevc_gets_an_h264_rendition(client: Any, auth: Any) -> None:
     path = media.hevc_mp4()
     if path is None:
         pytest.skip("this ffmpeg has no libx265")
@@ -474,7 +474,7 @@ def test_hevc_gets_an_h264_rendition(client, auth) -> None:  # type: ignore[no-u
 
 # -- revalidate -----------------------------------------------------------------------------------
 
-def test_revalidate_dry_run_then_apply(client, auth, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_revalidate_dry_run_then_apply(client: Any, auth: Any, capsys: Any) -> None:
     from clipjury.audit.models import AuditEvent
     from clipjury.db import session_scope
     from clipjury.works.models import WorkVersion
@@ -528,7 +528,7 @@ def stated_seconds(message: str) -> float:
 @pytest.mark.parametrize(
     ("seconds", "status"), [(120, "ready"), (120.5, "too_long"), (121, "too_long")], ids=["2:00", "2:00.5", "2:01"],
 )
-def test_an_editor_cut_of_two_minutes_is_ready(client, auth, seconds: float, status: str) -> None:  # type: ignore[no-untyped-def]
+def test_an_editor_cut_of_two_minutes_is_ready(client: Any, auth: Any, seconds: float, status: str) -> None:
     """H.264 + AAC cut with -t: the AAC priming and padding (~46 ms) that no player shows is not duration."""
     body = verdict_of(client, auth, media.editor_cut_mp4(seconds), f"剪辑 {seconds}")
     assert body["media"]["duration_s"] == pytest.approx(seconds, abs=1e-3)
@@ -540,7 +540,7 @@ def test_an_editor_cut_of_two_minutes_is_ready(client, auth, seconds: float, sta
         assert stated > 120 and stated == pytest.approx(seconds)
 
 
-def test_the_campaign_step_rounds_before_the_limit(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_the_campaign_step_rounds_before_the_limit(client: Any, auth: Any) -> None:
     """120.04 s (3001 frames at 25 fps) is 120.0 at the default 0.1 s step; at a 0.01 s step it is over,
     and the message states 120.04, a value that really exceeds the limit."""
     path = media.timed_mp4(120.04, rate=25)
@@ -552,7 +552,7 @@ def test_the_campaign_step_rounds_before_the_limit(client, auth) -> None:  # typ
     assert "120.04 秒" in refused["rejection"]["message"] and stated_seconds(refused["rejection"]["message"]) > 120
 
 
-def test_samples_hidden_by_an_edit_list_are_a_warning_not_duration(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_samples_hidden_by_an_edit_list_are_a_warning_not_duration(client: Any, auth: Any) -> None:
     work_id = new_work(client, auth, "编辑列表")
     version_id = add_file(work_id, media.hidden_tail_mp4(130, 60))
     run_jobs()
@@ -571,11 +571,11 @@ def test_the_hidden_samples_warning_reads_in_chinese() -> None:
     version = WorkVersion(
         work_id=1, object_key="k", size_bytes=1, duration_s=60.0, warnings=["hidden_samples: 70.078 s"]
     )
-    _facts_list, warnings = version_facts(version, Campaign(slug="c", name="c", year=2026))  # type: ignore[call-arg]
+    _facts_list, warnings = version_facts(version, Campaign(slug="c", name="c", year=2026))  # type: ignore[call-arg]  # sqlmodel: the dates this helper does not read are left out on purpose
     assert any("编辑列表隐藏" in w and "1 分 10.1 秒" in w for w in warnings), warnings
 
 
-def test_many_tiny_samples_are_decided_at_the_packet_cap(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_many_tiny_samples_are_decided_at_the_packet_cap(client: Any, auth: Any) -> None:
     """200,000 samples of 4 bytes in 20 s: more packets than 1000 a second of the 120 s limit (+10 s)
     allows. The probe stops reading at the cap, the decode is stopped, and the file is refused."""
     from workers.media import packet_cap
@@ -594,7 +594,7 @@ def test_many_tiny_samples_are_decided_at_the_packet_cap(client, auth) -> None: 
     assert probe["decode_stopped"] in ("packets_capped", ""), probe["decode_stopped"]
 
 
-def test_a_ten_minute_file_is_too_long_without_a_full_decode(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_ten_minute_file_is_too_long_without_a_full_decode(client: Any, auth: Any) -> None:
     work_id = new_work(client, auth, "十分钟")
     version_id = add_file(work_id, media.ten_minutes_mp4())
     run_jobs()
@@ -604,7 +604,7 @@ def test_a_ten_minute_file_is_too_long_without_a_full_decode(client, auth) -> No
     assert probe["decode_stopped"] == "too_long" and probe["decode_ok"] is False
 
 
-def test_revalidate_reports_durations_that_move(client, auth, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_revalidate_reports_durations_that_move(client: Any, auth: Any, capsys: Any) -> None:
     """A verdict recorded by the rules before edit lists were applied (120.046 s, too_long) moves."""
     from clipjury.works.models import WorkVersion
     from clipjury_cli.main import main

@@ -143,7 +143,7 @@ def decoding(pids: list[int]) -> bool:
 GRACE_0 = {"CLIPJURY_WORKER_SHUTDOWN_GRACE_S": "0"}
 
 
-def test_worker_process_validates(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_worker_process_validates(client: Any, auth: Any) -> None:
     work_id = new_work(client, auth)
     version_id = add_file(work_id, media.valid_mp4())
     worker = start_worker("test-validates", GRACE_0)
@@ -170,7 +170,7 @@ def _start_slow_job(client: Any, auth: dict[str, str], name: str) -> tuple[int, 
     return version_id, worker
 
 
-def test_sigkilled_worker_takes_its_horse_and_ffmpeg_with_it_and_the_job_is_rescued(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_sigkilled_worker_takes_its_horse_and_ffmpeg_with_it_and_the_job_is_rescued(client: Any, auth: Any) -> None:
     version_id, first = _start_slow_job(client, auth, "test-doomed")
     try:
         family = descendants(first.pid)  # rq's work horse, its ffmpeg, rq's scheduler
@@ -199,7 +199,7 @@ def test_sigkilled_worker_takes_its_horse_and_ffmpeg_with_it_and_the_job_is_resc
     assert not any(d.exists() for d in scratch), "the killed job's scratch directory was left behind"
 
 
-def test_sigterm_mid_job_is_a_bounded_shutdown(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_mid_job_is_a_bounded_shutdown(client: Any, auth: Any) -> None:
     """A deploy must not wait for a transcode: past the grace the horse and its ffmpeg are killed, the
     worker exits 0 and the job is left for the next worker (it is no verdict about the file)."""
     version_id, worker = _start_slow_job(client, auth, "test-deploy")
@@ -211,7 +211,7 @@ def test_sigterm_mid_job_is_a_bounded_shutdown(client, auth) -> None:  # type: i
     assert row.status == "processing", "the job ran to its end instead of being stopped at the grace"
 
 
-def test_sigterm_during_the_sweep_stops_the_worker(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_sigterm_during_the_sweep_stops_the_worker(client: Any, auth: Any) -> None:
     """rq answers SIGTERM outside a job by raising StopRequested wherever the worker is; in the middle of
     the sweep that must end the worker, not be logged as a failed sweep and forgotten."""
     from clipjury.jobs import get_redis
@@ -236,7 +236,7 @@ def test_sigterm_during_the_sweep_stops_the_worker(client, auth) -> None:  # typ
     assert code == 0
 
 
-def test_validate_twice_records_one_verdict(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_validate_twice_records_one_verdict(client: Any, auth: Any) -> None:
     from clipjury.audit.models import AuditEvent
     from clipjury.db import session_scope
     from workers.tasks import validate_version
@@ -273,7 +273,7 @@ def _set_version(version_id: int, **values: Any) -> None:
         session.execute(update(WorkVersion).where(col(WorkVersion.id) == version_id).values(**values))
 
 
-def test_sweep_resends_lost_jobs_with_a_growing_back_off(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_sweep_resends_lost_jobs_with_a_growing_back_off(client: Any, auth: Any) -> None:
     from clipjury.jobs import get_redis
     from clipjury.settings import get_settings
     from clipjury.timeutil import utcnow
@@ -301,7 +301,7 @@ def test_sweep_resends_lost_jobs_with_a_growing_back_off(client, auth) -> None: 
     assert version_row(version_id).status == "ready"
 
 
-def test_a_version_whose_workers_keep_dying_is_held_for_staff_not_refused(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_version_whose_workers_keep_dying_is_held_for_staff_not_refused(client: Any, auth: Any) -> None:
     from clipjury.jobs import get_redis
     from clipjury.settings import get_settings
     from clipjury_cli.main import main
@@ -351,7 +351,7 @@ def web_page(client: Any, path: str, username: str = "demo-submitter") -> str:
     return str(page.text)
 
 
-def test_poster_is_taken_where_the_video_has_frames(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_poster_is_taken_where_the_video_has_frames(client: Any, auth: Any) -> None:
     """0.2 s of video under 5 s of audio: valid, and its poster comes from the video's own extent."""
     work_id = new_work(client, auth)
     version_id = add_file(work_id, media.short_video_long_audio_mp4())
@@ -363,7 +363,7 @@ def test_poster_is_taken_where_the_video_has_frames(client, auth) -> None:  # ty
     assert row.media_attempts == 1 and row.media_error is None
 
 
-def test_playback_job_attempts_are_capped_and_the_failure_recorded(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_playback_job_attempts_are_capped_and_the_failure_recorded(client: Any, auth: Any) -> None:
     from clipjury.jobs import get_redis
     from clipjury.settings import get_settings
     from storage import get_store
@@ -416,7 +416,7 @@ def audit_actions(work_id: int) -> list[str]:
         return [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.work_id == work_id))]
 
 
-def test_a_rendition_whose_workers_keep_dying_is_recorded_failed(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_a_rendition_whose_workers_keep_dying_is_recorded_failed(client: Any, auth: Any) -> None:
     from clipjury.db import session_scope
     from clipjury.jobs import get_redis
     from clipjury.settings import get_settings
@@ -443,7 +443,7 @@ def test_a_rendition_whose_workers_keep_dying_is_recorded_failed(client, auth) -
     assert sweep(_stale(7200)).media_gave_up == []
 
 
-def test_scratch_directories_of_killed_jobs_are_removed(client, auth) -> None:  # type: ignore[no-untyped-def]
+def test_scratch_directories_of_killed_jobs_are_removed(client: Any, auth: Any) -> None:
     import subprocess
 
     from clipjury.settings import get_settings

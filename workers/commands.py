@@ -151,7 +151,7 @@ def cmd_retry_version(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     revalidate = subparsers.add_parser(
         "revalidate", help="re-run every stored verdict with today's rules and ffmpeg; report what moved"
     )

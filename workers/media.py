@@ -236,7 +236,7 @@ class _LineReader:
 
     def _drain_stderr(self) -> None:
         assert self.proc.stderr is not None
-        for chunk in iter(lambda: self.proc.stderr.read(65536), b""):  # type: ignore[union-attr]
+        for chunk in iter(lambda: self.proc.stderr.read(65536), b""):  # type: ignore[union-attr]  # the process is started with stderr=PIPE
             if len(self._stderr) < ERROR_KEEP_CHARS:
                 self._stderr += chunk[: ERROR_KEEP_CHARS - len(self._stderr)]
 

@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import limits_of
-from clipjury.db import session_scope
+from clipjury.db import rowcount, session_scope
 from clipjury.jobs import MEDIA, VALIDATE, PendingJob, enqueue_now, get_redis
 from clipjury.media.rules import (
     Limits,
@@ -208,7 +208,7 @@ def _claim(version_id: int) -> tuple[WorkVersion, Limits] | None:
             .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.processing)
             .values(attempts=col(WorkVersion.attempts) + 1, heartbeat_at=utcnow())
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             return None
         session.refresh(version)
         return version, _limits_for(session, version)
@@ -357,7 +357,7 @@ def _claim_media(version_id: int) -> tuple[WorkVersion, int] | str:
             .where(col(WorkVersion.id) == version_id, col(WorkVersion.media_attempts) == version.media_attempts)
             .values(**values)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             return "noop"  # another run took this attempt
         session.refresh(version)
         return version, version.media_attempts

@@ -55,7 +55,7 @@ class ClipjuryWorker(Worker):
             raise StopRequested()  # ends rq's work loop, from plain code this time
 
     def _maintain(self) -> None:
-        super().run_maintenance_tasks()
+        super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq does not annotate it
         run_sweeps(self.sweeps, self.log)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -95,7 +95,7 @@ class ClipjuryWorker(Worker):
         self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
         self.pubsub = self.connection.pubsub()
         self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # redis-py annotates the thread as PubSubWorkerThread, rq's attribute as Thread
             sleep_time=PUBSUB_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
         )
 

@@ -9,12 +9,13 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
-from api.deps import DB_ID_MAX, CurrentUser, OptionalDbId, SessionDep, WorkId
+from api.deps import CurrentUser, OptionalDbId, SessionDep, WorkId
 from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from api.schemas.works import WorkPublic, work_public, works_public
 from clipjury.audit.query import AuditFilter, audit_events, audit_query
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
+from clipjury.db import DB_ID_MAX
 from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
 from clipjury.reviews.errors import (

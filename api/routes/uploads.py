@@ -41,8 +41,8 @@ from clipjury.uploads import tus as protocol
 from clipjury.uploads.limits import DailyUploadQuota, TooManyPartials, TooManyUploads
 from clipjury.uploads.locks import UploadLock
 from clipjury.uploads.models import Concat, Upload, UploadStatus
-from clipjury.works.policy import AlreadySubmitted, Disqualified, UnderReview, WorkNotFound
-from clipjury.works.service import RoleCannotSubmit, get_own_work
+from clipjury.works.policy import AlreadySubmitted, Disqualified, RoleCannotSubmit, UnderReview, WorkNotFound
+from clipjury.works.service import get_own_work
 from storage import get_store
 
 T = TypeVar("T")

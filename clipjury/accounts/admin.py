@@ -26,6 +26,7 @@ from clipjury.accounts.service import create_user
 from clipjury.accounts.sessions import end_all_sessions
 from clipjury.accounts.usernames import DISPLAY_NAME_MAX_CHARS, UsernameTaken, ensure_username_free, normalise_username
 from clipjury.audit.service import record
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.timeutil import utcnow
 
@@ -158,9 +159,9 @@ def deactivate(session: Session, actor: User | None, user: User) -> bool:
             .scalar_subquery()
         )
         condition = and_(condition, others > 0)
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(User).where(condition).values(is_active=False).execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ))
     session.refresh(user)
     if not changed and user.is_active:
         raise LastNationalAdmin()
@@ -177,10 +178,10 @@ def deactivate(session: Session, actor: User | None, user: User) -> bool:
 
 def reactivate(session: Session, actor: User, user: User) -> bool:
     """Let the account sign in again (with its password, or a new link); False if it was active."""
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(User).where(col(User.id) == user.id, col(User.is_active).is_(False)).values(is_active=True)
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ))
     session.refresh(user)
     if changed:
         record(session, actor=actor, action="account.reactivate", province_id=audit_province(user),

@@ -76,7 +76,7 @@ def cmd_create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     deactivate = subparsers.add_parser(
         "deactivate", help="deactivate an account: it can no longer log in, its sessions and tokens end at once"
     )

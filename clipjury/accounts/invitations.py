@@ -24,7 +24,7 @@ from clipjury.accounts.security import hash_password
 from clipjury.accounts.sessions import end_all_sessions
 from clipjury.accounts.usernames import DISPLAY_NAME_MAX_CHARS, UsernameTaken, ensure_username_free, normalise_username
 from clipjury.audit.service import record
-from clipjury.db import UTCDateTime
+from clipjury.db import UTCDateTime, rowcount
 from clipjury.errors import Conflict, Forbidden, Gone, Invalid, NotFound
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
@@ -268,13 +268,13 @@ def accept(session: Session, token: str, password: str) -> User:
     invitation, user = invitation_for(session, token)
     ensure_strong_password(password, username=user.username)
     now = utcnow()
-    taken = session.execute(
+    taken = rowcount(session.execute(
         update(Invitation)
         .where(col(Invitation.id) == invitation.id, col(Invitation.used_at).is_(None),
                col(Invitation.revoked_at).is_(None), col(Invitation.expires_at) > now)
         .values(used_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ))
     if taken != 1:
         raise InviteUsed()
     had_password = user.password_hash != NO_PASSWORD

@@ -13,6 +13,7 @@ from clipjury.accounts.passwords import ensure_strong_password
 from clipjury.accounts.scopes import missing_scope
 from clipjury.accounts.security import dummy_hash, hash_password, verify_password
 from clipjury.accounts.sessions import end_all_sessions
+from clipjury.db import rowcount
 from clipjury.errors import Invalid, NotFound
 
 log = logging.getLogger(__name__)
@@ -67,9 +68,9 @@ def change_password(session: Session, user: User, new_password: str) -> None:
 def deactivate(session: Session, user: User) -> bool:
     """Deactivate the account and end all its sessions and tokens; False if it already was inactive
     (compare-and-set, so two operators at once deactivate it once)."""
-    changed = session.execute(
+    changed = rowcount(session.execute(
         update(User).where(col(User.id) == user.id, col(User.is_active).is_(True)).values(is_active=False)
-    ).rowcount  # type: ignore[attr-defined]
+    ))
     end_all_sessions(session, user)
     log.info("user %s deactivated (changed: %s); all sessions ended", user.id, bool(changed))
     return bool(changed)

@@ -15,8 +15,9 @@ from sqlmodel import Session, col, or_, select, update
 
 from clipjury.accounts.models import Role, UnitKind, User
 from clipjury.audit.service import record
-from clipjury.campaigns.models import Campaign, UnitQuota
+from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
 from clipjury.campaigns.service import active_campaign
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid
 from clipjury.media.rules import exceeds, format_seconds
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, fmt_local
@@ -403,7 +404,7 @@ def update_settings(
         .where(col(Campaign.id) == campaign.id, col(Campaign.revision) == revision)
         .values(**{name: checked[name] for name in changed}, revision=revision + 1)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise CampaignChanged()
     session.refresh(campaign)
     record(
@@ -436,9 +437,9 @@ def _shift_years(value: datetime | None, years: int) -> datetime | None:
 
 
 def start_campaign(session: Session, user: User, *, name: Any, year: Any) -> Campaign:
-    """Next year's campaign: a copy of the current one's settings and unit quotas with its dates moved by the
-    difference in years, and no works. It becomes the current campaign; the earlier one stays readable and
-    takes no new works."""
+    """Next year's campaign: a copy of the current one's settings, unit quotas and organisations' minimums,
+    with its dates moved by the difference in years, and no works. It becomes the current campaign; the
+    earlier one stays readable and takes no new works."""
     ensure_national_admin(user)
     title = _text("name", name, NAME_MAX)
     if isinstance(year, bool) or not isinstance(year, int) or not YEAR_MIN <= year <= YEAR_MAX:
@@ -464,7 +465,7 @@ def start_campaign(session: Session, user: User, *, name: Any, year: Any) -> Cam
     result = session.execute(
         update(Campaign).where(col(Campaign.id) == current.id, col(Campaign.is_active)).values(is_active=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise CampaignChanged()
     session.refresh(current)
     session.add(campaign)
@@ -472,13 +473,17 @@ def start_campaign(session: Session, user: User, *, name: Any, year: Any) -> Cam
     quotas = session.exec(select(UnitQuota).where(UnitQuota.campaign_id == current.id)).all()
     for quota in quotas:
         session.add(UnitQuota(campaign_id=campaign.id or 0, unit_id=quota.unit_id, required=quota.required))
+    minimums = session.exec(select(ProvinceQuota).where(ProvinceQuota.campaign_id == current.id)).all()
+    for minimum in minimums:
+        session.add(ProvinceQuota(campaign_id=campaign.id or 0, province_id=minimum.province_id,
+                                  required=minimum.required))
     session.flush()
     record(
         session, actor=user, action="campaign_create",
         data={
             "campaign_id": campaign.id, "copied_from": current.id, "year": year, "years_shifted": shift,
-            "unit_quotas": len(quotas), "after": {k: _json(v) for k, v in settings_of(campaign).items()
-                                                  if k not in ("created_at",)},
+            "unit_quotas": len(quotas), "organisation_minimums": len(minimums),
+            "after": {k: _json(v) for k, v in settings_of(campaign).items() if k not in ("created_at",)},
         },
     )
     return campaign

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from clipjury.db import rowcount
 from clipjury.notifications.channels import external_channel_names
 from clipjury.notifications.models import Notification
 from clipjury.notifications.tasks import defer_notification
@@ -60,7 +61,7 @@ def mark_read(session: Session, user_id: int, notification_id: int | None = None
     if notification_id is not None:
         stmt = stmt.where(col(Notification.id) == notification_id)
     result = session.execute(stmt.values(read_at=utcnow()))
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    return int(rowcount(result))
 
 
 def owns(session: Session, user_id: int, notification_id: int) -> bool:

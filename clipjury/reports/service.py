@@ -21,6 +21,7 @@ from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
 from clipjury.accounts.policy import REPORT_ENTRY_ROLES, REPORT_READ_ROLES
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
+from clipjury.db import rowcount
 from clipjury.errors import Forbidden, Invalid, NotFound
 from clipjury.numbers import ascii_digits
 from clipjury.reports.models import ActivityEntry
@@ -305,7 +306,7 @@ def save_entry(
             # Compare-and-set: the row must still be the version the form showed.
             stmt = stmt.where(col(ActivityEntry.updated_at) == existing.updated_at)
         result = session.execute(stmt.values(updated_by_id=user.id, updated_at=now, **values))
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             raise _stale(session, existing)
         session.refresh(existing)
         saved = existing
@@ -387,7 +388,7 @@ def recommended_counts(
     )
     if province_id is not None:
         query = query.where(Work.province_id == province_id)
-    return {(p, u): n for p, u, n in session.exec(query)}  # type: ignore[call-overload]
+    return {(p, u): n for p, u, n in session.exec(query)}
 
 
 def _met_label(row: QuotaRow) -> str:

@@ -102,12 +102,12 @@ def quota_rows(
     provinces = {p.id: p for p in session.exec(select(Province))}
     units = list(session.exec(units_q.order_by(col(Unit.province_id), col(Unit.sort_order), col(Unit.id))))
     overrides: dict[int, int] = dict(
-        session.exec(  # type: ignore[arg-type]
+        session.exec(
             select(UnitQuota.unit_id, UnitQuota.required).where(UnitQuota.campaign_id == campaign.id)
         ).all()
     )
     counts: dict[tuple[int, int | None], dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for province_id, unit_id, status, n in session.exec(works_q):  # type: ignore[call-overload]
+    for province_id, unit_id, status, n in session.exec(works_q):
         counts[(province_id, unit_id)][status] += n
 
     rows: list[QuotaRow] = []

@@ -37,6 +37,7 @@ from clipjury.accounts.policy import (
 )
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign, ChecklistItem
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.notifications.service import notify
 from clipjury.reviews.errors import (
@@ -62,10 +63,10 @@ from clipjury.works.models import (
     WorkStatus,
     WorkVersion,
 )
+from clipjury.works.policy import WorkNotFound
 from clipjury.works.service import (
     FILE_DRIVEN_STATUSES,
     StaleState,
-    WorkNotFound,
     derived_status,
     visible_works_query,
 )
@@ -371,7 +372,7 @@ def national_counts(session: Session, campaign: Campaign) -> list[ProvinceCount]
     )
     provinces = {p.id: p for p in all_provinces(session)}
     by: dict[int, ProvinceCount] = {}
-    for province_id, status, n in rows:  # type: ignore[misc]
+    for province_id, status, n in rows:
         p = provinces.get(province_id)
         count = by.setdefault(province_id, ProvinceCount(p.name if p else "", p.code if p else ""))
         count.total += n
@@ -425,7 +426,7 @@ def _cas(session: Session, work: Work, *, extra: Any = None, national: bool = Fa
     # synchronize_session=False: SQLAlchemy would otherwise write the new values into the loaded object
     # even when no row matched, and the caller could not tell what it had read from what it wished.
     result = session.execute(stmt.values(**values).execution_options(synchronize_session=False))
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(rowcount(result) == 1)
 
 
 def shown_rev(work: Work, user: User | None, campaign: Campaign) -> int:
@@ -728,7 +729,7 @@ def publish_national_results(session: Session, user: User, *, now: datetime | No
         .where(col(Campaign.id) == campaign.id, col(Campaign.national_results_published_at).is_(None))
         .values(national_results_published_at=now)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise ResultsPublished("全国复评结果已经发布过了。")
     session.refresh(campaign)
     works = list(session.exec(

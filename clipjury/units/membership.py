@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Role, Unit, User
 from clipjury.audit.service import record
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid
 from clipjury.timeutil import utcnow
 from clipjury.units.models import (
@@ -90,7 +91,7 @@ def _decide(session: Session, actor: User, unit_id: int, user_id: int, to: Membe
                col(UnitMembership.status) == MembershipStatus.pending.value)
         .values(status=to.value, decided_at=now, decided_by=actor.id)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise NotPending()
     if to == MembershipStatus.approved:
         # Compare-and-set on the account too: two coordinators approving the same person into two units
@@ -100,7 +101,7 @@ def _decide(session: Session, actor: User, unit_id: int, user_id: int, to: Membe
                                col(User.role) == Role.submitter.value)
             .values(unit_id=unit.id, province_id=unit.province_id)
         )
-        if moved.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(moved) != 1:
             raise Conflict("该用户已加入其他单位或不再是投稿人。", code="already_member")
     session.expire_all()
     membership = session.exec(select(UnitMembership).where(

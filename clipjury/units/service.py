@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from clipjury.accounts.models import (
     ORG_KIND_LABELS,
@@ -91,7 +92,7 @@ def current_campaign(session: Session) -> Campaign | None:
 
 # -- scope -------------------------------------------------------------------------------------------
 
-def visible_units_query(user: User):  # type: ignore[no-untyped-def]
+def visible_units_query(user: User) -> SelectOfScalar[Unit]:
     """The units the user may read: all (national admin), their province's (provincial admin,
     reviewer), their own (coordinator); other roles none."""
     role = Role(user.role)
@@ -285,7 +286,7 @@ def update_unit(
             unit.join_code = None
     session.add(unit)
     if quota is not _UNSET:
-        _set_quota(session, current_campaign(session), unit, check_quota(quota))  # type: ignore[arg-type]
+        _set_quota(session, current_campaign(session), unit, check_quota(quota))  # type: ignore[arg-type]  # checked against the _UNSET sentinel just above
     session.flush()
     after = {"name": unit.name, "kind": unit.kind, "sort_order": unit.sort_order,
              "archived": unit.archived_at is not None}
@@ -340,7 +341,7 @@ def _require_national(user: User) -> None:
         raise _forbidden("只有全国管理员可以管理省份和部门。")
 
 
-def sorted_orgs_query():  # type: ignore[no-untyped-def]
+def sorted_orgs_query() -> SelectOfScalar[Province]:
     """Provinces first, then the departments, each in their order."""
     kind_rank = func.coalesce(func.nullif(Province.kind, OrgKind.province.value), "")
     return select(Province).order_by(kind_rank, col(Province.sort_order), col(Province.id))
@@ -359,7 +360,7 @@ def list_orgs(session: Session, user: User) -> list[OrgView]:
     for unit in session.exec(select(Unit).where(col(Unit.archived_at).is_(None))):
         sums[unit.province_id] = sums.get(unit.province_id, 0) + effective_quota(campaign, unit, overrides)
     return [
-        OrgView(code=p.code, name=p.name, kind=p.kind, kind_label=ORG_KIND_LABELS.get(OrgKind(p.kind), p.kind),
+        OrgView(code=p.code, name=p.name, kind=p.kind, kind_label=ORG_KIND_LABELS.get(OrgKind(p.kind), str(p.kind)),
                 sort_order=p.sort_order, minimum=minimums.get(p.id or 0), units_quota=sums.get(p.id or 0, 0))
         for p in session.exec(sorted_orgs_query())
     ]
@@ -451,7 +452,7 @@ def update_org(
         province.sort_order = sort_order
     session.add(province)
     if minimum is not _UNSET:
-        _set_minimum(session, province, minimum)  # type: ignore[arg-type]
+        _set_minimum(session, province, minimum)  # type: ignore[arg-type]  # checked against the _UNSET sentinel just above
     session.flush()
     data: dict[str, object] = {"code": province.code, "before": before,
                                "after": {"name": province.name, "sort_order": province.sort_order}}

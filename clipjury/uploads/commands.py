@@ -16,7 +16,7 @@ def cmd_cleanup_uploads(_args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     subparsers.add_parser(
         "cleanup-uploads", help="expire abandoned uploads and free their storage (the workers also do this)"
     ).set_defaults(func=cmd_cleanup_uploads)

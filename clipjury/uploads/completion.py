@@ -13,6 +13,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from clipjury.accounts.models import User
+from clipjury.db import rowcount
 from clipjury.timeutil import utcnow
 from clipjury.uploads.models import Upload, UploadStatus
 from clipjury.uploads.objects import abort_orphan_multiparts, delete_tails, end_upload
@@ -46,7 +47,7 @@ def finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str 
                col(Upload.offset) == length)
         .values(status=UploadStatus.complete, completed_at=utcnow(), tail_size=0)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         session.rollback()
         return None
     session.commit()
@@ -74,7 +75,7 @@ def finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int |
                col(Upload.offset) == length)
         .values(status=UploadStatus.complete, completed_at=now, tail_size=0)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         session.rollback()
         return None
     try:

@@ -43,6 +43,7 @@ from sqlmodel import Session, col, select
 from clipjury.accounts.models import User
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import SubmissionClosed, ensure_upload_may_continue
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, DomainError, Gone, NotFound
 from clipjury.numbers import ascii_digits
 from clipjury.settings import get_settings
@@ -330,7 +331,7 @@ def _claim(
                     col(Upload.status).in_([UploadStatus.receiving, UploadStatus.complete]),
                 ).values(**values)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(result) != 1:
                 session.rollback()
                 if s3_upload_id is not None:
                     store.abort_multipart(object_key, s3_upload_id)
@@ -455,7 +456,7 @@ def _free_slot(session: Session, upload_id: str) -> bool | None:
             .values(status=UploadStatus.terminated, final_id=None, part_base=None, s3_upload_id=None,
                     object_key=partial_key_for(upload_id))
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return rowcount(result) == 1
     finally:
         lock.release()
 
@@ -534,7 +535,7 @@ def _finish_final(final_id: str, store: ObjectStore, keeper: LockKeeper) -> bool
             update(Upload).where(col(Upload.id) == final_id, col(Upload.status) == UploadStatus.receiving)
             .values(status=UploadStatus.complete, offset=length, completed_at=utcnow(), s3_upload_id=None)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             session.rollback()
             return False
         try:
@@ -612,7 +613,7 @@ def _end_group(final_id: str, store: ObjectStore, status: str) -> bool:
             update(Upload).where(col(Upload.id) == final_id, col(Upload.status) == UploadStatus.receiving)
             .values(status=status)
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(result) != 1:
             session.rollback()
             return False
         session.commit()

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy import or_, update
 from sqlmodel import Session, col, select
 
+from clipjury.db import rowcount
 from clipjury.uploads import concat
 from clipjury.uploads.locks import UploadLock
 from clipjury.uploads.models import Concat, Upload, UploadStatus
@@ -62,7 +63,7 @@ def cleanup_expired_uploads(session: Session, now: datetime) -> int:
                                          col(Upload.final_id).is_(None))
                     .values(status=new_status)
                 )
-                if claimed.rowcount != 1:  # type: ignore[attr-defined]
+                if rowcount(claimed) != 1:
                     continue
                 was = new_status
             release_storage(store, upload, delete_object=True)
@@ -70,7 +71,7 @@ def cleanup_expired_uploads(session: Session, now: datetime) -> int:
                 update(Upload).where(col(Upload.id) == upload.id, col(Upload.status) == was)
                 .values(status=new_status, s3_upload_id=None, tail_size=0)
             )
-            if abandoned and result.rowcount == 1:  # type: ignore[attr-defined]
+            if abandoned and rowcount(result) == 1:
                 expired += 1
         finally:
             lock.release()

@@ -58,11 +58,11 @@ class UploadLock:
 
     def refresh(self) -> bool:
         self.refreshed_at = time.monotonic()
-        return bool(get_redis().eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))  # type: ignore[no-untyped-call]
+        return bool(get_redis().eval(_REFRESH, 1, self.key, self.token, self.ttl_ms))
 
     def release(self) -> None:
         try:
-            get_redis().eval(_RELEASE, 1, self.key, self.token)  # type: ignore[no-untyped-call]
+            get_redis().eval(_RELEASE, 1, self.key, self.token)
         except Exception:  # the TTL frees it anyway
             log.warning("could not release %s", self.key, exc_info=True)
 

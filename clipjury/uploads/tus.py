@@ -11,9 +11,7 @@ import unicodedata
 
 from clipjury.errors import Conflict, DomainError, Gone, Invalid, Locked, NotFound, PayloadTooLarge
 from clipjury.numbers import ascii_digits, db_id
-from clipjury.works.service import (
-    WorkNotFound,
-)
+from clipjury.works.policy import WorkNotFound
 
 MIB = 1024 * 1024
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import and_, exists, or_, update
 from sqlmodel import Session, col, select
 
+from clipjury.db import rowcount
 from clipjury.settings import get_settings
 from clipjury.works.models import VersionStatus, Work, WorkVersion
 from storage.s3 import ObjectNotFound, ObjectStore, StorageError
@@ -57,7 +58,7 @@ def purge_old_versions(session: Session, store: ObjectStore, now: datetime) -> i
             .values(purged_at=now)
         )
         session.commit()
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if rowcount(claimed) != 1:
             continue
         try:
             for key in _stored_keys(store, version):

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, update
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from clipjury.accounts.models import Province, Role, User
 from clipjury.accounts.scopes import missing_scope
@@ -24,6 +25,7 @@ from clipjury.accounts.service import home_province_id
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload
+from clipjury.db import rowcount
 from clipjury.errors import Conflict, Invalid, LimitReached, NotFound
 from clipjury.media.rules import Verdict
 from clipjury.settings import get_settings
@@ -73,7 +75,7 @@ REVIEWER_SEES = sorted(IN_REVIEW_STATUSES | {WorkStatus.returned.value})
 ADMIN_SEES = sorted(IN_REVIEW_STATUSES | {WorkStatus.returned.value, WorkStatus.disqualified.value})
 
 
-def visible_works_query(user: User) -> Any:
+def visible_works_query(user: User) -> SelectOfScalar[Work]:
     """Works the user may see; anything else answers exactly like a work that does not exist."""
     query = select(Work)
     role = Role(user.role)
@@ -231,7 +233,7 @@ def _set_status(session: Session, work: Work, expected: str, new: str, **values:
     result = session.execute(
         update(Work).where(col(Work.id) == work.id, col(Work.status) == expected).values(**values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise StaleState()
     session.refresh(work)
 
@@ -322,7 +324,7 @@ def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured:
         .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.processing)
         .values(**values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         return False
     version = session.get(WorkVersion, version_id)
     assert version is not None
@@ -364,7 +366,7 @@ def hold_version(session: Session, version_id: int, attempts: int, warning: str)
         .where(col(WorkVersion.id) == version_id, col(WorkVersion.status) == VersionStatus.processing)
         .values(status=VersionStatus.held, warnings=[warning, f"attempts: {attempts}"])
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         return False
     version = session.get(WorkVersion, version_id)
     assert version is not None
@@ -401,7 +403,7 @@ def give_up_playback(session: Session, version_id: int) -> bool:
                or_(col(WorkVersion.media_error).is_(None), ~col(WorkVersion.media_error).startswith(MEDIA_GAVE_UP)))
         .values(**values)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         return False
     work = session.get(Work, version.work_id)
     assert work is not None
@@ -429,7 +431,7 @@ def retry_version(session: Session, version_id: int, *, actor: User | None = Non
             .values(status=VersionStatus.processing, attempts=0, heartbeat_at=utcnow(), warnings=[])
         )
         what = "validation"
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(result) == 1:
             defer_validation(session, version_id)
     elif version.status == VersionStatus.ready and (
         version.poster_key is None or version.rendition_status in ("failed", "processing")
@@ -443,11 +445,11 @@ def retry_version(session: Session, version_id: int, *, actor: User | None = Non
                     rendition_status=None if needs_rendition else version.rendition_status)
         )
         what = "playback"
-        if result.rowcount == 1:  # type: ignore[attr-defined]
+        if rowcount(result) == 1:
             defer_media(session, version_id)
     else:
         raise NothingToRetry()
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if rowcount(result) != 1:
         raise StaleState()
     record(
         session, actor=actor, action="retry", work_id=work.id, province_id=work.province_id,

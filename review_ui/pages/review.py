@@ -26,7 +26,7 @@ from clipjury.reviews import quotas as quota_mod
 from clipjury.reviews import service
 from clipjury.reviews.events import work_events
 from clipjury.reviews.models import ACTION_LABELS
-from clipjury.reviews.policy import review_actions
+from clipjury.reviews.policy import claim_lapsed, review_actions
 from clipjury.timeutil import as_utc, fmt_local, utcnow
 from clipjury.works import playback as playback_mod
 from clipjury.works.models import (
@@ -96,7 +96,7 @@ def _queue_rows(session: Session, user: User, campaign: Campaign, works: list[Wo
     rows = []
     for work in works:
         holder = holders.get(work.claimed_by_id) if work.claimed_by_id else None
-        lapsed = holder is not None and service.claim_lapsed(work, campaign, now)
+        lapsed = holder is not None and claim_lapsed(work, campaign, now)
         status = service.shown_status(work, user, campaign)
         # shown_version's lookups are answered from the identity map, which ``around`` keeps filled.
         version = shown_version(session, work)
@@ -196,7 +196,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
     owner = session.get(User, work.owner_id)
     holder = session.get(User, work.claimed_by_id) if work.claimed_by_id else None
     status = service.shown_status(work, user, campaign)
-    lapsed = holder is not None and service.claim_lapsed(work, campaign, now)
+    lapsed = holder is not None and claim_lapsed(work, campaign, now)
     mine = holder is not None and holder.id == user.id
     deadline = as_utc(campaign.submission_deadline)
     return_closed = (
