@@ -26,21 +26,27 @@ from storage.s3 import ObjectNotFound, ObjectStore
 log = logging.getLogger(__name__)
 
 
+def _complete_object(upload: Upload, store: ObjectStore, length: int) -> None:
+    """Complete the upload's multipart object (if it has one) and check the stored size: ``UploadGone``
+    when the object is missing or short, so no version is ever made of an incomplete file."""
+    if upload.s3_upload_id is not None:
+        parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
+        try:
+            store.complete_multipart(upload.object_key, upload.s3_upload_id, parts)
+        except ObjectNotFound:
+            pass  # completed by an earlier attempt that died before its commit: the size check decides
+    info = store.head(upload.object_key)
+    if info is None or info.size != length:
+        log.error("upload %s: stored object %s is missing or has the wrong size", upload.id, upload.object_key)
+        raise UploadGone("上传的文件在存储中不完整，请重新上传。")
+
+
 def finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str | None:
     """A partial is complete once its bytes are stored: in its own object, or as parts of its final's
     multipart upload (which the final completes). Returns the final to try completing, if any."""
     length = upload.length or 0
     if upload.part_base is None:
-        if upload.s3_upload_id is not None:
-            parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
-            try:
-                store.complete_multipart(upload.object_key, upload.s3_upload_id, parts)
-            except ObjectNotFound:
-                pass  # completed by an earlier attempt that died before its commit: the size check decides
-        info = store.head(upload.object_key)
-        if info is None or info.size != length:
-            log.error("partial upload %s: stored object is missing or has the wrong size", upload.id)
-            raise UploadGone("上传的文件在存储中不完整，请重新上传。")
+        _complete_object(upload, store, length)
     result = session.execute(
         update(Upload)
         .where(col(Upload.id) == upload.id, col(Upload.status) == UploadStatus.receiving,
@@ -58,16 +64,7 @@ def finish_partial(session: Session, upload: Upload, store: ObjectStore) -> str 
 def finish_upload(session: Session, upload: Upload, store: ObjectStore) -> int | None:
     upload_id = upload.id
     length = upload.length or 0
-    if upload.s3_upload_id is not None:
-        parts = [(int(p["n"]), str(p["etag"])) for p in upload.parts]
-        try:
-            store.complete_multipart(upload.object_key, upload.s3_upload_id, parts)
-        except ObjectNotFound:
-            pass  # completed by an earlier attempt that died before its commit: the size check decides
-    info = store.head(upload.object_key)
-    if info is None or info.size != length:
-        log.error("upload %s: stored object %s is missing or has the wrong size", upload_id, upload.object_key)
-        raise UploadGone("上传的文件在存储中不完整，请重新上传。")
+    _complete_object(upload, store, length)
     now = utcnow()
     result = session.execute(
         update(Upload)
