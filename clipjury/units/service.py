@@ -5,6 +5,7 @@ provinces and the central departments) and their minimums. Services flush; the b
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func
@@ -195,6 +196,22 @@ def _name_taken(session: Session, province_id: int, name: str, *, except_id: int
     return session.exec(q).first() is not None
 
 
+def _store_required(
+    session: Session, row: UnitQuota | ProvinceQuota | None, required: int | None,
+    new_row: Callable[[], UnitQuota | ProvinceQuota],
+) -> None:
+    """A unit's quota or an organisation's minimum for the campaign: None removes the row (the default
+    applies again), a number creates or updates it."""
+    if required is None:
+        if row is not None:
+            session.delete(row)
+    elif row is None:
+        session.add(new_row())
+    else:
+        row.required = required
+        session.add(row)
+
+
 def _set_quota(session: Session, campaign: Campaign | None, unit: Unit, quota: int | None) -> None:
     if campaign is None:
         if quota is not None:
@@ -203,14 +220,8 @@ def _set_quota(session: Session, campaign: Campaign | None, unit: Unit, quota: i
     row = session.exec(
         select(UnitQuota).where(UnitQuota.campaign_id == campaign.id, UnitQuota.unit_id == unit.id)
     ).first()
-    if quota is None:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(UnitQuota(campaign_id=campaign.id or 0, unit_id=unit.id or 0, required=quota))
-    else:
-        row.required = quota
-        session.add(row)
+    _store_required(session, row, quota,
+                    lambda: UnitQuota(campaign_id=campaign.id or 0, unit_id=unit.id or 0, required=quota or 0))
 
 
 def next_sort_order(session: Session, province_id: int) -> int:
@@ -397,14 +408,8 @@ def _set_minimum(session: Session, province: Province, minimum: int | None) -> N
     check_quota(minimum)
     row = session.exec(select(ProvinceQuota).where(
         ProvinceQuota.campaign_id == campaign.id, ProvinceQuota.province_id == province.id)).first()
-    if minimum is None:
-        if row is not None:
-            session.delete(row)
-    elif row is None:
-        session.add(ProvinceQuota(campaign_id=campaign.id or 0, province_id=province.id or 0, required=minimum))
-    else:
-        row.required = minimum
-        session.add(row)
+    _store_required(session, row, minimum, lambda: ProvinceQuota(
+        campaign_id=campaign.id or 0, province_id=province.id or 0, required=minimum or 0))
 
 
 def create_org(
