@@ -46,3 +46,34 @@ class ShowcaseEntry(SQLModel, table=True):
 
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Voter(SQLModel, table=True):
+    """A member of the public who verified a phone to like works. Never a staff or submitter account:
+    it holds only the HMAC of the number (never the number), the nickname and the consent's digest."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    phone_hmac: str = Field(max_length=64, unique=True)
+    nickname: str = Field(max_length=32)
+    consent_digest: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_active_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Like(SQLModel, table=True):
+    """One like: the primary key (work, voter) is what makes it count once; the insert says whether it added
+    a row. No counter column is updated with it. A voided like stays, marked, so every snapshot can say
+    how many were voided and why."""
+
+    __tablename__ = "showcase_like"
+
+    work_id: int = Field(foreign_key="work.id", primary_key=True)
+    voter_id: int = Field(foreign_key="voter.id", primary_key=True, index=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Evidence for the fraud report, blanked by the retention sweep.
+    client_address: str | None = Field(default=None, max_length=64)
+    client_network: str | None = Field(default=None, max_length=64, index=True)
+    voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    voided_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    void_reason: str | None = Field(default=None, max_length=500)
