@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     # How long a staff invitation link stays usable.
     invite_ttl_hours: int = Field(default=72, ge=1, le=30 * 24)
 
+    # Self-registration (clipjury.accounts.registration): whom people ask about their personal data (shown
+    # in the privacy notice every registrant consents to), and after how many days without a sign-in a
+    # submitter's account is deleted by the maintenance sweep as if they had deleted it (0: never).
+    privacy_contact: str = Field(default="本活动主办方（各省级保密部门宣传教育处）", min_length=1, max_length=200)
+    inactive_account_retention_days: int = Field(default=3 * 365, ge=0)
+
     # The public pages (public_ui): how long browsers and shared caches may reuse an anonymous visitor's
     # page; 0 still lets them store it but revalidate (ETag) on every view.
     public_cache_max_age_s: int = Field(default=60, ge=0)

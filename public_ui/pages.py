@@ -5,7 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from api.deps import SessionDep
+from clipjury.accounts.passwords import PASSWORD_MIN_CHARS
+from clipjury.accounts.privacy import consent_text
+from clipjury.accounts.provinces import list_provinces
+from clipjury.accounts.registration import NICKNAME_MAX_CHARS
 from clipjury.campaigns.public import public_campaign
+from clipjury.campaigns.service import active_campaign
 from public_ui.web import PublicRoute, render_public
 
 router = APIRouter(route_class=PublicRoute, include_in_schema=False)
@@ -16,3 +21,19 @@ router = APIRouter(route_class=PublicRoute, include_in_schema=False)
 def landing(request: Request, session: SessionDep) -> Response:
     """The campaign's landing page: what it is, its rules and dates, and how to take part."""
     return render_public(request, "landing.html", {"campaign": public_campaign(session)})
+
+
+@router.api_route("/register", methods=["GET", "HEAD"])
+def register_page(request: Request, session: SessionDep) -> Response:
+    """Self-registration for submitters with a phone code (the form posts to the public API)."""
+    text = consent_text(active_campaign(session).rights_notice)
+    return render_public(request, "register.html", {
+        "provinces": list_provinces(session), "consent": text, "min_chars": PASSWORD_MIN_CHARS,
+        "nickname_max": NICKNAME_MAX_CHARS,
+    })
+
+
+@router.api_route("/password-reset", methods=["GET", "HEAD"])
+def password_reset_page(request: Request) -> Response:
+    """A new password with a code sent to the registered phone."""
+    return render_public(request, "password_reset.html", {"min_chars": PASSWORD_MIN_CHARS})

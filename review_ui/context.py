@@ -12,7 +12,7 @@ from review_ui.presenters.labels import role_label
 
 # The top navigation per role: (href, label). The first entry is the role's home page.
 NAV: dict[Role, list[tuple[str, str]]] = {
-    Role.submitter: [("/works", "我的作品"), ("/notifications", "消息")],
+    Role.submitter: [("/works", "我的作品"), ("/notifications", "消息"), ("/account", "我的账号")],
     Role.unit_coordinator: [
         ("/works", "我的作品"), ("/dashboard", "单位配额"), ("/my-unit", "单位成员"), ("/reports", "活动报送"),
         ("/notifications", "消息"),

@@ -378,6 +378,19 @@ RULES: dict[tuple[str, str], Rule] = {
         "public", ok=frozenset({422}), probe=Probe(json={"phone": "010-12345678", "purpose": "register"}),
         note="a landline: 422 bad_phone for everyone",
     ),
+    ("GET", "/api/v1/public/consent"): Rule("public"),
+    ("POST", "/api/v1/public/register"): Rule(
+        "public", ok=frozenset({422}), probe=Probe(json={
+            "phone": "010-12345678", "code": "000000", "nickname": "矩阵", "password": "x", "province": "hebei",
+            "consent": False,
+        }), note="no consent: 422 consent_required for everyone, before any code is used",
+    ),
+    ("POST", "/api/v1/public/password-reset"): Rule(
+        "public", ok=frozenset({422}), probe=Probe(json={"phone": "010-12345678", "code": "000000", "password": "x"}),
+        note="a landline: 422 bad_phone for everyone",
+    ),
+    ("GET", "/public/register"): Rule("public"),
+    ("GET", "/public/password-reset"): Rule("public"),
     # Only while CLIPJURY_SMS_SENDER=dev (the suite's default); production refuses that sender.
     ("GET", "/api/v1/dev/sms-outbox"): Rule("public"),
     ("POST", "/login"): Rule(
@@ -391,6 +404,20 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     # -- the caller's own things -------------------------------------------------------------------
     ("GET", "/api/v1/auth/me"): Rule("api"),
+    ("POST", "/api/v1/auth/web-session"): Rule("api", mutates=True),
+    ("POST", "/api/v1/auth/delete-account"): Rule(
+        "api", roles=frozenset({"submitter"}), role_first=True, mutates=True, probe=Probe(json={"password": "demo"}),
+        note="staff accounts are deactivated by their admin, never deleted by themselves",
+    ),
+    ("GET", "/account"): Rule("page"),
+    ("POST", "/account/join"): Rule(
+        "page", mutates=True, ok=frozenset({303}), probe=Probe(form={"join_code": "NOPE2345"}),
+        note="a refusal is a flash message on the account page, for every role",
+    ),
+    ("POST", "/account/delete"): Rule(
+        "page", mutates=True, ok=frozenset({303}), probe=Probe(form={"password": "wrong", "confirm": "yes"}),
+        note="a wrong password or a staff account: a flash message on the account page",
+    ),
     ("GET", "/api/v1/works"): Rule("api", shows_works=True),
     ("POST", "/api/v1/works"): Rule(
         "api", roles=SUBMITTING, role_first=True, mutates=True, probe=Probe(json={"title": "矩阵新作品"}),

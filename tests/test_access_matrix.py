@@ -371,7 +371,12 @@ class Env:
             with TestClient(self.app) as own:
                 kwargs["headers"] = {**headers, "X-CSRF-Token": self._log_in(own, actor)}
                 return own.request(method, url, **kwargs)
-        return client.request(method, url, **kwargs)
+        response = client.request(method, url, **kwargs)
+        if is_api:
+            # The API client is every actor's (each with its own bearer token): a cookie one route sets
+            # (POST /api/v1/auth/web-session) must not ride along on the next actor's request.
+            client.cookies.clear()
+        return response
 
 
 def _fill(value: object, target_id: str) -> object:

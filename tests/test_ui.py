@@ -101,7 +101,7 @@ def test_root_redirects_and_login(client: Any, demo: dict[str, int]) -> None:
 
     bad = login(client, password="wrong")
     assert bad.status_code == 401
-    assert "用户名或密码错误" in bad.text
+    assert "用户名（或手机号）或密码错误" in bad.text
     assert 'value="demo-submitter"' in bad.text  # the username is kept, the password is not
     assert client.get("/works", follow_redirects=False).status_code == 303
 

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 
+from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.jobs import all_queues, get_redis
 from clipjury.notifications.tasks import sweep_lost_notifications
 from workers.sweeps import SWEEPS, Sweep
@@ -15,7 +16,10 @@ from workers.worker import ClipjuryWorker
 
 
 def test_every_domain_sweep_is_registered() -> None:
-    assert [(s.name, s.run) for s in SWEEPS] == [("versions", sweep), ("notifications", sweep_lost_notifications)]
+    assert [(s.name, s.run) for s in SWEEPS] == [
+        ("versions", sweep), ("notifications", sweep_lost_notifications),
+        ("inactive_accounts", sweep_inactive_accounts),
+    ]
 
 
 def test_a_failing_sweep_does_not_stop_the_others(caplog: pytest.LogCaptureFixture) -> None:

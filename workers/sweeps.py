@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.notifications.tasks import sweep_lost_notifications
 from workers.tasks import SweepReport, sweep
 
@@ -37,4 +38,6 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("versions", sweep, _describe_versions),
     # Notifications whose job was lost (Redis down at commit time) are sent again; it logs its own count.
     Sweep("notifications", sweep_lost_notifications),
+    # Submitter accounts unused for CLIPJURY_INACTIVE_ACCOUNT_RETENTION_DAYS are deleted (PIPL).
+    Sweep("inactive_accounts", sweep_inactive_accounts),
 )

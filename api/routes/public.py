@@ -1,4 +1,5 @@
-"""The public API, for people without an account yet: the provinces to choose from and one-time codes.
+"""The public API, for people without an account yet: the provinces to choose from, one-time codes,
+registration with a verified phone and password reset by SMS.
 
 No session or token is read here, so no CSRF token is asked for either (the API's CSRF check belongs to
 cookie-authenticated changes, api.deps.user_from_request). A cross-site page cannot send these JSON bodies:
@@ -18,11 +19,25 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import SessionDep
 from api.params import NO_NUL
 from api.problems import BODY_ERRORS, VALIDATION_ERRORS, problem, problem_responses
+from clipjury.accounts.passwords import WeakPassword
+from clipjury.accounts.privacy import consent_text
 from clipjury.accounts.provinces import list_provinces
+from clipjury.accounts.registration import (
+    NICKNAME_MAX_CHARS,
+    BadNickname,
+    ConsentRequired,
+    PhoneTaken,
+    UnknownProvince,
+    register,
+    reset_password,
+)
+from clipjury.accounts.security import create_access_token
+from clipjury.campaigns.service import active_campaign
 from clipjury.phones import service as phones
-from clipjury.phones.codes import CodesUnavailable, Purpose, TooMany
+from clipjury.phones.codes import BadCode, CodesUnavailable, Purpose, TooMany
 from clipjury.phones.numbers import MAX_INPUT_CHARS, BadPhone
 from clipjury.settings import get_settings
+from clipjury.units.membership import BadJoinCode
 
 # A code request is two short strings; registration's body (later) is a few more.
 PUBLIC_BODY_MAX_BYTES = 4096
@@ -98,3 +113,67 @@ def request_code(body: CodeRequest, request: Request) -> CodeSent:
     phones.request_code(body.phone, body.purpose, address=address)
     settings = get_settings()
     return CodeSent(expires_in_s=settings.otp_ttl_s, resend_after_s=settings.otp_resend_cooldown_s)
+
+
+class Consent(BaseModel):
+    rights: str = Field(description="The campaign's rights notice (附件3).")
+    privacy: str = Field(description="The privacy notice: what is processed, why, how long, whom to ask.")
+    digest: str = Field(description="SHA-256 of the two, recorded with the account on registration.")
+
+
+@router.get("/consent", response_model=Consent)
+def consent(session: SessionDep) -> Consent:
+    """The text a registrant consents to; registration records its digest."""
+    text = consent_text(active_campaign(session).rights_notice)
+    return Consent(rights=text.rights, privacy=text.privacy, digest=text.digest)
+
+
+class Registration(BaseModel):
+    phone: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, pattern=NO_NUL)
+    code: str = Field(min_length=1, max_length=16, pattern=NO_NUL)
+    nickname: str = Field(min_length=1, max_length=64, pattern=NO_NUL,
+                          description=f"Shown to staff; 1–{NICKNAME_MAX_CHARS} characters.")
+    password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
+    province: str = Field(min_length=1, max_length=32, pattern=NO_NUL, description="A province code (`/provinces`).")
+    consent: bool = Field(description="The rights and privacy notices (`/public/consent`) were read and agreed to.")
+    unit_join_code: str | None = Field(default=None, max_length=32, pattern=NO_NUL,
+                                       description="A unit's join code: membership pending its coordinator.")
+
+
+class Registered(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+
+
+@router.post("/register", status_code=201, response_model=Registered, responses=problem_responses(
+    *BODY_ERRORS, *VALIDATION_ERRORS, BadPhone, BadCode, PhoneTaken, ConsentRequired, BadNickname, UnknownProvince,
+    BadJoinCode, WeakPassword, CodesUnavailable, BODY_TOO_LARGE, (422, "province_mismatch"),
+))
+def register_account(body: Registration, session: SessionDep) -> Registered:
+    """Register as a submitter with the `register` code sent to the phone. The token works on every
+    submitter route of the works API; sign in later with the phone number (or the generated username)."""
+    user = register(
+        session, phone=body.phone, code=body.code, nickname=body.nickname, password=body.password,
+        province_code=body.province, consent=body.consent, unit_join_code=body.unit_join_code,
+    )
+    return Registered(access_token=create_access_token(user.id or 0, user.session_generation))
+
+
+class PasswordReset(BaseModel):
+    phone: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, pattern=NO_NUL)
+    code: str = Field(min_length=1, max_length=16, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
+
+
+class PasswordResetDone(BaseModel):
+    reset: bool
+
+
+@router.post("/password-reset", response_model=PasswordResetDone, responses=problem_responses(
+    *BODY_ERRORS, *VALIDATION_ERRORS, BadPhone, BadCode, WeakPassword, CodesUnavailable, BODY_TOO_LARGE,
+))
+def password_reset(body: PasswordReset, session: SessionDep) -> PasswordResetDone:
+    """Set a new password with a `reset` code sent to the registered phone; every other session and
+    token of the account ends. An unregistered number answers 401 `bad_code`, like a wrong code."""
+    reset_password(session, phone=body.phone, code=body.code, password=body.password)
+    return PasswordResetDone(reset=True)

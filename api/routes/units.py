@@ -84,6 +84,7 @@ class MemberOut(BaseModel):
     user_id: int
     username: str
     display_name: str
+    phone: str = Field(default="", description="The registered number, masked (`138****8000`); empty if none.")
     status: str = Field(description="pending, approved or rejected")
 
 
@@ -110,7 +111,8 @@ MEMBER_ERRORS = (*AUTH_ERRORS, (403, "forbidden_role"), (404, "unit_not_found"))
 def list_members(unit_id: UnitId, user: CurrentUser, session: SessionDep) -> MembersOut:
     unit, views = membership.members(session, user, unit_id)
     return MembersOut(unit_id=unit.id or 0, join_code=unit.join_code, members=[
-        MemberOut(user_id=v.user_id, username=v.username, display_name=v.display_name, status=v.status)
+        MemberOut(user_id=v.user_id, username=v.username, display_name=v.display_name, status=v.status,
+                  phone=v.phone)
         for v in views
     ])
 
@@ -133,7 +135,8 @@ def reject_member(unit_id: UnitId, body: MemberDecision, user: CurrentUser, sess
 def _member(session: SessionDep, user: CurrentUser, unit_id: int, member_id: int) -> MemberOut:
     _, views = membership.members(session, user, unit_id)
     v = next(v for v in views if v.user_id == member_id)
-    return MemberOut(user_id=v.user_id, username=v.username, display_name=v.display_name, status=v.status)
+    return MemberOut(user_id=v.user_id, username=v.username, display_name=v.display_name, status=v.status,
+                  phone=v.phone)
 
 
 @router.post("/units/{unit_id}/join-code", response_model=JoinCodeOut, responses=problem_responses(

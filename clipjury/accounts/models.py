@@ -108,6 +108,18 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=32)
     is_active: bool = True
+    # Registered people (clipjury.accounts.registration): the number encrypted (AES-GCM) for the SMS
+    # notifications, and its keyed HMAC for sign-in by phone and uniqueness; staff only ever see it masked.
+    phone_enc: str | None = Field(default=None, max_length=255)
+    phone_hmac: str | None = Field(default=None, sa_column=Column(String(64), unique=True, nullable=True))
+    # The digest of exactly the consent text shown at registration, and when it was given.
+    consent_digest: str | None = Field(default=None, max_length=64)
+    consented_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The inactive-account sweep reads it (CLIPJURY_INACTIVE_ACCOUNT_RETENTION_DAYS).
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set when the person deleted the account (or the sweep did): the row stays as an anonymous owner of
+    # works that entered the review; everything personal on it is gone.
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Carried in every API token and web session; raising it (sign out everywhere, a new password,
     # deactivation) ends them all at once, whatever a stolen token or cookie says.
     session_generation: int = Field(default=0, sa_column_kwargs={"server_default": "0"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from sqlalchemy import update
 from sqlmodel import Session, col, select
@@ -15,6 +16,9 @@ from clipjury.accounts.security import dummy_hash, hash_password, verify_passwor
 from clipjury.accounts.sessions import end_all_sessions
 from clipjury.db import rowcount
 from clipjury.errors import Invalid, NotFound
+from clipjury.phones.crypto import lookup_hmac
+from clipjury.phones.numbers import BadPhone, normalise_mobile
+from clipjury.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -23,22 +27,43 @@ log = logging.getLogger(__name__)
 class BadCredentials(Invalid):
     status_code = 401
     code = "bad_credentials"
-    message = "用户名或密码错误。"
+    message = "用户名（或手机号）或密码错误。"
 
 
-def authenticate(session: Session, username: str, password: str, *, address: str = "") -> User:
-    """The user with this username and password; failures from ``address`` are counted and, past
-    the limit, refused before the password is checked (``clipjury.accounts.throttle``)."""
-    throttle.check(username, address)
-    user = session.exec(select(User).where(User.username == username.strip())).first()
+def _login_target(session: Session, login: str) -> tuple[str, User | None]:
+    """The account a login name means: a username, else a registered mainland mobile number in any
+    accepted spelling. Returns the throttle's key (the E.164 number for a phone, so spellings share one
+    budget) and the user."""
+    name = login.strip()
+    user = session.exec(select(User).where(User.username == name)).first()
+    if user is not None:
+        return name, user
+    try:
+        e164 = normalise_mobile(name)
+    except BadPhone:
+        return name, None
+    return e164, session.exec(select(User).where(col(User.phone_hmac) == lookup_hmac(e164))).first()
+
+
+def authenticate(
+    session: Session, username: str, password: str, *, address: str = "", now: datetime | None = None
+) -> User:
+    """The user with this username (or registered phone number) and password; failures from ``address``
+    are counted and, past the limit, refused before the password is checked
+    (``clipjury.accounts.throttle``)."""
+    key, user = _login_target(session, username)
+    throttle.check(key, address)
     if user is None:
         verify_password(password, dummy_hash())
-        throttle.failed(username, address)
+        throttle.failed(key, address)
         raise BadCredentials()
     if not verify_password(password, user.password_hash) or not user.is_active:
-        throttle.failed(username, address)
+        throttle.failed(key, address)
         raise BadCredentials()
-    throttle.succeeded(username, address)
+    throttle.succeeded(key, address)
+    # The inactive-account sweep counts from here (one small write per sign-in).
+    user.last_login_at = now or utcnow()
+    session.add(user)
     return user
 
 

@@ -14,6 +14,7 @@ from datetime import timedelta
 from rq.job import Job
 from sqlmodel import Session, col, select
 
+from clipjury.accounts.contact import phone_of
 from clipjury.accounts.models import User
 from clipjury.db import session_scope
 from clipjury.jobs import NOTIFY, PendingJob, defer, enqueue_now, get_redis
@@ -80,7 +81,7 @@ def _message(notification_id: int) -> Message | None:
         return Message(
             notification_id=notification_id, kind=note.kind, title=note.title, body=note.body,
             work_id=note.work_id, username=user.username, display_name=user.display_name,
-            email=user.email, phone=user.phone,
+            email=user.email, phone=phone_of(user),
         )
 
 

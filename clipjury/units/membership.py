@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from clipjury.accounts.contact import masked_phone
 from clipjury.accounts.models import Role, Unit, User
 from clipjury.audit.service import record
 from clipjury.db import rowcount
@@ -40,11 +41,8 @@ class NotPending(Conflict):
     message = "该成员申请已处理或不存在，请刷新页面。"
 
 
-def join_with_code(session: Session, user: User, code: str) -> UnitMembership:
-    """The submitter asks to join the unit whose join code this is: a pending membership (asking again
-    after a rejection re-opens it). Registration calls this with the code typed on its form."""
-    if Role(user.role) != Role.submitter:
-        raise Forbidden("只有投稿人可以通过邀请码加入单位。", code="forbidden_role")
+def unit_for_code(session: Session, code: str) -> Unit:
+    """The (not archived) unit whose join code this is, in any case and spacing; ``BadJoinCode`` else."""
     wanted = normalise_code(code)
     if len(wanted) != JOIN_CODE_LENGTH:
         raise BadJoinCode()
@@ -53,6 +51,15 @@ def join_with_code(session: Session, user: User, code: str) -> UnitMembership:
     ).first()
     if unit is None:
         raise BadJoinCode()
+    return unit
+
+
+def join_with_code(session: Session, user: User, code: str) -> UnitMembership:
+    """The submitter asks to join the unit whose join code this is: a pending membership (asking again
+    after a rejection re-opens it). Registration calls this with the code typed on its form."""
+    if Role(user.role) != Role.submitter:
+        raise Forbidden("只有投稿人可以通过邀请码加入单位。", code="forbidden_role")
+    unit = unit_for_code(session, code)
     if user.unit_id is not None:
         raise Conflict("您已是某单位的成员，不能再加入其他单位。", code="already_member")
     if user.province_id is not None and user.province_id != unit.province_id:
@@ -141,6 +148,7 @@ class MemberView:
     status_label: str
     requested_at: datetime
     decided_at: datetime | None
+    phone: str = ""  # masked (138****8000): staff never see a registered number whole
 
 
 def members(session: Session, actor: User, unit_id: int) -> tuple[Unit, list[MemberView]]:
@@ -154,8 +162,25 @@ def members(session: Session, actor: User, unit_id: int) -> tuple[Unit, list[Mem
     views = [
         MemberView(user_id=u.id or 0, username=u.username, display_name=u.display_name, status=m.status,
                    status_label=MEMBERSHIP_STATUS_LABELS[MembershipStatus(m.status)],
-                   requested_at=m.requested_at, decided_at=m.decided_at)
+                   requested_at=m.requested_at, decided_at=m.decided_at, phone=masked_phone(u))
         for m, u in rows
     ]
     views.sort(key=lambda v: order.get(v.status, 3))
     return unit, views
+
+
+@dataclass
+class OwnMembership:
+    unit_name: str
+    status: str
+    status_label: str
+
+
+def own_memberships(session: Session, user: User) -> list[OwnMembership]:
+    """The caller's own requests to join units, newest first (what their account page shows)."""
+    rows = session.exec(
+        select(UnitMembership, Unit).join(Unit, col(Unit.id) == UnitMembership.unit_id)
+        .where(UnitMembership.user_id == user.id).order_by(col(UnitMembership.requested_at).desc())
+    ).all()
+    return [OwnMembership(unit_name=u.name, status=m.status,
+                          status_label=MEMBERSHIP_STATUS_LABELS[MembershipStatus(m.status)]) for m, u in rows]

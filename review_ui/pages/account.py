@@ -1,26 +1,33 @@
-"""The pages everyone signs in through: the home redirect, log in, log out (here or everywhere), and
-accepting an invitation (setting the password of a new staff account)."""
+"""The pages everyone signs in through: the home redirect, log in, log out (here or everywhere),
+accepting an invitation (setting the password of a new staff account), and a person's own account
+(their details with the phone masked, joining a unit with its code, deleting the account)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Path, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Form, Path, Request, Response
 
-from api.deps import SessionDep, cookie_user, user_from_request
+from api.deps import CurrentUser, SessionDep, cookie_user, user_from_request
 from api.params import NO_NUL
 from clipjury.accounts import invitations
+from clipjury.accounts.contact import masked_phone
+from clipjury.accounts.deletion import delete_own_account, purge_files
+from clipjury.accounts.models import Province, Role, Unit
 from clipjury.accounts.passwords import PASSWORD_MIN_CHARS, WeakPassword
 from clipjury.accounts.service import BadCredentials, authenticate
 from clipjury.accounts.sessions import SESSION_TOKEN_KEY, SESSION_USER_KEY, end_all_sessions, end_session, start_session
 from clipjury.accounts.throttle import ThrottleUnavailable, TooManyAttempts
-from review_ui.context import home_for
+from clipjury.errors import DomainError
+from clipjury.units.membership import join_with_code, own_memberships
+from review_ui.context import home_for, user_context
 from review_ui.core.csrf import csrf_token
 from review_ui.core.flash import flash
-from review_ui.core.forms import see_other
+from review_ui.core.forms import form_action, see_other
 from review_ui.core.render import render
 from review_ui.core.routing import PageRoute, safe_next
 from review_ui.presenters.labels import role_label
+from storage.s3 import get_store
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -135,3 +142,49 @@ def accept_invite(
     csrf_token(request)
     flash(request, "密码已设置，欢迎使用。")
     return see_other(home_for(invitee))
+
+
+
+# -- one's own account ------------------------------------------------------------------------------
+
+@router.get("/account")
+def own_account(request: Request, user: CurrentUser, session: SessionDep) -> Response:
+    province = session.get(Province, user.province_id) if user.province_id else None
+    unit = session.get(Unit, user.unit_id) if user.unit_id else None
+    return render(request, "account/own.html", {
+        **user_context(user, session),
+        "account": user, "phone": masked_phone(user), "province": province.name if province else "",
+        "unit": unit.name if unit else "", "memberships": own_memberships(session, user),
+        "submitter": Role(user.role) == Role.submitter,
+    })
+
+
+@router.post("/account/join")
+def own_account_join(
+    request: Request, user: CurrentUser, session: SessionDep,
+    join_code: Annotated[str, Form(max_length=32)] = "",
+) -> Response:
+    form_action(request, session, lambda: join_with_code(session, user, join_code),
+                "已提交加入单位的申请，待本单位联络员审核通过后生效。")
+    return see_other("/account")
+
+
+@router.post("/account/delete")
+def own_account_delete(
+    request: Request, user: CurrentUser, session: SessionDep, background: BackgroundTasks,
+    password: Annotated[str, Form(max_length=1024)] = "",
+    confirm: Annotated[str, Form(max_length=8)] = "",
+) -> Response:
+    if confirm != "yes":
+        flash(request, "请勾选确认注销后再提交。", "error")
+        return see_other("/account")
+    try:
+        left = delete_own_account(session, user, password)
+    except DomainError as exc:
+        session.rollback()
+        flash(request, exc.message, "error")
+        return see_other("/account")
+    background.add_task(lambda: purge_files(get_store(), left))
+    request.session.clear()
+    flash(request, "账号已注销，您的个人信息已删除。", "info")
+    return see_other("/login")
