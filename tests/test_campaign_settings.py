@@ -453,3 +453,16 @@ def test_two_admins_changing_at_once_cannot_overwrite_each_other(demo: dict[str,
     with session_scope() as session:
         campaign = active_campaign(session)
         assert (campaign.name, campaign.revision) == ("甲", revision + 1)
+
+
+def test_the_fixed_contract_patches_without_a_revision(client: Any, demo: dict[str, int]) -> None:
+    """Outside checks send any subset of the settings and nothing else: the revision is optional."""
+    headers = _headers(client)
+    before = _read(client, headers)
+    deadline = _at(before["submission_deadline"]) + timedelta(days=2)
+    done = client.patch(URL, json={"submission_deadline": deadline.isoformat()}, headers=headers)
+    assert done.status_code == 200, done.text
+    assert _at(done.json()["submission_deadline"]) == deadline
+    assert done.json()["revision"] == before["revision"] + 1
+    stale = client.patch(URL, json={"revision": before["revision"], "name": "旧页面"}, headers=headers)
+    assert stale.status_code == 409 and stale.json()["code"] == "campaign_changed", stale.text

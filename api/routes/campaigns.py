@@ -85,12 +85,13 @@ class ChecklistItemIn(BaseModel):
 
 
 class SettingsPatch(BaseModel):
-    """Any subset of the editable settings, and the ``revision`` they were read at. Times are ISO 8601 with an
-    offset. ``report_activities`` is not edited here."""
+    """Any subset of the editable settings and, optionally, the ``revision`` they were read at (then a change
+    made on an older revision is a 409; without it the change applies to the current settings, as the fixed
+    contract's clients send it). Times are ISO 8601 with an offset. ``report_activities`` is not edited here."""
 
     model_config = ConfigDict(extra="forbid")
 
-    revision: int = Field(ge=1, le=2**31 - 1)
+    revision: int | None = Field(default=None, ge=1, le=2**31 - 1)
     force: bool = Field(
         default=False,
         description="Apply a lowered size or duration limit although works already exceed it (they are listed "

@@ -61,9 +61,11 @@ def authenticate(
         throttle.failed(key, address)
         raise BadCredentials()
     throttle.succeeded(key, address)
-    # The inactive-account sweep counts from here (one small write per sign-in).
-    user.last_login_at = now or utcnow()
-    session.add(user)
+    # The inactive-account sweep counts from here (one small write per sign-in). Not on an account without
+    # its role's scope: the database's check refuses any change to such a row, and every route refuses it.
+    if not missing_scope(user):
+        user.last_login_at = now or utcnow()
+        session.add(user)
     return user
 
 

@@ -360,16 +360,17 @@ def _over_limit(session: Session, campaign: Campaign, after: dict[str, Any]) -> 
 
 
 def update_settings(
-    session: Session, user: User, changes: dict[str, Any], *, revision: int, force: bool = False,
+    session: Session, user: User, changes: dict[str, Any], *, revision: int | None = None, force: bool = False,
 ) -> SettingsResult:
-    """Applies any subset of the editable settings to the current campaign, on the revision the caller read.
+    """Applies any subset of the editable settings to the current campaign, on the revision the caller read
+    (None: on whatever is current; the page always sends the revision it showed).
 
     A lowered size or duration limit that works already in the campaign exceed is refused with those works
     (422 ``limit_below_works``) unless ``force``: then it applies, and the answer and the audit name them."""
     ensure_national_admin(user)
     campaign = active_campaign(session)
     # Checked first too, so a change made on a stale page is told to re-read, whatever else is wrong with it.
-    if campaign.revision != revision:
+    if revision is not None and campaign.revision != revision:
         raise CampaignChanged(current_revision=campaign.revision)
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
@@ -399,10 +400,13 @@ def update_settings(
         })
     if not changed:
         return SettingsResult(campaign, warnings)
+    # Compare-and-set on the revision read (the caller's, or the one checked above): of two changes at
+    # once, the second is told the settings changed.
+    read = campaign.revision if revision is None else revision
     result = session.execute(
         update(Campaign)
-        .where(col(Campaign.id) == campaign.id, col(Campaign.revision) == revision)
-        .values(**{name: checked[name] for name in changed}, revision=revision + 1)
+        .where(col(Campaign.id) == campaign.id, col(Campaign.revision) == read)
+        .values(**{name: checked[name] for name in changed}, revision=read + 1)
     )
     if rowcount(result) != 1:
         raise CampaignChanged()
