@@ -49,7 +49,9 @@ def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Respon
     if not may_submit(user):
         return see_other(home_for(user))
     rows = work_rows(session, user, works.list_own_works(session, user))
-    return render(request, "works/index.html", {**user_context(user, session), "rows": rows})
+    return render(request, "works/index.html", {
+        **user_context(user, session), "rows": rows, "rules": campaign_rules(active_campaign(session)),
+    })
 
 
 def _new_work_context(session: Session, user: User, campaign: Campaign, chosen: str = "") -> dict[str, object]:
