@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clipjury.notifications.tasks import sweep_lost_notifications
+from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
 from workers.tasks import SweepReport, sweep
 
 
@@ -37,4 +38,8 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("versions", sweep, _describe_versions),
     # Notifications whose job was lost (Redis down at commit time) are sent again; it logs its own count.
     Sweep("notifications", sweep_lost_notifications),
+    # Like counts: the display cache rebuilt from the database, the snapshot frozen once the window closed.
+    Sweep("likes", sweep_likes),
+    # Voters anonymised and likes' client addresses blanked after their retention (settings).
+    Sweep("voter-retention", sweep_voter_retention),
 )

@@ -14,6 +14,7 @@ from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.campaigns import settings_service as service
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
+from clipjury.showcase.policy import LikesFrozen
 
 router = APIRouter(tags=["campaigns"])
 
@@ -131,7 +132,7 @@ _SETTING_CODES = (
 )
 _PATCH_ERRORS: tuple[ErrorDoc, ...] = (
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, service.NotNationalAdmin,
-    service.CampaignChanged, *[(422, code) for code in _SETTING_CODES],
+    service.CampaignChanged, LikesFrozen, *[(422, code) for code in _SETTING_CODES],
 )
 
 
@@ -158,7 +159,8 @@ def all_settings(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]
 ))
 def change_settings(body: SettingsPatch, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Changes any subset of the settings (national admin). An inconsistent whole is a 422 whose ``field``
-    names the setting; a change made on an older ``revision`` is a 409 ``campaign_changed``."""
+    names the setting; a change made on an older ``revision`` is a 409 ``campaign_changed``; moving the showcase
+    window once its like counts are frozen is a 409 ``likes_frozen``."""
     changes = body.model_dump(exclude_unset=True, exclude={"revision", "force"})
     result = service.update_settings(session, user, changes, revision=body.revision, force=body.force)
     return {**_view(result.campaign), "warnings": result.warnings}
