@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from api.deps import SessionDep
+from api.deps import SessionDep, WorkId
 from clipjury.campaigns.public import public_campaign
+from clipjury.showcase.likes import public_like_view
+from clipjury.showcase.policy import NotOnShowcase
 from public_ui.web import PublicRoute, render_public
 
 router = APIRouter(route_class=PublicRoute, include_in_schema=False)
@@ -16,3 +18,13 @@ router = APIRouter(route_class=PublicRoute, include_in_schema=False)
 def landing(request: Request, session: SessionDep) -> Response:
     """The campaign's landing page: what it is, its rules and dates, and how to take part."""
     return render_public(request, "landing.html", {"campaign": public_campaign(session)})
+
+
+@router.api_route("/vote/{work_id}", methods=["GET", "HEAD"])
+def vote(request: Request, work_id: WorkId, session: SessionDep) -> Response:
+    """A work's like button on a page of its own (a link to share for voting): the title, the count and the
+    phone sign-in. The same bytes for everyone; the voter's token stays in the browser."""
+    shown = public_like_view(session, work_id)
+    if shown is None:
+        raise NotOnShowcase()
+    return render_public(request, "showcase/vote.html", {"work": shown.work, "likes": shown.likes})

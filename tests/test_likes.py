@@ -64,7 +64,8 @@ def test_a_voter_signs_in_with_a_code_nickname_and_consent(api: TestClient, monk
                            ("我的号13800138000", "nickname_invalid"), ("<b>x</b>", "nickname_invalid")):
         refused = api.post("/api/v1/public/sessions", json={**body, "nickname": nickname})
         assert (refused.status_code, refused.json()["code"]) == (422, code), nickname
-    wrong = api.post("/api/v1/public/sessions", json={**body, "code": "000000" if sms["code"] != "000000" else "111111"})
+    other_code = "000000" if sms["code"] != "000000" else "111111"
+    wrong = api.post("/api/v1/public/sessions", json={**body, "code": other_code})
     assert (wrong.status_code, wrong.json()["code"]) == (401, "bad_code")
     made = api.post("/api/v1/public/sessions", json=body)
     assert made.status_code == 200, made.text

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Role, User
 from clipjury.accounts.policy import require_role
+from clipjury.audit.models import AuditEvent
 from clipjury.audit.service import record
 from clipjury.campaigns.models import Campaign
 from clipjury.db import rowcount
@@ -280,3 +281,37 @@ def timeline(session: Session, user: User, campaign: Campaign, bucket: str = "ho
     points = [(_as_datetime(b), int(n) - int(v)) for b, n, v in rows]
     voided = [(_as_datetime(b), int(v)) for b, _n, v in rows]
     return Timeline(bucket=bucket, points=points, voided=voided)
+
+
+def parse_voter_ids(text: str) -> list[int]:
+    """Voter ids as a form sends them: numbers separated by commas, spaces or new lines."""
+    ids: list[int] = []
+    for part in text.replace("，", ",").replace(",", " ").split():
+        if not part.isascii() or not part.isdigit() or len(part) > 10:
+            raise VoidInvalid(f"投票人编号“{part[:20]}”不是正整数。", code="invalid_voter_ids")
+        ids.append(int(part))
+    return ids
+
+
+@dataclass(frozen=True)
+class VoidRecord:
+    at: datetime
+    actor: str
+    reason: str
+    voters: int
+    likes: int
+
+
+def recent_voids(session: Session, user: User, campaign: Campaign, limit: int = 50) -> list[VoidRecord]:
+    """The voidings of the campaign, newest first (the page shows them: voiding is never silent)."""
+    require_role(user, (Role.national_admin,), "查看点赞作废记录")
+    events = session.exec(
+        select(AuditEvent).where(col(AuditEvent.action) == "likes_void").order_by(col(AuditEvent.id).desc())
+        .limit(limit * 4)
+    ).all()
+    records = [
+        VoidRecord(at=as_utc(e.at), actor=e.actor_name, reason=e.reason, voters=len(e.data.get("voter_ids", [])),
+                   likes=int(e.data.get("likes", 0)))
+        for e in events if e.data.get("campaign_id") == campaign.id
+    ]
+    return records[:limit]

@@ -132,3 +132,17 @@ def like_state(session: Session, voter_id: int, work_id: int) -> tuple[bool, int
     if catalog.public_work(session, work_id) is None:
         raise NotOnShowcase()
     return has_liked(session, voter_id, work_id), counts.cached_like_counts(session, [work_id])[work_id]
+
+
+@dataclass(frozen=True)
+class PublicLikeView:
+    work: Work
+    likes: int
+
+
+def public_like_view(session: Session, work_id: int) -> PublicLikeView | None:
+    """A work on the showcase and its displayed count (the vote page); None when it is not on it."""
+    found = catalog.public_work(session, work_id)
+    if found is None:
+        return None
+    return PublicLikeView(work=found[0], likes=counts.cached_like_counts(session, [work_id])[work_id])
