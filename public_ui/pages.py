@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
 
-from api.deps import SessionDep, WorkId
+from fastapi import APIRouter, Path, Request, Response
+
+from api.deps import SessionDep
 from clipjury.campaigns.public import public_campaign
+from clipjury.db import DB_ID_MAX
 from clipjury.showcase.likes import public_like_view
 from clipjury.showcase.policy import NotOnShowcase
 from public_ui.web import PublicRoute, render_public
@@ -21,7 +24,7 @@ def landing(request: Request, session: SessionDep) -> Response:
 
 
 @router.api_route("/vote/{work_id}", methods=["GET", "HEAD"])
-def vote(request: Request, work_id: WorkId, session: SessionDep) -> Response:
+def vote(request: Request, work_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)], session: SessionDep) -> Response:
     """A work's like button on a page of its own (a link to share for voting): the title, the count and the
     phone sign-in. The same bytes for everyone; the voter's token stays in the browser."""
     shown = public_like_view(session, work_id)

@@ -703,15 +703,12 @@ RULES: dict[tuple[str, str], Rule] = {
         probe=Probe(json={"phone": "010-12345678", "code": "123456", "nickname": "矩阵", "consent": True}),
         note="a landline: 422 bad_phone for everyone",
     ),
-    # Only a voter token likes: every staff and submitter login (and no login) is 401, before the work is
-    # looked up. No actor of the matrix is a voter; tests/test_likes.py holds the voter's side.
+    # Only a voter token likes: no staff or submitter login is read there, so every actor of the matrix (none is
+    # a voter) gets 401, whatever the work. tests/test_likes.py holds the voter's side.
     ("PUT", "/api/v1/showcase/works/{work_id}/like"): Rule(
-        "api", roles=frozenset(), role_first=True, wrong_role=Outcome.login, scope=Scope.work, mutates=True,
-        note="a staff or submitter token is not a voter token: 401",
+        "public", ok=frozenset({401}), note="a staff or submitter token is not a voter token: 401, nothing changes",
     ),
-    ("GET", "/api/v1/showcase/works/{work_id}/like"): Rule(
-        "api", roles=frozenset(), role_first=True, wrong_role=Outcome.login, scope=Scope.work,
-    ),
+    ("GET", "/api/v1/showcase/works/{work_id}/like"): Rule("public", ok=frozenset({401})),
     # The matrix's campaign has no closed window: the national admin's read is 409 not_frozen.
     ("GET", "/api/v1/campaigns/current/likes-snapshot"): Rule("api", roles=NATIONAL, ok=frozenset({409})),
     ("GET", "/api/v1/showcase/likes/report"): Rule("api", roles=NATIONAL),

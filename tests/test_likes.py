@@ -276,7 +276,7 @@ def test_report_flags_a_crowded_network_and_voided_voters_are_blocked(
     assert [(s["work_id"], s["voters"]) for s in found["single_purpose"]] == [(work_id, 6)]
     assert found["totals"]["likes"] == 6
     timeline = api.get("/api/v1/showcase/likes/timeline?bucket=minute", headers=admin).json()
-    assert sum(n for _t, n in timeline["points"]) == 6
+    assert sum(p["likes"] for p in timeline["points"]) == 6
     assert api.get("/api/v1/showcase/likes/timeline?bucket=day", headers=admin).status_code == 422
     ids = found["networks"][0]["voter_ids"]
     assert api.post("/api/v1/showcase/likes/void", headers=admin,

@@ -187,10 +187,15 @@ def likes_report(user: CurrentUser, session: SessionDep) -> ReportOut:
     return ReportOut.model_validate(found, from_attributes=True)
 
 
+class TimelinePoint(BaseModel):
+    at: datetime = Field(description="The start of the minute or hour (UTC).")
+    likes: int = Field(description="Counted likes made in it.")
+    voided: int = Field(description="Likes made in it and voided since.")
+
+
 class TimelineOut(BaseModel):
     bucket: str
-    points: list[tuple[datetime, int]] = Field(description="[start of the minute or hour (UTC), counted likes]")
-    voided: list[tuple[datetime, int]]
+    points: list[TimelinePoint]
 
 
 @router.get("/api/v1/showcase/likes/timeline", response_model=TimelineOut, responses=problem_responses(
@@ -200,7 +205,9 @@ def likes_timeline(user: CurrentUser, session: SessionDep,
                    bucket: Annotated[Literal["minute", "hour"], Query()] = "hour") -> TimelineOut:
     """Likes per hour over the window, or per minute over the last 24 hours (national admin; the chart)."""
     found = fraud.timeline(session, user, active_campaign(session), bucket)
-    return TimelineOut(bucket=found.bucket, points=found.points, voided=found.voided)
+    return TimelineOut(bucket=found.bucket, points=[
+        TimelinePoint(at=at, likes=likes, voided=voided) for at, likes, voided in found.rows
+    ])
 
 
 class VoidRequest(BaseModel):

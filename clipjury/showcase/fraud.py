@@ -260,8 +260,10 @@ def void_voters(session: Session, user: User, campaign: Campaign, voter_ids: Ite
 @dataclass(frozen=True)
 class Timeline:
     bucket: str
-    points: list[tuple[datetime, int]]
-    voided: list[tuple[datetime, int]]
+    rows: list[tuple[datetime, int, int]]  # (the bucket's start, counted likes, voided likes)
+
+    def as_json(self) -> list[dict[str, object]]:
+        return [{"at": at.isoformat(), "likes": likes, "voided": voided} for at, likes, voided in self.rows]
 
 
 def timeline(session: Session, user: User, campaign: Campaign, bucket: str = "hour", *,
@@ -278,9 +280,7 @@ def timeline(session: Session, user: User, campaign: Campaign, bucket: str = "ho
     rows = session.exec(
         select(expr, func.count(), func.count(col(Like.voided_at))).where(*where).group_by(expr).order_by(expr)
     ).all()
-    points = [(_as_datetime(b), int(n) - int(v)) for b, n, v in rows]
-    voided = [(_as_datetime(b), int(v)) for b, _n, v in rows]
-    return Timeline(bucket=bucket, points=points, voided=voided)
+    return Timeline(bucket=bucket, rows=[(_as_datetime(b), int(n) - int(v), int(v)) for b, n, v in rows])
 
 
 def parse_voter_ids(text: str) -> list[int]:

@@ -19,7 +19,7 @@ function beijing (iso, bucket) {
 }
 
 function option (data) {
-  const labels = data.points.map(([t]) => beijing(t, data.bucket))
+  const labels = data.points.map((p) => beijing(p.at, data.bucket))
   return {
     textStyle: { fontFamily: FONT, fontSize: 13 },
     animation: false,
@@ -30,8 +30,8 @@ function option (data) {
     xAxis: { type: 'category', data: labels, boundaryGap: false },
     yAxis: { type: 'value', minInterval: 1 },
     series: [
-      { name: '计入的点赞', type: 'line', showSymbol: labels.length < 60, data: data.points.map(([, n]) => n), itemStyle: { color: '#0969da' }, areaStyle: { opacity: 0.08 } },
-      { name: '已作废', type: 'line', showSymbol: false, data: data.voided.map(([, n]) => n), itemStyle: { color: '#cf222e' } },
+      { name: '计入的点赞', type: 'line', showSymbol: labels.length < 60, data: data.points.map((p) => p.likes), itemStyle: { color: '#0969da' }, areaStyle: { opacity: 0.08 } },
+      { name: '已作废', type: 'line', showSymbol: false, data: data.points.map((p) => p.voided), itemStyle: { color: '#cf222e' } },
     ],
   }
 }
@@ -55,7 +55,7 @@ function main () {
 
   async function show (bucket) {
     try {
-      data = await fetchTimeline(bucket)
+      data = { ...(await fetchTimeline(bucket)), live: data.live }
       chart.setOption(option(data), { notMerge: true })
       element.dataset.points = String(data.points.length)
       element.dataset.bucket = bucket

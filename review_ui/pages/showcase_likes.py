@@ -48,9 +48,7 @@ def likes_page(request: Request, user: CurrentUser, session: SessionDep) -> Resp
         "voids": fraud.recent_voids(session, user, campaign),
         # Rendered with |tojson (escaped for a <script> element); the chart script refreshes it from the API.
         "chart_data": {
-            "bucket": "hour", "live": state == "open",
-            "points": [[t.isoformat(), n] for t, n in hourly.points],
-            "voided": [[t.isoformat(), n] for t, n in hourly.voided],
+            "bucket": "hour", "live": state == "open", "points": hourly.as_json(),
         },
     })
 
