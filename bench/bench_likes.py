@@ -3,7 +3,7 @@ under 1,000 concurrent duplicates, and exact totals for 100,000 likes after reco
 
 A throw-away database (SQLite under .cache/bench, or PostgreSQL ``clipjury_bench_likes_<pid>`` on
 127.0.0.1:5432) is migrated, seeded with the demo, and loaded in bulk with 1,000 works on the showcase and
-60,000 voters; the showcase window is open. One ``uvicorn`` process (the app factory of
+71,000 voters; the showcase window is open. One ``uvicorn`` process (the app factory of
 ``bench/likes_app.py``: the app plus ``GET /bench/constant``) serves it, with the same settings for both
 endpoints. The load generator is ``wrk`` (Debian), on the same 2 cores, so only ratios taken in one run
 compare:
@@ -47,7 +47,8 @@ from bench.pgdb import ADMIN_URL, create_database, drop_database  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 WORKS = 1000
-VOTERS = 60_000
+VOTERS = 71_000
+DUPLICATE_VOTER = 70_500  # index of the voter of step 3, outside every other step's voters
 PLAN_LIKES = 100_000
 PLAN_VOTERS = 50_000
 DUPLICATES = 1000
@@ -174,9 +175,9 @@ function init(args)
 end
 function request()
   if index > #plan then
-    {"wrk.thread:stop()" if stop_at_end else "index = 1"}
+    {'return wrk.format("GET", "/bench/constant")' if stop_at_end else "index = 1"}
   end
-  local p = plan[index] or plan[1]
+  local p = plan[index]
   index = index + 1
   return wrk.format("PUT", "/api/v1/showcase/works/" .. p[2] .. "/like",
                     {{["Authorization"] = "Bearer " .. tokens[p[1]]}})
@@ -245,6 +246,46 @@ async def duplicates(base: str, token: str, work_id: int) -> dict[str, int]:
     return found
 
 
+def plan_likes_in_db(first_voter: int, last_voter: int) -> int:
+    from sqlalchemy import func
+    from sqlmodel import col, select
+
+    from clipjury.db import session_scope
+    from clipjury.showcase.models import Like
+
+    with session_scope() as session:
+        return int(session.exec(select(func.count()).select_from(Like).where(
+            col(Like.voter_id) >= first_voter, col(Like.voter_id) <= last_voter)).one())
+
+
+def send_plan(base: str, script: Path, first_voter: int, last_voter: int) -> dict[str, Any]:
+    """wrk sends the plan, then only the constant endpoint: stopped (SIGINT, it prints its summary) once the
+    database holds every planned like or nothing moved for a minute."""
+    import signal
+
+    cmd = ["wrk", "-t", str(THREADS), "-c", str(CONNECTIONS), "-d", "3600s", "--latency", "--timeout", "10s",
+           "-s", str(script), f"{base}/"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    target, last, still = PLAN_LIKES, -1, time.monotonic()
+    while proc.poll() is None:
+        time.sleep(2)
+        held = plan_likes_in_db(first_voter, last_voter)
+        if held >= target or time.monotonic() - still > 60:
+            break
+        if held != last:
+            last, still = held, time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    found = re.search(r"STATUSES (\d+) (\d+) (\d+)", out)
+    return {"wrk_summary": out.strip().splitlines()[-1] if out.strip() else err[:500],
+            **({"201": int(found.group(1)), "200": int(found.group(2)), "other": int(found.group(3))} if found else {})}
+
+
+def save(result: dict[str, Any]) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / f"likes-{result['db']}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
@@ -279,6 +320,7 @@ def main() -> None:
         result["reference"] = wrk(f"{base}/bench/constant", args.seconds)
         result["like"] = wrk(f"{base}/", args.seconds, script=tmp / "speed.lua")
         result["ratio"] = round(result["like"]["rps"] / result["reference"]["rps"], 3)
+        save(result)
         half = result["like"]["rps"] / 2
         pace_ms = CONNECTIONS / half * 1000
         # Fresh pairs for the paced run: the next voters' likes.
@@ -286,9 +328,10 @@ def main() -> None:
         _lua_plan(tmp / "paced.lua", list(dict.fromkeys(paced_pairs)), tokens[:20_000], pace_ms=pace_ms)
         paced = wrk(f"{base}/", args.seconds, script=tmp / "paced.lua")
         result["like_half_load"] = {"target_rps": round(half), **paced}
-        # 1,000 concurrent duplicates of one voter and one work (voter 20,001 has liked nothing yet).
+        # 1,000 concurrent duplicates of one voter and one work (a voter who has liked nothing yet).
         dup_work = work_ids[0]
-        result["duplicates"] = asyncio.run(duplicates(base, tokens[20_000], dup_work))
+        result["duplicates"] = asyncio.run(duplicates(base, tokens[DUPLICATE_VOTER], dup_work))
+        save(result)
         # The plan: 100,000 new likes by voters 20,001..70,000 (50,000 of them) over the 1,000 works.
         plan_voters = list(range(20_001, 20_001 + PLAN_VOTERS))
         plan: set[tuple[int, int]] = set()
@@ -297,9 +340,10 @@ def main() -> None:
         plan_pairs = [(v - 20_000, work_ids[w]) for v, w in sorted(plan)]
         _lua_plan(tmp / "plan.lua", plan_pairs, tokens[20_000:20_000 + PLAN_VOTERS], stop_at_end=True)
         started = time.monotonic()
-        sent = wrk(f"{base}/", 600, script=tmp / "plan.lua")
+        sent = send_plan(base, tmp / "plan.lua", voter_ids[20_000], voter_ids[20_000 + PLAN_VOTERS - 1])
         result["plan"] = {"likes": PLAN_LIKES, "voters": PLAN_VOTERS, "works": WORKS,
                           "seconds": round(time.monotonic() - started, 1), **sent}
+        save(result)
     finally:
         devservices.stop(proc)
     # Exact totals: what the database holds and what the display shows after Redis is flushed and reconciled.
@@ -318,7 +362,7 @@ def main() -> None:
         rows = session.exec(select(Like.work_id, func.count()).where(col(Like.voter_id).in_(plan_voter_ids))
                             .group_by(col(Like.work_id))).all() if args.db == "postgres" else None
         dup_rows = session.exec(select(func.count()).select_from(Like).where(
-            col(Like.voter_id) == voter_ids[20_000], col(Like.work_id) == dup_work)).one()
+            col(Like.voter_id) == voter_ids[DUPLICATE_VOTER], col(Like.work_id) == dup_work)).one()
     if rows is None:  # SQLite: too many variables for one IN list; count by range instead
         with session_scope() as session:
             rows = session.exec(select(Like.work_id, func.count()).where(
@@ -337,8 +381,7 @@ def main() -> None:
     result["plan"]["total_in_database"] = sum(in_db.values())
     if args.db == "postgres":
         drop_database(ADMIN_URL, name)
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"likes-{args.db}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    save(result)
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 
