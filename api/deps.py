@@ -24,6 +24,8 @@ from clipjury.accounts.sessions import (
 )
 from clipjury.db import DB_ID_MAX, session_scope
 from clipjury.errors import Unauthorized
+from clipjury.showcase.policy import VoterTokenInvalid
+from clipjury.showcase.voters import voter_id_of
 
 
 def csrf_header_matches(request: Request) -> bool:
@@ -105,3 +107,15 @@ CurrentUser = Annotated[User, Depends(current_user, scope="function")]
 # Ids in URLs are bounded by what the database holds (clipjury.db.DB_ID_MAX).
 WorkId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 OptionalDbId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]
+
+
+def current_voter(request: Request) -> int:
+    """The voter of a voter token (``typ: voter``), the only credential the like routes take: a staff or
+    submitter token, or the staff cookie, is refused with 401 (likes are the public's)."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        raise VoterTokenInvalid("请先验证手机号码后再点赞。", code="unauthorized")
+    return voter_id_of(auth[7:].strip())
+
+
+CurrentVoter = Annotated[int, Depends(current_voter)]

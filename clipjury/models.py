@@ -7,13 +7,14 @@ from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
 from clipjury.notifications.models import Notification
 from clipjury.reports.models import ActivityEntry
 from clipjury.reviews.models import ReviewDecision
-from clipjury.showcase.models import Like, ShowcaseEntry, Voter
+from clipjury.showcase.models import Like, LikesSnapshot, LikesSnapshotWork, ShowcaseEntry, Voter
 from clipjury.units.models import UnitMembership
 from clipjury.uploads.models import Upload
 from clipjury.works.models import Work, WorkVersion
 
 __all__ = [
-    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Invitation", "Like", "Notification", "Province",
+    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Invitation", "Like", "LikesSnapshot",
+    "LikesSnapshotWork", "Notification", "Province",
     "ProvinceQuota", "ReviewDecision", "ShowcaseEntry", "Unit", "UnitMembership", "UnitQuota", "Upload", "User",
     "Voter", "Work", "WorkVersion",
 ]

@@ -227,6 +227,29 @@ class Settings(BaseSettings):
     sms_outbox_max: int = Field(default=500, ge=10, le=100_000)
     sms_outbox_ttl_s: int = Field(default=24 * 3600, ge=60)
 
+    # Showcase voters and likes (clipjury/showcase). A voter's token lasts this long; the voter row (the
+    # number's HMAC, the nickname, the consent digest) is anonymised this many days after the voter's last
+    # sign-in or like, and a like's client address and network are blanked this many days after the like.
+    voter_token_expire_hours: int = Field(default=240, ge=1, le=24 * 90)
+    voter_retention_days: int = Field(default=180, ge=1)
+    like_address_retention_days: int = Field(default=90, ge=1)
+    # Likes allowed, in the notation of the `limits` library ("N/minute;N/hour;N/day"; empty: no limit), per
+    # voter, per client address and per network (IPv4 /24, IPv6 /64). Generous per address and network:
+    # a mobile carrier puts thousands of people behind one address, and concentration is evidence for the
+    # report, not a reason to refuse.
+    like_limits_per_voter: str = "60/minute;600/hour;2000/day"
+    like_limits_per_address: str = "1200/minute;20000/hour;200000/day"
+    like_limits_per_network: str = "3000/minute;50000/hour;500000/day"
+    # The snapshot is frozen no sooner than this after the window closes, so every like whose transaction
+    # passed the close check before the close has committed.
+    likes_settle_s: float = Field(default=2.0, ge=0, le=60)
+    # The fraud report's thresholds: likes of one work within one minute, voters seen on one network, and
+    # voters created within likes_single_purpose_minutes of their only like, per work.
+    likes_burst_per_minute: int = Field(default=30, ge=1)
+    likes_network_voters: int = Field(default=20, ge=2)
+    likes_single_purpose_voters: int = Field(default=10, ge=1)
+    likes_single_purpose_minutes: int = Field(default=10, ge=1, le=24 * 60)
+
     @model_validator(mode="after")
     def _defaults_and_guards(self) -> Settings:
         if not self.database_url:
@@ -350,7 +373,10 @@ class Settings(BaseSettings):
             self.otp_limits_per_address = OTP_ADDRESS_LIMITS[production]
         if not self.otp_limits_per_network:
             self.otp_limits_per_network = OTP_NETWORK_LIMITS[production]
-        for name in ("otp_limits_per_number", "otp_limits_per_address", "otp_limits_per_network"):
+        for name in ("otp_limits_per_number", "otp_limits_per_address", "otp_limits_per_network",
+                     "like_limits_per_voter", "like_limits_per_address", "like_limits_per_network"):
+            if name.startswith("like_") and not getattr(self, name).strip():
+                continue  # no limit
             try:
                 parse_many(getattr(self, name))
             except ValueError as exc:
@@ -358,6 +384,9 @@ class Settings(BaseSettings):
                     f"CLIPJURY_{name.upper()}: {getattr(self, name)!r} is not a list of limits such as "
                     "'1/minute;5/hour;10/day'"
                 ) from exc
+        if self.voter_retention_days * 24 <= self.voter_token_expire_hours:
+            # A token that outlived its voter's row would like for someone whose data is gone.
+            raise ValueError("CLIPJURY_VOTER_RETENTION_DAYS must be longer than CLIPJURY_VOTER_TOKEN_EXPIRE_HOURS")
         if self.sms_sender == "webhook":
             if not self.sms_webhook_url:
                 raise ValueError("CLIPJURY_SMS_SENDER=webhook needs CLIPJURY_SMS_WEBHOOK_URL")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import SessionDep
 from clipjury.accounts.passwords import PASSWORD_MIN_CHARS
@@ -11,6 +13,9 @@ from clipjury.accounts.provinces import list_provinces
 from clipjury.accounts.registration import NICKNAME_MAX_CHARS
 from clipjury.campaigns.public import public_campaign
 from clipjury.campaigns.service import active_campaign
+from clipjury.db import DB_ID_MAX
+from clipjury.showcase.likes import public_like_view
+from clipjury.showcase.policy import NotOnShowcase
 from public_ui.web import PublicRoute, render_public
 
 router = APIRouter(route_class=PublicRoute, include_in_schema=False)
@@ -37,3 +42,11 @@ def register_page(request: Request, session: SessionDep) -> Response:
 def password_reset_page(request: Request) -> Response:
     """A new password with a code sent to the registered phone."""
     return render_public(request, "password_reset.html", {"min_chars": PASSWORD_MIN_CHARS})
+@router.api_route("/vote/{work_id}", methods=["GET", "HEAD"])
+def vote(request: Request, work_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)], session: SessionDep) -> Response:
+    """A work's like button on a page of its own (a link to share for voting): the title, the count and the
+    phone sign-in. The same bytes for everyone; the voter's token stays in the browser."""
+    shown = public_like_view(session, work_id)
+    if shown is None:
+        raise NotOnShowcase()
+    return render_public(request, "showcase/vote.html", {"work": shown.work, "likes": shown.likes})

@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from clipjury.accounts.sessions import SESSION_USER_KEY
 from clipjury.errors import DomainError
 from clipjury.settings import get_settings
+from clipjury.showcase.voters import privacy_notice
 from review_ui.core.render import security_headers
 
 PUBLIC_DIR = Path(__file__).resolve().parent
@@ -47,6 +48,8 @@ def public_asset_url(path: str) -> str:
 templates = Jinja2Templates(directory=str(PUBLIC_DIR / "templates"))
 templates.env.globals["asset_url"] = public_asset_url
 templates.env.globals["prefix"] = PREFIX
+# The like button's sign-in shows the notice whose digest a voter's consent records (clipjury.showcase.voters).
+templates.env.globals["voter_privacy_notice"] = privacy_notice
 
 
 def _bearer(request: Request) -> bool:

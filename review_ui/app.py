@@ -19,6 +19,7 @@ from review_ui.pages import (
     notifications,
     reports,
     review,
+    showcase_likes,
     units,
     works,
 )
@@ -58,5 +59,6 @@ def create_ui(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
-    for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units):
+    for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units,
+                 showcase_likes):
         app.include_router(page.router)

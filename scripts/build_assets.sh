@@ -20,3 +20,4 @@ node_modules/.bin/esbuild review_ui/assets/upload.js \
     --legal-comments=linked \
     --outfile=review_ui/static/build/upload.js
 node_modules/.bin/esbuild review_ui/assets/charts.js --bundle --minify --format=esm --target=es2020 --sourcemap --legal-comments=linked --outfile=review_ui/static/build/charts.js
+node_modules/.bin/esbuild review_ui/assets/likes_chart.js --bundle --minify --format=esm --target=es2020 --sourcemap --legal-comments=linked --outfile=review_ui/static/build/likes_chart.js

@@ -723,6 +723,33 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/accounts/{account_id}/invite"): Rule(
         "page", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
     ),
+    # -- the showcase's likes (issue 15 part B) -------------------------------------------------------
+    # A voter signs in with a phone code; a landline is 422 bad_phone for everyone, so no code is used.
+    ("POST", "/api/v1/public/sessions"): Rule(
+        "public", ok=frozenset({422}),
+        probe=Probe(json={"phone": "010-12345678", "code": "123456", "nickname": "矩阵", "consent": True}),
+        note="a landline: 422 bad_phone for everyone",
+    ),
+    # Only a voter token likes: no staff or submitter login is read there, so every actor of the matrix (none is
+    # a voter) gets 401, whatever the work. tests/test_likes.py holds the voter's side.
+    ("PUT", "/api/v1/showcase/works/{work_id}/like"): Rule(
+        "public", ok=frozenset({401}), note="a staff or submitter token is not a voter token: 401, nothing changes",
+    ),
+    ("GET", "/api/v1/showcase/works/{work_id}/like"): Rule("public", ok=frozenset({401})),
+    # The matrix's campaign has no closed window: the national admin's read is 409 not_frozen.
+    ("GET", "/api/v1/campaigns/current/likes-snapshot"): Rule("api", roles=NATIONAL, ok=frozenset({409})),
+    ("GET", "/api/v1/showcase/likes/report"): Rule("api", roles=NATIONAL),
+    ("GET", "/api/v1/showcase/likes/timeline"): Rule("api", roles=NATIONAL, variants=("bucket=minute",)),
+    ("POST", "/api/v1/showcase/likes/void"): Rule(
+        "api", roles=NATIONAL, mutates=True, probe=Probe(json={"voter_ids": [987654], "reason": "矩阵"}),
+    ),
+    # The vote page: public; a work not on the showcase (none is, in the matrix's world) is 404 for everyone.
+    ("GET", "/public/vote/{work_id}"): Rule("public", ok=frozenset({404}), scope=Scope.work),
+    ("GET", "/showcase/likes"): Rule("page", roles=NATIONAL),
+    ("POST", "/showcase/likes/void"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"voter_ids": "987654", "reason": "矩阵"}),
+    ),
     ("GET", "/invite/{token}"): Rule("public", ok=frozenset({404})),
     ("POST", "/invite/{token}"): Rule(
         "public", ok=frozenset({404}), probe=Probe(form={"password": "matrix-password-1",

@@ -162,7 +162,7 @@ def test_a_change_that_changes_nothing_keeps_the_revision(client: Any, demo: dic
     ({"forward_deadline": "-1d"}, "forward_deadline", "forward_before_deadline"),
     ({"submission_deadline": "+40d"}, "submission_deadline", "forward_before_deadline"),
     ({"report_due_at": "-1d"}, "report_due_at", "report_before_deadline"),
-    ({"showcase_starts_at": "+60d", "showcase_ends_at": "+50d"}, "showcase_ends_at", "window_inverted"),
+    ({"showcase_starts_at": "+60d", "showcase_ends_at": "+50d"}, "showcase_ends_at", "bad_window"),
     ({"showcase_ends_at": None}, "showcase_ends_at", "showcase_incomplete"),
     ({"upload_grace_minutes": -1}, "upload_grace_minutes", "not_positive"),
     ({"max_size_bytes": 0}, "max_size_bytes", "not_positive"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.notifications.tasks import sweep_lost_notifications
+from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
 from workers.tasks import SweepReport, sweep
 
 
@@ -40,4 +41,8 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("notifications", sweep_lost_notifications),
     # Submitter accounts unused for CLIPJURY_INACTIVE_ACCOUNT_RETENTION_DAYS are deleted (PIPL).
     Sweep("inactive_accounts", sweep_inactive_accounts),
+    # Like counts: the display cache rebuilt from the database, the snapshot frozen once the window closed.
+    Sweep("likes", sweep_likes),
+    # Voters anonymised and likes' client addresses blanked after their retention (settings).
+    Sweep("voter-retention", sweep_voter_retention),
 )

@@ -14,6 +14,7 @@ from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from clipjury.campaigns import settings_service as service
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
+from clipjury.showcase.policy import LikesFrozen
 
 router = APIRouter(tags=["campaigns"])
 
@@ -127,12 +128,13 @@ class NewCampaign(BaseModel):
 _SETTING_CODES = (
     "invalid_setting", "setting_required", "naive_time", "invalid_time", "invalid_number", "not_positive",
     "too_large", "too_long", "invalid_text", "invalid_template", "invalid_brands", "invalid_quota",
-    "unknown_unit_kind", "not_editable", "window_inverted", "forward_before_deadline", "report_before_deadline",
+    "unknown_unit_kind", "not_editable", "window_inverted", "bad_window", "forward_before_deadline",
+    "report_before_deadline",
     "showcase_incomplete", "step_over_limit", "limit_below_works",
 )
 _PATCH_ERRORS: tuple[ErrorDoc, ...] = (
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, service.NotNationalAdmin,
-    service.CampaignChanged, *[(422, code) for code in _SETTING_CODES],
+    service.CampaignChanged, LikesFrozen, *[(422, code) for code in _SETTING_CODES],
 )
 
 
@@ -159,7 +161,8 @@ def all_settings(user: CurrentUser, session: SessionDep) -> list[dict[str, Any]]
 ))
 def change_settings(body: SettingsPatch, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Changes any subset of the settings (national admin). An inconsistent whole is a 422 whose ``field``
-    names the setting; a change made on an older ``revision`` is a 409 ``campaign_changed``."""
+    names the setting; a change made on an older ``revision`` is a 409 ``campaign_changed``; moving the showcase
+    window once its like counts are frozen is a 409 ``likes_frozen``."""
     changes = body.model_dump(exclude_unset=True, exclude={"revision", "force"})
     result = service.update_settings(session, user, changes, revision=body.revision, force=body.force)
     return {**_view(result.campaign), "warnings": result.warnings}

@@ -20,6 +20,7 @@ from clipjury.campaigns.service import active_campaign
 from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid
 from clipjury.media.rules import exceeds, format_seconds
+from clipjury.showcase.snapshots import ensure_window_may_move
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, fmt_local
 from clipjury.works.models import Work, WorkVersion
 
@@ -303,7 +304,7 @@ def _check_consistency(after: dict[str, Any], changed: set[str]) -> list[dict[st
         raise SettingInvalid(
             _blame(changed, "showcase_starts_at", "showcase_ends_at"),
             f"展示开始时间（{fmt_local(starts)}）须早于展示结束时间（{fmt_local(ends)}）。",
-            code="window_inverted",
+            code="bad_window",  # the showcase issue's fixed contract
         )
     if after["duration_step_s"] > after["max_duration_s"]:
         raise SettingInvalid(
@@ -385,6 +386,9 @@ def update_settings(
         checked["quota_by_kind"] = {**before_all["quota_by_kind"], **checked["quota_by_kind"]}
     after_all = {**before_all, **checked}
     changed = {name for name in checked if checked[name] != before_all[name]}
+    if changed & {"showcase_starts_at", "showcase_ends_at"}:
+        # Once the like counts are frozen for the awards, the window they were counted over stays put.
+        ensure_window_may_move(session, campaign)
     warnings = _check_consistency(after_all, changed)
     limit_field, affected = _over_limit(session, campaign, after_all)
     if affected:

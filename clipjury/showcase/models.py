@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
@@ -58,6 +59,10 @@ class Voter(SQLModel, table=True):
     consent_digest: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_active_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Set when the national office voided the voter's likes: the voter's further likes are refused.
+    blocked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set by the retention sweep, which replaces the HMAC and the nickname: the likes stay, anonymous.
+    erased_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Like(SQLModel, table=True):
@@ -77,3 +82,37 @@ class Like(SQLModel, table=True):
     voided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     voided_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     void_reason: str | None = Field(default=None, max_length=500)
+
+
+class LikesSnapshot(SQLModel, table=True):
+    """One frozen version of a campaign's like counts, never edited: the window's close makes version 1,
+    each later voiding a new version. ``sha256`` is the digest of the canonical answer
+    (``clipjury.showcase.snapshots.canonical``), also written to the audit log."""
+
+    __tablename__ = "likes_snapshot"
+    __table_args__ = (UniqueConstraint("campaign_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    version: int
+    frozen_at: datetime = Field(sa_type=UTCDateTime)
+    # The window the counts were taken over (likes created in [starts, ends)).
+    window_starts_at: datetime = Field(sa_type=UTCDateTime)
+    window_ends_at: datetime = Field(sa_type=UTCDateTime)
+    sha256: str = Field(max_length=64)
+    total_likes: int = 0
+    total_voided: int = 0
+    # "closed" (the window's close) or "voided" (a voiding after it).
+    reason: str = Field(max_length=16)
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class LikesSnapshotWork(SQLModel, table=True):
+    """A work's counts in one snapshot version: every work published at the close is listed."""
+
+    __tablename__ = "likes_snapshot_work"
+
+    snapshot_id: int = Field(foreign_key="likes_snapshot.id", primary_key=True)
+    work_id: int = Field(foreign_key="work.id", primary_key=True)
+    likes: int
+    voided: int
