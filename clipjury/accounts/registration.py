@@ -29,7 +29,7 @@ from clipjury.campaigns.service import active_campaign
 from clipjury.errors import Conflict, Invalid
 from clipjury.phones import codes
 from clipjury.phones.crypto import encrypt, lookup_hmac
-from clipjury.phones.numbers import BadPhone, mask, normalise_mobile
+from clipjury.phones.numbers import mask, normalise_mobile
 from clipjury.timeutil import utcnow
 from clipjury.units.membership import join_with_code, unit_for_code
 
@@ -72,15 +72,6 @@ def _new_username(session: Session) -> str:
         name = "u-" + "".join(secrets.choice(USERNAME_ALPHABET) for _ in range(8))
         if session.exec(select(User.id).where(func.lower(User.username) == name)).first() is None:
             return name
-
-
-def user_by_phone(session: Session, phone: str) -> User | None:
-    """The account registered with this number (any accepted spelling), or None."""
-    try:
-        e164 = normalise_mobile(phone)
-    except BadPhone:
-        return None
-    return session.exec(select(User).where(col(User.phone_hmac) == lookup_hmac(e164))).first()
 
 
 def register(
