@@ -8,28 +8,16 @@ Screenshots go to test-artifacts/screenshots/ (accounts-link.png, invite-phone.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import LiveServer
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SHOTS, new_page, shot
+from tests.test_browser import DESKTOP, PHONE, new_page, shot
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "Shanxi-baomi-2026"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_create_invite_accept_and_deactivate(live_server: LiveServer, browser: Any, demo: dict[str, int]) -> None:

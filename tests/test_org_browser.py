@@ -8,31 +8,19 @@ forward.png, national.png and a phone view of the dashboard).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, LiveServer
 from tests.review_support import submitted_works
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SHOTS, new_page, shot
+from tests.test_browser import DESKTOP, PHONE, SHOTS, new_page, shot
 from tests.test_org_ui import passed_works, work_state
 
 pytestmark = pytest.mark.browser
 
 # Extra submitters, so the dashboard shows units on both sides of their quota.
 UNIT_WORKS = {"唐山市": 11, "保定市": 5, "定州市": 2, "省委宣传部": 1}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def unit_submitters(demo_hash: str) -> None:

@@ -8,7 +8,6 @@ Screenshots go to test-artifacts/screenshots/ (register-error.png, register-work
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,22 +16,11 @@ import pytest
 
 from clipjury.timeutil import fmt_local
 from tests.conftest import LiveServer
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, PHONE, SHOTS, new_page, shot
+from tests.test_browser import PHONE, new_page, shot
 
 pytestmark = pytest.mark.browser
 
 PASSWORD = "Register-phone-2026"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _bearer(base: str, username: str, password: str = "demo") -> dict[str, str]:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import ROOT, LiveServer, start_server
 from tests.review_support import headers_for, submitted_works, uploaded_and_submitted
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, PHONE, SHOTS, new_page, shot
+from tests.test_browser import DESKTOP, PHONE, new_page, shot
 
 pytestmark = pytest.mark.browser
 
@@ -28,17 +28,6 @@ def server(demo: dict[str, int]) -> Iterator[LiveServer]:
         from clipjury import devservices
 
         devservices.stop(live.proc)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def log_in(page: Any, base: str, username: str, lands_on: str) -> None:

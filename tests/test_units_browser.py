@@ -4,29 +4,17 @@ Screenshots: test-artifacts/screenshots/units-import-errors.png and units-import
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import LiveServer
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, SHOTS, new_page, shot
+from tests.test_browser import DESKTOP, new_page, shot
 from tests.test_org_browser import log_in
 from tests.test_units import unit_count, xlsx
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_import_shows_cell_errors_then_imports(
