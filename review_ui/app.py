@@ -14,6 +14,7 @@ from review_ui.pages import (
     account,
     accounts,
     audit,
+    campaign,
     dashboard,
     national,
     notifications,
@@ -60,5 +61,5 @@ def create_ui(app: FastAPI) -> None:
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
     for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units,
-                 showcase_likes):
+                 showcase_likes, campaign):
         app.include_router(page.router)

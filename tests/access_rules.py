@@ -575,6 +575,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/units/{unit_id}/join-code"): Rule(
         "page", roles=REPORT_READERS, scope=Scope.unit, role_first=True, mutates=True, ok=frozenset({303}),
     ),
+    ("GET", "/campaign"): Rule("page", roles=NATIONAL),
+    ("POST", "/campaign"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({422}), probe=Probe(form={"name": ""}),
+        note="an incomplete form: the page again with the refusal beside the field, nothing saved",
+    ),
+    ("POST", "/campaign/next"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({422}), probe=Probe(form={"name": "", "year": "1999"}),
+        note="without a name: refused, no campaign started",
+    ),
     ("GET", "/organisations"): Rule("page", roles=NATIONAL),
     ("POST", "/organisations"): Rule(
         "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
