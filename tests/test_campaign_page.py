@@ -28,7 +28,8 @@ class _Form(HTMLParser):
 
     def __init__(self, form_id: str) -> None:
         super().__init__()
-        self.form_id, self.inside, self.fields = form_id, False, []  # type: list[tuple[str, str]]
+        self.form_id, self.inside = form_id, False
+        self.fields: list[tuple[str, str]] = []
         self.textarea: str | None = None
         self.text = ""
 

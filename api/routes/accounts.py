@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
-from clipjury.accounts import admin, invitations
+from clipjury.accounts import admin, invitations, invite_delivery
 from clipjury.accounts.models import Role
 from clipjury.accounts.security import create_access_token
 from clipjury.accounts.service import list_provinces
@@ -38,6 +38,13 @@ class AccountCreate(BaseModel):
     role: Role
     province: str | None = Field(default=None, max_length=32, pattern=NO_NUL, description="Province code.")
     unit_id: int | None = Field(default=None, ge=1, le=DB_ID_MAX)
+    send_to_phone: str | None = Field(
+        default=None, max_length=40, pattern=NO_NUL, description="Also send the link by SMS to this mobile number."
+    )
+    send_to_email: str | None = Field(
+        default=None, max_length=254, pattern=NO_NUL,
+        description="Also send the link to this e-mail address (kept as the account's address).",
+    )
 
 
 class AccountCreated(BaseModel):
@@ -93,10 +100,13 @@ ACCOUNT_ERRORS = (*CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), (
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, (403, "forbidden"), UsernameTaken,
     (422, "unknown_province"), (422, "unknown_unit"),
     (422, "unit_not_allowed"), (422, "unit_not_in_province"), (422, "province_required"), (422, "unit_required"),
+    (422, "bad_phone"), invite_delivery.BadEmail, invite_delivery.EmailUnavailable, invite_delivery.DeliveryUnavailable,
 ))
 def create_account(body: AccountCreate, request: Request, user: CurrentUser, session: SessionDep) -> AccountCreated:
-    created, token = invitations.create_account(
-        session, user, username=body.username, display_name=body.display_name, role=body.role,
+    # A 201 with send_to_* means the link is queued for sending (the answer keeps the contract's shape).
+    created, token, _channels = invitations.create_and_send(
+        session, user, base_url=_base(request), send_to_phone=body.send_to_phone, send_to_email=body.send_to_email,
+        username=body.username, display_name=body.display_name, role=body.role,
         province_code=body.province, unit_id=body.unit_id,
     )
     return AccountCreated(id=created.id or 0, username=created.username,

@@ -13,11 +13,13 @@ import hashlib
 import logging
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Column, String, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from clipjury.accounts import invite_delivery
 from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
 from clipjury.accounts.passwords import ensure_strong_password
 from clipjury.accounts.security import hash_password
@@ -230,6 +232,30 @@ def create_account(
     )
     log.info("account %s (%s) created by user %s; invitation issued", user.id, user.role, actor.id)
     return user, token
+
+
+def create_and_send(
+    session: Session,
+    actor: User,
+    *,
+    base_url: str,
+    send_to_phone: str | None = None,
+    send_to_email: str | None = None,
+    **account: Any,
+) -> tuple[User, str, list[str]]:
+    """``create_account``, and the link sent by SMS and/or e-mail once the account is committed. The
+    addresses are checked first: a bad one creates nothing. An e-mail address given is kept as the
+    account's (its notifications use it); a phone number is not kept (staff give theirs themselves)."""
+    to = invite_delivery.targets(send_to_phone, send_to_email)
+    user, token = create_account(session, actor, **account)
+    if to.email and not user.email:
+        user.email = to.email
+        session.add(user)
+    channels = invite_delivery.queue(session, user, invite_url(token, base_url), to)
+    if channels:
+        record(session, actor=actor, action="account.invite_sent", province_id=audit_province(user),
+               data={"user_id": user.id, "channels": channels})
+    return user, token, channels
 
 
 def reissue(session: Session, actor: User, user: User) -> str:

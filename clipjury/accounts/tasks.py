@@ -33,3 +33,10 @@ def sweep_inactive_accounts(now: datetime | None = None) -> int:
     if done:
         log.info("deleted %d inactive submitter accounts", done)
     return done
+
+
+def deliver_invitation(message_id: str) -> None:
+    """The job that sends one invitation link by SMS or e-mail (clipjury.accounts.invite_delivery)."""
+    from clipjury.accounts.invite_delivery import deliver
+
+    deliver(message_id)

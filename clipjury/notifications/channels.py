@@ -111,7 +111,10 @@ class EmailChannel:
         return mail
 
     def send(self, message: Message) -> None:
-        mail = self.build(message)
+        self.transmit(self.build(message))
+
+    def transmit(self, mail: EmailMessage) -> None:
+        """Hand one built message to the SMTP server (also used for invitation links: accounts.invite_delivery)."""
         s = self.settings
         try:
             smtp: smtplib.SMTP

@@ -64,7 +64,7 @@ def send(issued: Issued) -> None:
     sms = CodeSms(phone=issued.phone, text=text_of(issued), code=issued.code, purpose=issued.purpose.value)
     try:
         if settings.sms_sender == "dev":
-            _keep_in_outbox(sms)
+            keep_in_outbox(sms)
         else:
             _queue_for_relay(sms)
     except RedisError as exc:
@@ -72,7 +72,7 @@ def send(issued: Issued) -> None:
         raise CodesUnavailable() from exc
 
 
-def _keep_in_outbox(sms: CodeSms) -> None:
+def keep_in_outbox(sms: CodeSms) -> None:
     settings = get_settings()
     entry = json.dumps({**asdict(sms), "sent_at": utcnow().isoformat()}, ensure_ascii=False)
     pipe = get_redis().pipeline()

@@ -29,6 +29,7 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 AccountId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 InviteToken = Annotated[str, Path(min_length=1, max_length=128, pattern=NO_NUL)]
 FIELD_MAX = 64
+SENT_LABELS = {"sms": "短信", "email": "电子邮件"}
 
 
 def _choices(session: Session, user: User) -> dict[str, Any]:
@@ -61,7 +62,8 @@ def _page(
     ]
     context: dict[str, Any] = {
         **user_context(user), **_choices(session, user), "accounts": accounts,
-        "form": {"username": "", "display_name": "", "role": "", "province": "", "unit_id": ""},
+        "form": {"username": "", "display_name": "", "role": "", "province": "", "unit_id": "", "send_to_phone": "",
+                 "send_to_email": ""},
         "error": "", "link": None,
     }
     context.update(extra)
@@ -69,11 +71,12 @@ def _page(
 
 
 def _link_page(
-    request: Request, session: Session, user: User, account: User, token: str, *, created: bool
+    request: Request, session: Session, user: User, account: User, token: str, *, created: bool,
+    sent: list[str] | None = None,
 ) -> Response:
     # The link is in this answer only: the page is not cached (no-store) and nothing keeps the token.
     link = {"username": account.username, "url": invitations.invite_url(token, str(request.base_url)),
-            "created": created}
+            "created": created, "sent": [SENT_LABELS[c] for c in sent or []]}
     return _page(request, session, user, link=link)
 
 
@@ -93,22 +96,25 @@ def create_account(
     role: Annotated[str, Form(max_length=32)] = "",
     province: Annotated[str, Form(max_length=32)] = "",
     unit_id: Annotated[str, Form(max_length=24)] = "",
+    send_to_phone: Annotated[str, Form(max_length=40)] = "",
+    send_to_email: Annotated[str, Form(max_length=254)] = "",
 ) -> Response:
     admin.require_admin(user)
     form = {"username": username, "display_name": display_name, "role": role, "province": province,
-            "unit_id": unit_id}
+            "unit_id": unit_id, "send_to_phone": send_to_phone, "send_to_email": send_to_email}
     try:
         unit = db_id(unit_id.strip()) if unit_id.strip() else None
         if unit_id.strip() and unit is None:
             raise Invalid("没有这个单位。", code="unknown_unit")
-        created, token = invitations.create_account(
-            session, user, username=username, display_name=display_name, role=role,
+        created, token, channels = invitations.create_and_send(
+            session, user, base_url=str(request.base_url), send_to_phone=send_to_phone or None,
+            send_to_email=send_to_email or None, username=username, display_name=display_name, role=role,
             province_code=province or None, unit_id=unit,
         )
     except DomainError as exc:
         session.rollback()
         return _page(request, session, user, status_code=exc.status_code, form=form, error=exc.message)
-    return _link_page(request, session, user, created, token, created=True)
+    return _link_page(request, session, user, created, token, created=True, sent=channels)
 
 
 @router.post("/accounts/{account_id}/invite")
