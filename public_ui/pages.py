@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from api.deps import SessionDep
+from clipjury.accounts.nicknames import NICKNAME_MAX
 from clipjury.accounts.passwords import PASSWORD_MIN_CHARS
 from clipjury.accounts.privacy import consent_text
 from clipjury.accounts.provinces import list_provinces
-from clipjury.accounts.registration import NICKNAME_MAX_CHARS
 from clipjury.campaigns.public import public_campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import DB_ID_MAX
@@ -34,7 +34,7 @@ def register_page(request: Request, session: SessionDep) -> Response:
     text = consent_text(active_campaign(session).rights_notice)
     return render_public(request, "register.html", {
         "provinces": list_provinces(session), "consent": text, "min_chars": PASSWORD_MIN_CHARS,
-        "nickname_max": NICKNAME_MAX_CHARS,
+        "nickname_max": NICKNAME_MAX,
     })
 
 

@@ -60,7 +60,7 @@ def test_a_voter_signs_in_with_a_code_nickname_and_consent(api: TestClient, monk
     # Form mistakes are refused before the code is used up.
     refused = api.post("/api/v1/public/sessions", json={**body, "consent": False})
     assert (refused.status_code, refused.json()["code"]) == (422, "consent_required")
-    for nickname, code in (("", "nickname_required"), ("长" * 17, "nickname_too_long"),
+    for nickname, code in (("", "nickname_required"), ("长" * 21, "nickname_too_long"),
                            ("我的号13800138000", "nickname_invalid"), ("<b>x</b>", "nickname_invalid")):
         refused = api.post("/api/v1/public/sessions", json={**body, "nickname": nickname})
         assert (refused.status_code, refused.json()["code"]) == (422, code), nickname

@@ -109,7 +109,7 @@ def test_contract_refusals_create_nothing(client: Any, demo: dict[str, int]) -> 
     refused(register(client, phone="13700137000", code="12345"), 401, "bad_code")  # malformed: no try spent
     refused(register(client, phone="010-12345678", code="123456"), 422, "bad_phone")
     refused(register(client, phone="13700137000", code=good, password="short"), 422, "password_too_short")
-    refused(register(client, phone="13700137000", code=good, nickname="   "), 422, "bad_nickname")
+    refused(register(client, phone="13700137000", code=good, nickname="   "), 422, "nickname_required")
     refused(register(client, phone="13700137000", code=good, province="atlantis"), 422, "unknown_province")
     refused(register(client, phone="13700137000", code=good, unit_join_code="ZZZZ9999"), 422, "bad_join_code")
     refused(client.post("/api/v1/public/register", json={"phone": PHONE}), 422, "invalid")

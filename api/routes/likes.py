@@ -24,6 +24,7 @@ from api.problems import (
     problem_responses,
 )
 from api.routes.public import BODY_TOO_LARGE, SmallBodyRoute
+from clipjury.accounts import nicknames
 from clipjury.accounts.models import Role
 from clipjury.accounts.policy import require_role
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
@@ -60,7 +61,7 @@ class VoterToken(BaseModel):
 
 @public_router.post("/sessions", response_model=VoterToken, responses=problem_responses(
     *BODY_ERRORS, *VALIDATION_ERRORS, BadPhone, BadCode, CodesUnavailable, BODY_TOO_LARGE,
-    voters.ConsentRequired, (422, "nickname_required"), (422, "nickname_too_long"), voters.NicknameInvalid,
+    voters.ConsentRequired, (422, "nickname_required"), (422, "nickname_too_long"), nicknames.NicknameInvalid,
 ))
 def voter_session(body: VoterSignIn, session: SessionDep) -> VoterToken:
     """A voter signs in with a phone code (`purpose: vote`, from `POST /api/v1/public/codes`), a nickname and

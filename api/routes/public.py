@@ -19,12 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.deps import SessionDep
 from api.params import NO_NUL
 from api.problems import BODY_ERRORS, VALIDATION_ERRORS, problem, problem_responses
+from clipjury.accounts.nicknames import NICKNAME_MAX, NicknameInvalid
 from clipjury.accounts.passwords import WeakPassword
 from clipjury.accounts.privacy import consent_text
 from clipjury.accounts.provinces import list_provinces
 from clipjury.accounts.registration import (
-    NICKNAME_MAX_CHARS,
-    BadNickname,
     ConsentRequired,
     PhoneTaken,
     UnknownProvince,
@@ -132,7 +131,7 @@ class Registration(BaseModel):
     phone: str = Field(min_length=1, max_length=MAX_INPUT_CHARS, pattern=NO_NUL)
     code: str = Field(min_length=1, max_length=16, pattern=NO_NUL)
     nickname: str = Field(min_length=1, max_length=64, pattern=NO_NUL,
-                          description=f"Shown to staff; 1–{NICKNAME_MAX_CHARS} characters.")
+                          description=f"Shown to staff; 1–{NICKNAME_MAX} characters.")
     password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
     province: str = Field(min_length=1, max_length=32, pattern=NO_NUL, description="A province code (`/provinces`).")
     consent: bool = Field(description="The rights and privacy notices (`/public/consent`) were read and agreed to.")
@@ -146,7 +145,8 @@ class Registered(BaseModel):
 
 
 @router.post("/register", status_code=201, response_model=Registered, responses=problem_responses(
-    *BODY_ERRORS, *VALIDATION_ERRORS, BadPhone, BadCode, PhoneTaken, ConsentRequired, BadNickname, UnknownProvince,
+    *BODY_ERRORS, *VALIDATION_ERRORS, BadPhone, BadCode, PhoneTaken, ConsentRequired, NicknameInvalid,
+    (422, "nickname_required"), (422, "nickname_too_long"), UnknownProvince,
     BadJoinCode, WeakPassword, CodesUnavailable, BODY_TOO_LARGE, (422, "province_mismatch"),
 ))
 def register_account(body: Registration, session: SessionDep) -> Registered:

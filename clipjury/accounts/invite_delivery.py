@@ -25,9 +25,9 @@ from sqlmodel import Session
 from clipjury.accounts.models import ROLE_LABELS, Role, User
 from clipjury.errors import Invalid, Unavailable
 from clipjury.jobs import NOTIFY, defer, get_redis
-from clipjury.notifications.channels import DeliveryFailed, EmailChannel, Undeliverable, post_to_sms_relay
+from clipjury.notifications.channels import EmailChannel, Undeliverable, post_to_sms_relay
 from clipjury.phones.numbers import mask, normalise_mobile
-from clipjury.phones.senders import CodeSms, keep_in_outbox
+from clipjury.phones.senders import CodeSms, hand_over, keep_in_outbox
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
 
@@ -158,13 +158,13 @@ def deliver(message_id: str) -> bool:
     """The job: send one waiting message. False when there is nothing to send (expired, already sent, or
     refused for good); ``DeliveryFailed`` for rq to retry."""
     settings = get_settings()
-    redis = get_redis()
-    raw = redis.get(_key(message_id))
+    raw = get_redis().get(_key(message_id))
     if raw is None:
         log.info("invitation message %s: nothing to send (expired or already sent)", message_id)
         return False
     message = InviteMessage(**json.loads(raw))
-    try:
+
+    def send() -> None:
         if message.channel == "sms" and settings.sms_sender == "dev":
             keep_in_outbox(CodeSms(phone=message.to, text=message.text, code="", purpose=SMS_PURPOSE))
         elif message.channel == "sms":
@@ -172,13 +172,5 @@ def deliver(message_id: str) -> bool:
                               f"clipjury-invite-{message_id}")
         else:
             EmailChannel(settings).transmit(_email(message, message_id))
-    except Undeliverable as exc:
-        log.warning("invitation %s to %s refused (%s): dropped", message.channel, _shown(message), exc.reason)
-        redis.delete(_key(message_id))
-        return False
-    except DeliveryFailed:
-        log.warning("invitation %s to %s not delivered yet; rq retries", message.channel, _shown(message))
-        raise
-    redis.delete(_key(message_id))
-    log.info("invitation %s to %s sent", message.channel, _shown(message))
-    return True
+
+    return hand_over(_key(message_id), send, f"invitation {message.channel} to {_shown(message)}")

@@ -20,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from clipjury.accounts.models import Province, Role, User
+from clipjury.accounts.nicknames import clean_nickname
 from clipjury.accounts.passwords import ensure_strong_password
 from clipjury.accounts.privacy import consent_text
 from clipjury.accounts.security import hash_password
@@ -35,18 +36,12 @@ from clipjury.units.membership import join_with_code, unit_for_code
 
 log = logging.getLogger(__name__)
 
-NICKNAME_MAX_CHARS = 20
 USERNAME_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 class ConsentRequired(Invalid):
     code = "consent_required"
     message = "请阅读并勾选同意作品权利说明和个人信息处理说明后再注册。"
-
-
-class BadNickname(Invalid):
-    code = "bad_nickname"
-    message = f"昵称须为 1–{NICKNAME_MAX_CHARS} 个字符，不能含有控制字符。"
 
 
 class UnknownProvince(Invalid):
@@ -57,13 +52,6 @@ class UnknownProvince(Invalid):
 class PhoneTaken(Conflict):
     code = "phone_taken"
     message = "该手机号已注册，请直接登录；忘记密码可通过短信验证码重设。"
-
-
-def clean_nickname(raw: str) -> str:
-    name = " ".join(raw.split())
-    if not name or len(name) > NICKNAME_MAX_CHARS or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise BadNickname()
-    return name
 
 
 def _new_username(session: Session) -> str:
@@ -87,7 +75,7 @@ def register(
     now: datetime | None = None,
 ) -> User:
     """A new submitter, signed up with a verified phone. Raises (in this order) ``consent_required``,
-    ``bad_nickname``, the password rule's refusals, ``unknown_province``, ``bad_join_code`` /
+    ``nickname_*``, the password rule's refusals, ``unknown_province``, ``bad_join_code`` /
     ``province_mismatch``, ``bad_phone``, ``bad_code`` (401), ``phone_taken`` (409)."""
     now = now or utcnow()
     if not consent:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -123,15 +124,26 @@ def deliver_queued(message_id: str) -> bool:
         # Providers in China send codes through a registered template: the relay fills it with this.
         "code": sms.code,
     }
+    return hand_over(
+        _pending_key(message_id), lambda: post_to_sms_relay(settings, payload, f"clipjury-otp-{message_id}"),
+        f"code SMS for {mask(sms.phone)}",
+    )
+
+
+def hand_over(pending_key: str, send: Callable[[], None], what: str) -> bool:
+    """Send a message waiting in Redis under ``pending_key`` once, and forget it unless trying again can
+    help: False when it was refused for good, ``DeliveryFailed`` (for rq to retry) when it may pass later.
+    ``what`` names it in the log, never with a full number or a secret."""
+    redis = get_redis()
     try:
-        post_to_sms_relay(settings, payload, f"clipjury-otp-{message_id}")
+        send()
     except Undeliverable as exc:
-        log.warning("code SMS for %s refused by the relay (%s): dropped", mask(sms.phone), exc.reason)
-        redis.delete(_pending_key(message_id))
+        log.warning("%s refused (%s): dropped", what, exc.reason)
+        redis.delete(pending_key)
         return False
     except DeliveryFailed:
-        log.warning("code SMS for %s not delivered yet; rq retries", mask(sms.phone))
+        log.warning("%s not delivered yet; rq retries", what)
         raise
-    redis.delete(_pending_key(message_id))
-    log.info("code SMS for %s handed to the relay", mask(sms.phone))
+    redis.delete(pending_key)
+    log.info("%s handed over", what)
     return True

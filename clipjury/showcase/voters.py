@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +21,7 @@ from sqlalchemy import String, cast, exists, literal, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col
 
+from clipjury.accounts.nicknames import clean_nickname
 from clipjury.db import rowcount
 from clipjury.errors import Invalid
 from clipjury.phones import codes
@@ -37,20 +36,11 @@ log = logging.getLogger(__name__)
 
 TOKEN_TYPE = "voter"
 TOKEN_ALGORITHM = "HS256"
-NICKNAME_MAX = 16
-# Eleven digits in a row look like a phone number: a nickname is shown beside nothing, but must not
-# become a place where people publish their numbers.
-_PHONE_LIKE = re.compile(r"\d{11}")
 
 
 class ConsentRequired(Invalid):
     code = "consent_required"
     message = "请阅读并勾选同意《个人信息处理说明》后再验证。"
-
-
-class NicknameInvalid(Invalid):
-    code = "nickname_invalid"
-    message = f"昵称须为 1–{NICKNAME_MAX} 个字，不能含有控制字符、尖括号或手机号码。"
 
 
 def privacy_notice() -> str:
@@ -69,20 +59,6 @@ def privacy_notice() -> str:
 
 def consent_digest(text: str | None = None) -> str:
     return hashlib.sha256((text if text is not None else privacy_notice()).encode("utf-8")).hexdigest()
-
-
-def clean_nickname(raw: Any) -> str:
-    text = unicodedata.normalize("NFKC", raw if isinstance(raw, str) else "").strip()
-    text = " ".join(text.split())
-    if not text:
-        raise NicknameInvalid("请填写昵称。", code="nickname_required")
-    if len(text) > NICKNAME_MAX:
-        raise NicknameInvalid(f"昵称不能超过 {NICKNAME_MAX} 个字。", code="nickname_too_long")
-    if any(unicodedata.category(c).startswith("C") for c in text) or "<" in text or ">" in text:
-        raise NicknameInvalid("昵称中含有不可用的字符。")
-    if _PHONE_LIKE.search(text.replace(" ", "")):
-        raise NicknameInvalid("为保护您的隐私，昵称中请勿包含手机号码。")
-    return text
 
 
 @dataclass(frozen=True)

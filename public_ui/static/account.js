@@ -11,7 +11,9 @@
   var FIELD_OF = {
     bad_phone: "phone", phone_taken: "phone", too_many: "phone",
     bad_code: "code",
-    bad_nickname: "nickname",
+    nickname_required: "nickname",
+    nickname_too_long: "nickname",
+    nickname_invalid: "nickname",
     weak_password: "password", password_too_short: "password", password_too_long: "password",
     password_too_simple: "password", password_contains_username: "password", password_too_common: "password",
     unknown_province: "province",
