@@ -25,7 +25,7 @@ MODELS: tuple[Model, ...] = ("normalised", "additive")
 DECIMALS = 6
 
 ADDITIVE_MAX_ITERATIONS = 500
-ADDITIVE_TOLERANCE = 1e-9
+ADDITIVE_TOLERANCE = 1e-7  # points of T; outputs keep 6 decimals
 
 
 class RankingInputInvalid(Invalid):
@@ -361,24 +361,43 @@ def _mean_var(values: Sequence[float]) -> tuple[float, float]:
 def _additive_biases(
     totals: Sequence[tuple[str, int, float]], judges: Sequence[str], n0: float
 ) -> tuple[dict[str, float], int]:
-    """Alternating least squares for T_jw = q_w + b_j, with each b_j shrunk toward 0 like a judge with n₀
-    extra scores of zero bias (ridge): q_w = mean over j of (T − b_j); b_j = Σ_w (T − q_w)/(n_j + n₀)."""
-    by_work: dict[int, list[tuple[str, float]]] = {}
-    by_judge: dict[str, list[tuple[int, float]]] = {j: [] for j in judges}
+    """Alternating least squares for T_jw = μ + q_w + b_j: each judge's bias b_j is shrunk toward 0 as if the
+    judge had n₀ more scores of no bias (ridge), and the biases weighted by their counts sum to 0 (Σ n_j b_j
+    = 0: a bias is against the panel), which also removes the slow shared mode (all b up, all q down).
+
+    q_w = mean over the work's judges of (T − b_j); b_j = (Σ_w (T − q_w) − λ n_j)/(n_j + n₀) with λ the
+    multiplier that keeps Σ n_j b_j = 0. Each step minimises exactly, so it converges to the one optimum."""
+    if not totals:
+        return {}, 0
+    judge_index = {j: i for i, j in enumerate(judges)}
+    work_index: dict[int, int] = {}
+    pairs: list[tuple[int, int, float]] = []
     for judge, work, t in totals:
-        by_work.setdefault(work, []).append((judge, t))
-        by_judge[judge].append((work, t))
-    bias = dict.fromkeys(judges, 0.0)
-    n0_ = n0 if n0 > 0 else 1e-9  # without any shrinkage the split of a constant between q and b is free
+        pairs.append((judge_index[judge], work_index.setdefault(work, len(work_index)), t))
+    n_judge = [0] * len(judges)
+    n_work = [0] * len(work_index)
+    for j, w, _ in pairs:
+        n_judge[j] += 1
+        n_work[w] += 1
+    denominator = [n + n0 for n in n_judge]
+    lam_den = sum(n * n / d for n, d in zip(n_judge, denominator, strict=True))
+    bias = [0.0] * len(judges)
     iterations = 0
     for iterations in range(1, ADDITIVE_MAX_ITERATIONS + 1):  # noqa: B007
-        quality = {w: math.fsum(t - bias[j] for j, t in rows) / len(rows) for w, rows in by_work.items()}
-        new = {j: math.fsum(t - quality[w] for w, t in rows) / (len(rows) + n0_) for j, rows in by_judge.items()}
-        change = max((abs(new[j] - bias[j]) for j in judges), default=0.0)
+        q_sum = [0.0] * len(work_index)
+        for j, w, t in pairs:
+            q_sum[w] += t - bias[j]
+        quality = [qs / n for qs, n in zip(q_sum, n_work, strict=True)]
+        r_sum = [0.0] * len(judges)
+        for j, w, t in pairs:
+            r_sum[j] += t - quality[w]
+        lam = sum(n * r / d for n, r, d in zip(n_judge, r_sum, denominator, strict=True)) / lam_den
+        new = [(r - lam * n) / d for r, n, d in zip(r_sum, n_judge, denominator, strict=True)]
+        change = max((abs(x - y) for x, y in zip(new, bias, strict=True)), default=0.0)
         bias = new
         if change < ADDITIVE_TOLERANCE:
             break
-    return bias, iterations
+    return {j: bias[i] for j, i in judge_index.items()}, iterations
 
 
 @dataclass(frozen=True)
