@@ -254,3 +254,29 @@ def test_incomplete_scores_and_bad_parameters_are_refused() -> None:
     with pytest.raises(RankingInputInvalid) as err:
         compute_ranking([work(1)], [], RUBRIC, LikesSnapshot(counts={1: 10}, reference=5))
     assert err.value.code == "bad_likes"
+
+
+def test_the_additive_model_takes_panels_that_share_no_work_as_fair_on_average() -> None:
+    # Province-blocked assignment: judges a, b see works 1–20 only, c, d works 21–40 only.
+    rows = [row(j, w, (w * 7 + off) % 11, (w * 3 + off) % 11)
+            for j, off, block in (("a", 0, 0), ("b", 1, 0), ("c", 2, 20), ("d", 4, 20))
+            for w in range(block + 1, block + 21)]
+    works = [work(w) for w in range(1, 41)]
+    result = compute_ranking(works, rows, RUBRIC, LikesSnapshot.of({}), RankingParams(model="additive"))
+    bias = {j.judge: (j.n, j.bias) for j in result.judges}
+    for panel in (("a", "b"), ("c", "d")):
+        assert sum(bias[j][0] * bias[j][1] for j in panel) == pytest.approx(0.0, abs=1e-4)
+    assert result.additive_iterations < 50
+
+
+def test_parameters_read_from_the_campaign_settings_shape() -> None:
+    from clipjury.awards.ranking import DEFAULT_AWARD_LEVELS, rubric_from_settings
+
+    judging = {"judges_per_work": 5, "likes_weight": 0.2, "shrinkage_n0": 3, "near_tie_margin": 1.5,
+               "award_levels": [{"name": "一等奖", "count": 3}, {"name": "优秀奖", "share": 0.1}],
+               "rubric": [{"key": "idea", "name": "思想性", "weight": 2, "min": 0, "max": 10}]}
+    params = RankingParams.from_dict(judging)
+    assert (params.likes_weight, params.shrinkage_n0, params.near_tie_margin) == (0.2, 3, 1.5)
+    assert params.award_levels == (AwardLevel("一等奖", count=3), AwardLevel("优秀奖", share=0.1))
+    assert RankingParams.from_dict({}).award_levels == DEFAULT_AWARD_LEVELS
+    assert rubric_from_settings(judging["rubric"])[0].name == "思想性"  # type: ignore[arg-type]
