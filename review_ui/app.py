@@ -15,6 +15,7 @@ from review_ui.pages import (
     accounts,
     audit,
     dashboard,
+    judging,
     national,
     notifications,
     reports,
@@ -60,5 +61,5 @@ def create_ui(app: FastAPI) -> None:
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
     for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units,
-                 showcase_likes):
+                 showcase_likes, judging):
         app.include_router(page.router)

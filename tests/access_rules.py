@@ -781,6 +781,27 @@ RULES: dict[tuple[str, str], Rule] = {
         special=_judge_has_no_such_work,
     ),
     ("POST", "/api/v1/judging/submit"): Rule("api", roles=JUDGES, mutates=True),
+    ("GET", "/judging"): Rule("page", roles=JUDGES),
+    ("GET", "/judging/works/{work_id}"): Rule("page", roles=JUDGES, scope=Scope.work, role_first=True),
+    ("POST", "/judging/works/{work_id}/scores"): Rule(
+        "page", roles=JUDGES, scope=Scope.work, role_first=True, mutates=True,
+        probe=Probe(form={"expected_rev": "0", "score_thought": "5"}),
+    ),
+    ("POST", "/judging/works/{work_id}/abstain"): Rule(
+        "page", roles=JUDGES, scope=Scope.work, role_first=True, mutates=True, probe=Probe(form={"reason": "矩阵"}),
+    ),
+    ("POST", "/judging/submit"): Rule("page", roles=JUDGES, mutates=True, ok=frozenset({303})),
+    ("GET", "/judging/admin"): Rule("page", roles=NATIONAL, variants=("seed=5",)),
+    ("POST", "/judging/admin/apply"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"seed": "1"}),
+    ),
+    ("POST", "/judging/admin/judges/{username}/unlock"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"reason": "矩阵"}),
+    ),
+    ("POST", "/judging/admin/recusals"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"work_id": "987654", "username": "demo-judge", "reason": "矩阵"}),
+    ),
     ("GET", "/invite/{token}"): Rule("public", ok=frozenset({404})),
     ("POST", "/invite/{token}"): Rule(
         "public", ok=frozenset({404}), probe=Probe(form={"password": "matrix-password-1",

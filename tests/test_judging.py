@@ -200,3 +200,55 @@ def test_an_abstention_is_topped_up_and_an_admin_recusal_is_silent(client: Any, 
     # Five judges, one conflicted by province at most, one recused: three remain free for most works.
     assert len(moved["judges"]) in (2, 3)
     assert next(j for j in after["judges"] if j["username"] == victim)["abstained"] == 0
+
+
+def _page_login(client: Any, username: str) -> str:
+    import re
+
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token
+    done = client.post("/login", data={"username": username, "password": "demo", "csrf_token": token.group(1)},
+                       follow_redirects=False)
+    assert done.status_code == 303, done.text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/judging" if "judge" in username
+                                                                         else "/judging/admin").text)
+    assert found
+    return found.group(1)
+
+
+def test_the_pages_score_submit_and_show_progress(client: Any, demo: dict[str, int]) -> None:
+    made = published_works(2, 1)
+    freeze_likes()
+    csrf = _page_login(client, "demo-admin")
+    proposal = client.get("/judging/admin", params={"seed": 11})
+    assert proposal.status_code == 200 and 'id="proposal-pairs"' in proposal.text and "负载均衡" in proposal.text
+    applied = client.post("/judging/admin/apply", data={"seed": "11", "csrf_token": csrf}, follow_redirects=True)
+    assert "已按随机种子 11 应用分配" in applied.text and 'id="applied-state"' in applied.text
+    client.post("/logout", data={"csrf_token": csrf})
+    csrf = _page_login(client, "demo-judge4")
+    listing = client.get("/judging")
+    assert listing.status_code == 200 and 'id="judge-works"' in listing.text
+    ids = [int(i) for i in __import__("re").findall(r'data-work-id="(\d+)"', listing.text)]
+    assert ids and set(ids) <= set(made["hebei"] + made["shanxi"])
+    page = client.get(f"/judging/works/{ids[0]}")
+    assert page.status_code == 200 and 'id="judge-player"' in page.text and "思想性" in page.text
+    assert "石家庄" not in page.text and "demo-submitter" not in page.text
+    form = {f"score_{k}": str(v) for k, v in FULL.items()}
+    high = client.post(f"/judging/works/{ids[0]}/scores", data={**form, "score_art": "12", "expected_rev": "0",
+                                                                 "csrf_token": csrf}, follow_redirects=True)
+    assert "艺术性" in high.text and "之间" in high.text
+    for work_id in ids:
+        saved = client.post(f"/judging/works/{work_id}/scores",
+                            data={**form, "expected_rev": "0", "csrf_token": csrf}, follow_redirects=True)
+        assert "评分已保存" in saved.text
+    submitted = client.post("/judging/submit", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "全部评分已提交并锁定" in submitted.text and 'id="locked-badge"' in submitted.text
+    client.post("/logout", data={"csrf_token": csrf})
+    csrf = _page_login(client, "demo-admin")
+    unlocked = client.post("/judging/admin/judges/demo-judge4/unlock", data={"reason": "", "csrf_token": csrf},
+                           follow_redirects=True)
+    assert "请填写原因" in unlocked.text
+    unlocked = client.post("/judging/admin/judges/demo-judge4/unlock", data={"reason": "复核", "csrf_token": csrf},
+                           follow_redirects=True)
+    assert "已解锁 demo-judge4 的评分" in unlocked.text
