@@ -9,6 +9,8 @@
   var csrf = form.querySelector('input[name=csrf_token]').value
   var inputs = form.querySelectorAll('input[data-key]')
   var pending = null
+  var busy = false
+  var again = false
 
   function scores () {
     var out = {}
@@ -19,7 +21,10 @@
     return out
   }
 
+  // One save at a time, each on the rev the last one returned: a change made during a save is sent after it.
   function save () {
+    if (busy) { again = true; return }
+    busy = true
     var rev = Number(revField.value)
     state.textContent = '保存中…'
     fetch(form.dataset.api, {
@@ -36,7 +41,10 @@
           state.textContent = body.detail || '保存失败，请重试。'
         }
       })
-    }).catch(function () { state.textContent = '网络异常，未保存，请重试。' })
+    }).catch(function () { state.textContent = '网络异常，未保存，请重试。' }).then(function () {
+      busy = false
+      if (again) { again = false; save() }
+    })
   }
 
   form.addEventListener('change', function () {
