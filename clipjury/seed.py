@@ -120,6 +120,11 @@ def seed_demo(session: Session, *, password_hash: str | None = None) -> Campaign
         ("demo-province-admin", "演示省级管理员（河北省）", Role.provincial_admin, hebei, None),
         ("demo-admin", "演示全国管理员", Role.national_admin, None, None),
         ("demo-judge", "演示评审专家", Role.judge, None, None),
+        # Judges for the expert judging: two affiliated (an automatic conflict with their province's works).
+        ("demo-judge2", "演示评审专家二（河北省）", Role.judge, hebei, None),
+        ("demo-judge3", "演示评审专家三（山西省）", Role.judge, shanxi, None),
+        ("demo-judge4", "演示评审专家四", Role.judge, None, None),
+        ("demo-judge5", "演示评审专家五", Role.judge, None, None),
         ("demo2-submitter", "演示投稿人（太原市）", Role.submitter, shanxi, taiyuan),
         ("demo2-reviewer", "演示评审员（山西省）", Role.reviewer, shanxi, None),
         ("demo2-province-admin", "演示省级管理员（山西省）", Role.provincial_admin, shanxi, None),

@@ -16,6 +16,7 @@ from review_ui.pages import (
     audit,
     campaign,
     dashboard,
+    judging,
     national,
     notifications,
     reports,
@@ -61,5 +62,5 @@ def create_ui(app: FastAPI) -> None:
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
     for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units,
-                 showcase_likes, campaign):
+                 showcase_likes, campaign, judging):
         app.include_router(page.router)

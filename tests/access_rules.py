@@ -65,6 +65,7 @@ REPORT_READERS = frozenset({"unit_coordinator", "provincial_admin", "national_ad
 REPORT_EDITORS = frozenset({"unit_coordinator", "provincial_admin"})
 PROVINCIAL = frozenset({"provincial_admin"})
 NATIONAL = frozenset({"national_admin"})
+JUDGES = frozenset({"judge"})
 
 
 # -- the works of the test world -------------------------------------------------------------------
@@ -314,6 +315,11 @@ DECIDED_BY: dict[str, tuple[str, str]] = {
     "shanxi_not_recommended": ("not_recommend", "national_admin"),
     "shanxi_disqualified": ("disqualify", "province_admin_shanxi"),
 }
+
+
+def _judge_has_no_such_work(actor_name: str, target: str) -> Outcome | None:
+    """The probe names a work nobody is assigned: the judge's answer is the 404 of a work not assigned."""
+    return Outcome.gone
 
 
 def _undo_special(actor_name: str, target: str) -> Outcome | None:
@@ -758,6 +764,52 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/showcase/likes/void"): Rule(
         "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
         probe=Probe(form={"voter_ids": "987654", "reason": "矩阵"}),
+    ),
+    # -- expert judging (issue 16 part A) ------------------------------------------------------------
+    # The matrix's campaign has no frozen likes snapshot: the national admin's proposal and apply are 409.
+    ("POST", "/api/v1/judging/assignments/proposal"): Rule(
+        "api", roles=NATIONAL, ok=frozenset({409}), probe=Probe(json={"seed": 1}),
+        note="changes nothing: 409 likes_not_frozen in the matrix's world",
+    ),
+    ("POST", "/api/v1/judging/assignments/apply"): Rule(
+        "api", roles=NATIONAL, mutates=True, probe=Probe(json={"seed": 1}),
+    ),
+    ("GET", "/api/v1/judging/progress"): Rule("api", roles=NATIONAL),
+    ("POST", "/api/v1/judging/judges/{username}/unlock"): Rule(
+        "api", roles=NATIONAL, mutates=True, probe=Probe(json={"reason": "矩阵"}),
+        note="demo-judge has not submitted: 409 not_locked",
+    ),
+    # A judge sees only the works assigned to them (none in the matrix's world): every work is a 404.
+    ("GET", "/api/v1/judging/works"): Rule("api", roles=JUDGES),
+    ("PUT", "/api/v1/judging/works/{work_id}/scores"): Rule(
+        "api", roles=JUDGES, scope=Scope.work, role_first=True, mutates=True,
+        probe=Probe(json={"scores": {}, "expected_rev": 0}),
+    ),
+    ("POST", "/api/v1/judging/conflicts"): Rule(
+        "api", roles=JUDGES, mutates=True, probe=Probe(json={"work_id": 987654, "reason": "矩阵"}),
+        special=_judge_has_no_such_work,
+    ),
+    ("POST", "/api/v1/judging/submit"): Rule("api", roles=JUDGES, mutates=True),
+    ("GET", "/judging"): Rule("page", roles=JUDGES),
+    ("GET", "/judging/works/{work_id}"): Rule("page", roles=JUDGES, scope=Scope.work, role_first=True),
+    ("POST", "/judging/works/{work_id}/scores"): Rule(
+        "page", roles=JUDGES, scope=Scope.work, role_first=True, mutates=True,
+        probe=Probe(form={"expected_rev": "0", "score_thought": "5"}),
+    ),
+    ("POST", "/judging/works/{work_id}/abstain"): Rule(
+        "page", roles=JUDGES, scope=Scope.work, role_first=True, mutates=True, probe=Probe(form={"reason": "矩阵"}),
+    ),
+    ("POST", "/judging/submit"): Rule("page", roles=JUDGES, mutates=True, ok=frozenset({303})),
+    ("GET", "/judging/admin"): Rule("page", roles=NATIONAL, variants=("seed=5",)),
+    ("POST", "/judging/admin/apply"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"seed": "1"}),
+    ),
+    ("POST", "/judging/admin/judges/{username}/unlock"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"reason": "矩阵"}),
+    ),
+    ("POST", "/judging/admin/recusals"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"work_id": "987654", "username": "demo-judge", "reason": "矩阵"}),
     ),
     ("GET", "/invite/{token}"): Rule("public", ok=frozenset({404})),
     ("POST", "/invite/{token}"): Rule(

@@ -335,6 +335,7 @@ class Env:
         url = path.replace("{work_id}", target_id).replace("{upload_id}", target_id)
         url = url.replace("{notification_id}", target_id).replace("{unit_id}", target_id)
         url = url.replace("{account_id}", target_id).replace("{token}", "matrix-no-such-invite")
+        url = url.replace("{username}", "demo-judge")
         url = url.replace("{activity_key}", world.activity_key).replace("{decision_id}", str(world.document_decision))
         probe_query = rule.probe.query
         if "format=" in query:  # a variant's own format (e.g. format=xlsx) replaces the probe's
@@ -739,6 +740,7 @@ def test_an_incomplete_account_is_refused_on_every_route(env: Env) -> None:
                     url = url.replace("{" + name + "}", target_id)
                 url = url.replace("{activity_key}", world.activity_key)
                 url = url.replace("{decision_id}", str(world.document_decision))
+                url = url.replace("{username}", "demo-judge")
                 is_api = path.startswith("/api/")
                 headers = {k: v.replace("{work_b64}", base64.b64encode(target_id.encode()).decode())
                            for k, v in rule.probe.headers.items()}

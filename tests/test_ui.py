@@ -422,7 +422,7 @@ def test_a_failed_reupload_keeps_the_valid_file(client: Any, demo: dict[str, int
 
 @pytest.mark.parametrize(
     ("username", "home"),
-    [("demo-reviewer", "/review"), ("demo-admin", "/review/national"), ("demo-judge", "/notifications")],
+    [("demo-reviewer", "/review"), ("demo-admin", "/review/national"), ("demo-judge", "/judging")],
 )
 def test_other_roles_get_a_home_without_broken_links(
     client: Any, demo: dict[str, int], username: str, home: str

@@ -19,6 +19,27 @@ from clipjury.showcase.policy import LikesFrozen
 router = APIRouter(tags=["campaigns"])
 
 
+class RubricCriterion(BaseModel):
+    key: str
+    name: str
+    weight: float
+    min: float
+    max: float
+
+
+class JudgingSettings(BaseModel):
+    """Expert judging: judges per work, the rubric, the likes' weight in the final score, the shrinkage
+    n0 of the per-judge normalisation, the award levels (each ``{"name", "count"}`` or ``{"name", "share"}``,
+    filled top-down) and the near-tie margin (points of the 0–100 final score)."""
+
+    judges_per_work: int
+    rubric: list[RubricCriterion]
+    likes_weight: float
+    shrinkage_n0: float
+    award_levels: list[dict[str, Any]]
+    near_tie_margin: float
+
+
 class CampaignSettings(BaseModel):
     """The campaign's settings, named as its columns. Times are UTC; ``effective_*`` are the deadlines that
     apply when the stored one is null (the notice's defaults)."""
@@ -50,6 +71,7 @@ class CampaignSettings(BaseModel):
                     "through the API's verdict names the keys it ticked."
     )
     report_activities: list[dict[str, str]] = Field(description="Read-only here.")
+    judging: JudgingSettings
     created_at: datetime
     effective_forward_deadline: datetime
     effective_report_due_at: datetime
@@ -85,6 +107,42 @@ class ChecklistItemIn(BaseModel):
     required: bool = True
 
 
+_Num = Annotated[float, Field(allow_inf_nan=False, ge=-(2**53), le=2**53)]
+
+
+class RubricCriterionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(max_length=64, pattern=NO_NUL)
+    name: str = Field(max_length=200, pattern=NO_NUL)
+    weight: _Num
+    min: _Num
+    max: _Num
+
+
+class AwardLevelIn(BaseModel):
+    """One award level: ``count`` works, or a ``share`` of the ranked works (give one of them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=200, pattern=NO_NUL)
+    count: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    share: _Num | None = None
+
+
+class JudgingPatch(BaseModel):
+    """Any subset of the judging settings; those not named keep their value."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    judges_per_work: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    rubric: list[RubricCriterionIn] | None = Field(default=None, max_length=64)
+    likes_weight: _Num | None = None
+    shrinkage_n0: _Num | None = None
+    award_levels: list[AwardLevelIn] | None = Field(default=None, max_length=64)
+    near_tie_margin: _Num | None = None
+
+
 class SettingsPatch(BaseModel):
     """Any subset of the editable settings and, optionally, the ``revision`` they were read at (then a change
     made on an older revision is a 409; without it the change applies to the current settings, as the fixed
@@ -118,6 +176,7 @@ class SettingsPatch(BaseModel):
     quota_by_kind: dict[Annotated[str, Field(max_length=32, pattern=NO_NUL)],
                         Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]] | None = Field(default=None, max_length=32)
     review_checklist: list[ChecklistItemIn] | None = Field(default=None, max_length=64)
+    judging: JudgingPatch | None = None
 
 
 class NewCampaign(BaseModel):
@@ -131,6 +190,8 @@ _SETTING_CODES = (
     "unknown_unit_kind", "not_editable", "window_inverted", "bad_window", "forward_before_deadline",
     "report_before_deadline",
     "showcase_incomplete", "step_over_limit", "limit_below_works",
+    "invalid_rubric", "invalid_rubric_key", "duplicate_rubric_key", "invalid_range", "invalid_name",
+    "invalid_levels", "duplicate_level", "shares_over_one",
 )
 _PATCH_ERRORS: tuple[ErrorDoc, ...] = (
     *BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, NoActiveCampaign, service.NotNationalAdmin,
@@ -163,7 +224,15 @@ def change_settings(body: SettingsPatch, user: CurrentUser, session: SessionDep)
     """Changes any subset of the settings (national admin). An inconsistent whole is a 422 whose ``field``
     names the setting; a change made on an older ``revision`` is a 409 ``campaign_changed``; moving the showcase
     window once its like counts are frozen is a 409 ``likes_frozen``."""
-    changes = body.model_dump(exclude_unset=True, exclude={"revision", "force"})
+    changes = body.model_dump(exclude_unset=True, exclude={"revision", "force", "judging"})
+    if body.judging is not None:
+        judging = body.judging.model_dump(exclude_unset=True)
+        if judging.get("award_levels") is not None:
+            # A level is {name, count} or {name, share}: the one not sent is not part of it.
+            judging["award_levels"] = [
+                {k: v for k, v in level.items() if v is not None or k == "name"} for level in judging["award_levels"]
+            ]
+        changes["judging"] = judging
     result = service.update_settings(session, user, changes, revision=body.revision, force=body.force)
     return {**_view(result.campaign), "warnings": result.warnings}
 

@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
+from clipjury.judging.settings import default_judging
 from clipjury.media.rules import DEFAULT_DURATION_STEP_S
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, utcnow
 
@@ -118,6 +119,9 @@ class Campaign(SQLModel, table=True):
     )
     # Shown on the new-work form: the rights the organiser receives (附件3 注意事项).
     rights_notice: str = Field(default=DEFAULT_RIGHTS_NOTICE, max_length=4000)
+    # The expert judging's settings (clipjury.judging.settings): rubric, judges per work, likes weight,
+    # shrinkage, award levels, near-tie margin. Migration 0019_judging.
+    judging: dict[str, Any] = Field(default_factory=default_judging, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
     def opening_line(self, province_name: str) -> str:

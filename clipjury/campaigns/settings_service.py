@@ -6,6 +6,7 @@ Every consistency rule of the settings lives here; the API parses the body, call
 from __future__ import annotations
 
 import calendar
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,6 +20,7 @@ from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid
+from clipjury.judging import settings as judging_settings
 from clipjury.media.rules import exceeds, format_seconds
 from clipjury.showcase.snapshots import ensure_window_may_move
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc, fmt_local
@@ -51,7 +53,7 @@ NULLABLE_FIELDS = frozenset({"forward_deadline", "showcase_starts_at", "showcase
 EDITABLE_FIELDS = frozenset({
     "name", *TIME_FIELDS, "upload_grace_minutes", "claim_ttl_hours", "max_size_bytes", "max_duration_s",
     "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "quota_by_kind",
-    "review_checklist",
+    "review_checklist", "judging",
 })
 # What the settings answer shows, in this order (the campaign's columns).
 SETTINGS_FIELDS = (
@@ -59,7 +61,7 @@ SETTINGS_FIELDS = (
     "upload_grace_minutes", "forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at",
     "claim_ttl_hours", "national_results_published_at", "max_size_bytes", "max_duration_s", "duration_step_s",
     "allowed_brands", "opening_line_template", "rights_notice", "quota_by_kind", "review_checklist",
-    "report_activities", "created_at",
+    "report_activities", "judging", "created_at",
 )
 
 
@@ -106,6 +108,7 @@ def settings_of(campaign: Campaign) -> dict[str, Any]:
         if isinstance(value, datetime):
             value = as_utc(value)
         values[name] = value
+    values["judging"] = judging_settings.effective(campaign.judging)
     values["effective_forward_deadline"] = campaign.effective_forward_deadline()
     values["effective_report_due_at"] = campaign.effective_report_due_at()
     return values
@@ -376,7 +379,10 @@ def update_settings(
     unknown = sorted(set(changes) - EDITABLE_FIELDS)
     if unknown:
         raise SettingInvalid(unknown[0], f"{unknown[0]} 不能在这里修改。", code="not_editable")
-    checked = {name: _checked(name, value) for name, value in changes.items()}
+    checked = {name: _checked(name, value) for name, value in changes.items() if name != "judging"}
+    if "judging" in changes:
+        # Merged: a change names the judging settings it changes, the others keep their value.
+        checked["judging"] = judging_settings.checked(changes["judging"], campaign.judging)
     before_all = {name: getattr(campaign, name) for name in EDITABLE_FIELDS}
     for name in TIME_FIELDS:
         if before_all[name] is not None:
@@ -466,6 +472,7 @@ def start_campaign(session: Session, user: User, *, name: Any, year: Any) -> Cam
     values.update(
         name=title, allowed_brands=list(current.allowed_brands), quota_by_kind=dict(current.quota_by_kind),
         review_checklist=list(current.review_checklist),
+        judging=copy.deepcopy(judging_settings.effective(current.judging)),
         report_activities=[dict(a) for a in current.report_activities],
     )
     campaign = Campaign(slug=slug, year=year, is_active=True, **values)
