@@ -71,7 +71,7 @@ def test_migrate_and_seed_demo_are_idempotent(fresh_database: str) -> None:
     first = clipjury("seed-demo", env=env)
     assert first.returncode == 0, first.stderr
     counts = _counts(fresh_database)
-    assert counts["Campaign"] == 1 and counts["User"] == 9 and counts["Unit"] == 25, counts
+    assert counts["Campaign"] == 1 and counts["User"] == 13 and counts["Unit"] == 25, counts
     second = clipjury("seed-demo", env=env)
     assert second.returncode == 0, second.stderr
     assert _counts(fresh_database) == counts

@@ -20,7 +20,7 @@ def test_seed_is_idempotent(demo: dict[str, int], demo_hash: str) -> None:
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(Campaign)).one() == 1
         assert session.exec(select(func.count()).select_from(Unit)).one() == 25
-        assert session.exec(select(func.count()).select_from(User)).one() == 9
+        assert session.exec(select(func.count()).select_from(User)).one() == 13
         quotas = {q.required for q in session.exec(select(UnitQuota))}
         assert quotas == {10, 2, 1}
 

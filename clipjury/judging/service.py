@@ -50,6 +50,8 @@ from clipjury.showcase import snapshots
 from clipjury.showcase.models import ShowcaseEntry
 from clipjury.timeutil import utcnow
 from clipjury.works.models import Work, WorkStatus
+from clipjury.works.playback import playback_for
+from storage import get_store
 
 REASON_MAX = 2000
 AUTO_KINDS = (ConflictKind.province.value, ConflictKind.unit.value)
@@ -428,15 +430,11 @@ class JudgeWork:
 
 def _media(session: Session, work: Work, entry: ShowcaseEntry | None) -> tuple[str | None, str | None]:
     """The public copy (metadata stripped) when the showcase has one, else the work's playback; presigned."""
-    from storage import get_store
-
     if entry is not None and entry.public_key:
         store = get_store()
         poster = store.presigned_get(entry.public_poster_key, content_type="image/jpeg") \
             if entry.public_poster_key else None
         return store.presigned_get(entry.public_key, content_type="video/mp4"), poster
-    from clipjury.works.playback import playback_for
-
     playback = playback_for(session, work)
     return playback.video_url, playback.poster_url
 

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 
-from api.deps import CurrentUser, SessionDep, WorkId
+from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import Role
 from clipjury.accounts.policy import require_role
 from clipjury.campaigns.service import active_campaign
@@ -52,7 +52,7 @@ def judge_list(request: Request, user: CurrentUser, session: SessionDep) -> Resp
 
 
 @router.get(JUDGE_HOME + "/works/{work_id}")
-def judge_work_page(request: Request, work_id: WorkId, user: CurrentUser, session: SessionDep) -> Response:
+def judge_work_page(request: Request, work_id: int, user: CurrentUser, session: SessionDep) -> Response:
     _judge(user)
     campaign = active_campaign(session)
     work = judging.judge_work(session, user, work_id)
@@ -67,7 +67,7 @@ def judge_work_page(request: Request, work_id: WorkId, user: CurrentUser, sessio
 
 
 @router.post(JUDGE_HOME + "/works/{work_id}/scores")
-def save_scores_form(request: Request, work_id: WorkId, user: CurrentUser, session: SessionDep,
+def save_scores_form(request: Request, work_id: int, user: CurrentUser, session: SessionDep,
                      form: FormDep) -> Response:
     """The scoring form without script (the page's script saves each change through the API)."""
     _judge(user)
@@ -89,7 +89,7 @@ def save_scores_form(request: Request, work_id: WorkId, user: CurrentUser, sessi
 
 
 @router.post(JUDGE_HOME + "/works/{work_id}/abstain")
-def abstain_form(request: Request, work_id: WorkId, user: CurrentUser, session: SessionDep,
+def abstain_form(request: Request, work_id: int, user: CurrentUser, session: SessionDep,
                  reason: ReasonField = "") -> Response:
     _judge(user)
     if form_action(request, session, lambda: judging.declare_conflict(session, user, work_id, reason),
