@@ -16,6 +16,7 @@ from api.routes import accounts, auth, campaigns, health, notifications, review,
 from api.routes import likes as likes_routes
 from api.routes import public as public_routes
 from api.routes import reports as reports_routes
+from api.routes import showcase as showcase_routes
 from clipjury.settings import get_settings
 
 
@@ -55,6 +56,7 @@ def create_app() -> FastAPI:
     app.include_router(public_routes.router)
     app.include_router(likes_routes.public_router)
     app.include_router(likes_routes.router)
+    app.include_router(showcase_routes.router)
     if settings.sms_sender == "dev":
         # Not merely refused elsewhere: absent, so no production configuration can expose codes.
         from api.routes import dev

@@ -723,6 +723,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/accounts/{account_id}/invite"): Rule(
         "page", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
     ),
+    # -- the showcase (issue 15 part A): publishing is the national office's; the gallery is public --------
+    ("POST", "/api/v1/showcase/works/{work_id}/publish"): Rule(
+        "api", roles=NATIONAL, scope=Scope.work, role_first=True, mutates=True,
+        note="the national admin gets through to the domain's 409 (not recommended, results not published)",
+    ),
+    ("POST", "/api/v1/showcase/works/{work_id}/withdraw"): Rule(
+        "api", roles=NATIONAL, scope=Scope.work, role_first=True, mutates=True,
+    ),
+    ("GET", "/api/v1/showcase/works"): Rule("public", variants=("province=hebei", "limit=5&offset=1")),
     # -- the showcase's likes (issue 15 part B) -------------------------------------------------------
     # A voter signs in with a phone code; a landline is 422 bad_phone for everyone, so no code is used.
     ("POST", "/api/v1/public/sessions"): Rule(

@@ -1,0 +1,182 @@
+"""Issue 15 part A against the real databases, Redis, object store and ffmpeg: publish and withdraw with the
+contract's refusals, the public copy (every tag of a phone's file gone, ffprobed), and the public gallery
+(报送 order, province filter, X-Total-Count, cacheable, no cookie, URLs reused)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from api.app import create_app
+from clipjury.accounts.models import User
+from clipjury.audit.models import AuditEvent
+from clipjury.db import session_scope
+from clipjury.jobs import get_queue, queue_name
+from clipjury.reviews import service as reviews
+from clipjury.showcase.models import ShowcaseEntry
+from clipjury.showcase.tasks import public_copy_job_id
+from clipjury.timeutil import utcnow
+from clipjury.works.models import Work, WorkVersion
+from storage import get_store
+from tests import media
+from tests.conftest import run_jobs, token_for
+from tests.likes_support import showcase_works
+from tests.review_support import ALL_ITEMS, submitted_works
+
+
+@pytest.fixture()
+def api(demo: dict[str, int]) -> Any:
+    with TestClient(create_app()) as client:
+        yield client
+
+
+def _users() -> dict[str, User]:
+    with session_scope() as session:
+        users = {u.username: u for u in session.exec(select(User))}
+        for u in users.values():
+            session.expunge(u)
+        return users
+
+
+def _to_forwarded(username: str, reviewer: str, province_admin: str, count: int = 1) -> list[int]:
+    ids = submitted_works(username, count, title="公开作品")
+    with session_scope() as session:
+        user = {u.username: u for u in session.exec(select(User))}
+        for work_id in ids:
+            reviews.verdict(session, user[reviewer], work_id, "pass", "", checklist=ALL_ITEMS)
+            reviews.forward(session, user[province_admin], work_id)
+    return ids
+
+
+def _probe_tags(path: Path) -> tuple[list[dict[str, Any]], dict[str, Any], list[Any]]:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format_tags:stream_tags:stream=codec_type,codec_name",
+         "-show_chapters", "-of", "json", str(path)], capture_output=True, text=True, check=True,
+    ).stdout
+    data = json.loads(out)
+    return data.get("streams", []), data.get("format", {}).get("tags", {}), data.get("chapters", [])
+
+
+def test_publish_refusals_the_public_copy_and_withdraw(api: TestClient, tmp_path: Path) -> None:
+    admin = {"Authorization": f"Bearer {token_for(api, 'demo-admin')}"}
+    [work_id, forwarded_id] = _to_forwarded("demo-submitter", "demo-reviewer", "demo-province-admin", 2)
+    # The original, as a phone and an editor left it, where the submitted version says it is.
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        assert work is not None
+        version = session.get(WorkVersion, work.submitted_version_id)
+        assert version is not None
+        original_key = version.object_key
+    get_store().upload_file(original_key, media.tagged_mp4(), content_type="video/mp4")
+    users = _users()
+    with session_scope() as session:
+        reviews.recommend(session, users["demo-admin"], work_id, True, "")
+
+    def publish(wid: int) -> Any:
+        return api.post(f"/api/v1/showcase/works/{wid}/publish", headers=admin)
+
+    refused = publish(work_id)
+    assert (refused.status_code, refused.json()["code"]) == (409, "results_not_published")
+    with session_scope() as session:
+        reviews.publish_national_results(session, users["demo-admin"])
+    refused = publish(forwarded_id)
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_recommended")
+    assert api.post("/api/v1/showcase/works/999999/publish", headers=admin).status_code == 404
+    province = {"Authorization": f"Bearer {token_for(api, 'demo-province-admin')}"}
+    assert api.post(f"/api/v1/showcase/works/{work_id}/publish", headers=province).status_code == 403
+
+    # No copy yet: refused, and the copy is asked for (committed with its job, whatever the answer).
+    refused = publish(work_id)
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_playable")
+    assert public_copy_job_id(work_id) in get_queue("media").job_ids, queue_name("media")
+    assert api.get("/api/v1/showcase/works").json() == []
+    assert run_jobs() >= 1
+
+    with session_scope() as session:
+        entry = session.get(ShowcaseEntry, work_id)
+        assert entry is not None and entry.copy_status == "ready", entry
+        assert entry.copy_attempts == 1 and entry.public_key and entry.public_poster_key
+        assert entry.public_key.startswith("showcase/works/")
+        copy_key, poster_key = entry.public_key, entry.public_poster_key
+    copy = tmp_path / "public.mp4"
+    get_store().download_file(copy_key, copy)
+    streams, tags, chapters = _probe_tags(copy)
+    # Only the first video and the first audio stream, remuxed (h264/aac), with no tag of the original's.
+    assert [(s["codec_type"], s["codec_name"]) for s in streams] == [("video", "h264"), ("audio", "aac")]
+    everything = json.dumps([streams, tags, chapters], ensure_ascii=False)
+    for secret in ("location", "116.4074", "secret-phone-comment", "SecretPhoneMaker", "SecretCamHandler",
+                   "SecretMicHandler", "Lavf", "Lavc", "encoder", "comment", "make"):
+        assert secret not in everything, (secret, everything)
+    assert chapters == []
+    # +faststart: the index comes before the media data.
+    head = copy.read_bytes()
+    assert 0 <= head.find(b"moov") < head.find(b"mdat")
+    assert get_store().head(poster_key) is not None
+
+    published = publish(work_id)
+    assert published.status_code == 200, published.text
+    assert published.json()["published"] is True and published.json()["copy_status"] == "ready"
+    assert publish(work_id).status_code == 200  # again: nothing changes, audited once
+    listed = api.get("/api/v1/showcase/works")
+    assert listed.status_code == 200
+    [item] = listed.json()
+    assert item["id"] == work_id and item["province"] == "河北省" and item["likes"] == 0
+    assert item["unit"] == "石家庄市"
+    assert "showcase/works/" in item["video_url"] and "poster.jpg" in item["poster_url"]
+
+    withdrawn = api.post(f"/api/v1/showcase/works/{work_id}/withdraw", headers=admin)
+    assert withdrawn.status_code == 200 and withdrawn.json()["published"] is False
+    assert api.get("/api/v1/showcase/works").json() == []
+    with session_scope() as session:
+        actions = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.work_id == work_id))]
+    assert actions.count("showcase_publish") == 1 and actions.count("showcase_withdraw") == 1
+
+    # Published again, then disqualified: off the showcase whatever the flag says.
+    assert publish(work_id).status_code == 200
+    with session_scope() as session:
+        reviews.disqualify(session, users["demo-admin"], work_id, "侵权")
+    assert api.get("/api/v1/showcase/works").json() == []
+    refused = publish(work_id)
+    assert (refused.status_code, refused.json()["code"]) == (409, "not_recommended")
+
+
+def test_the_gallery_in_forwarding_order_filtered_cacheable_without_a_cookie(api: TestClient) -> None:
+    hebei = showcase_works(3)
+    # A Shanxi work, recommended after the results were published is impossible: make its entry directly.
+    [shanxi] = _to_forwarded("demo2-submitter", "demo2-reviewer", "demo2-province-admin")
+    users = _users()
+    now = utcnow()
+    with session_scope() as session:
+        session.execute(update(Work).where(col(Work.id) == shanxi).values(status="recommended"))
+        campaign_id = session.get(Work, shanxi).campaign_id  # type: ignore[union-attr]  # the work exists
+        session.add(ShowcaseEntry(work_id=shanxi, campaign_id=campaign_id, published_at=now, copy_status="ready",
+                                  public_key=f"showcase/works/{shanxi}/v1/public.mp4",
+                                  public_poster_key=f"showcase/works/{shanxi}/v1/poster.jpg"))
+        # 报送 order is not id order: the last Hebei work was forwarded first.
+        for work_id, minutes in zip([*hebei, shanxi], [30, 20, 50, 40], strict=True):
+            session.execute(update(Work).where(col(Work.id) == work_id)
+                            .values(forwarded_at=now - timedelta(minutes=minutes)))
+    assert users
+    first = api.get("/api/v1/showcase/works")
+    assert first.status_code == 200, first.text
+    assert [w["id"] for w in first.json()] == [hebei[2], shanxi, hebei[0], hebei[1]]
+    assert first.headers["x-total-count"] == "4"
+    assert first.headers["cache-control"].startswith("public, max-age=")
+    assert "set-cookie" not in first.headers
+    # The same presigned URLs on the next request (reused, not signed per request).
+    assert api.get("/api/v1/showcase/works").json() == first.json()
+    page = api.get("/api/v1/showcase/works", params={"limit": 2, "offset": 1})
+    assert [w["id"] for w in page.json()] == [shanxi, hebei[0]] and page.headers["x-total-count"] == "4"
+    only = api.get("/api/v1/showcase/works", params={"province": "shanxi"})
+    assert [w["id"] for w in only.json()] == [shanxi] and only.headers["x-total-count"] == "1"
+    assert only.json()[0]["province"] == "山西省"
+    assert api.get("/api/v1/showcase/works", params={"province": "nowhere"}).json() == []
+    assert api.get("/api/v1/showcase/works", params={"limit": 0}).status_code == 422
