@@ -732,6 +732,9 @@ RULES: dict[tuple[str, str], Rule] = {
         "api", roles=NATIONAL, scope=Scope.work, role_first=True, mutates=True,
     ),
     ("GET", "/api/v1/showcase/works"): Rule("public", variants=("province=hebei", "limit=5&offset=1")),
+    ("GET", "/public/showcase"): Rule("public", variants=("province=hebei", "page=2")),
+    # A work page: public; none of the matrix's works is on the showcase, so 404 for everyone.
+    ("GET", "/public/showcase/works/{work_id}"): Rule("public", ok=frozenset({404}), scope=Scope.work),
     # -- the showcase's likes (issue 15 part B) -------------------------------------------------------
     # A voter signs in with a phone code; a landline is 422 bad_phone for everyone, so no code is used.
     ("POST", "/api/v1/public/sessions"): Rule(

@@ -28,7 +28,7 @@ from clipjury.works.models import Work, WorkVersion
 from storage import get_store
 from tests import media
 from tests.conftest import run_jobs, token_for
-from tests.likes_support import showcase_works
+from tests.likes_support import open_window, set_window, showcase_works
 from tests.review_support import ALL_ITEMS, submitted_works
 
 
@@ -180,3 +180,36 @@ def test_the_gallery_in_forwarding_order_filtered_cacheable_without_a_cookie(api
     assert only.json()[0]["province"] == "山西省"
     assert api.get("/api/v1/showcase/works", params={"province": "nowhere"}).json() == []
     assert api.get("/api/v1/showcase/works", params={"limit": 0}).status_code == 422
+
+
+def test_the_public_pages_before_during_and_after_the_window(api: TestClient) -> None:
+    [first, second] = showcase_works(2)
+    with session_scope() as session:
+        session.execute(update(ShowcaseEntry).values(public_poster_key=f"showcase/works/{first}/v1/poster.jpg"))
+    now = utcnow()
+    set_window(now + timedelta(days=1), now + timedelta(days=2))
+    gallery = api.get("/public/showcase")
+    assert gallery.status_code == 200, gallery.text
+    assert gallery.headers["cache-control"].startswith("public") and "set-cookie" not in gallery.headers
+    html = gallery.text
+    assert "<title>作品展播" in html and 'property="og:title"' in html
+    assert 'data-window="before"' in html and "展播点赞将于" in html
+    assert html.index(f'data-work="{first}"') < html.index(f'data-work="{second}"')
+    assert api.get("/public/showcase", headers={"If-None-Match": gallery.headers["etag"]}).status_code == 304
+
+    page = api.get(f"/public/showcase/works/{first}")
+    assert page.status_code == 200 and "set-cookie" not in page.headers
+    assert "<title>《展播作品 1》" in page.text and 'property="og:image"' in page.text
+    assert "<video" in page.text and "poster.jpg" in page.text and "data-like-button" in page.text
+    assert "河北省 · 石家庄市" in page.text
+
+    open_window()
+    assert 'data-window="open"' in api.get("/public/showcase").text
+    set_window(now - timedelta(days=2), now - timedelta(days=1))
+    assert "以下为最终点赞数" in api.get(f"/public/showcase/works/{first}").text
+
+    with session_scope() as session:
+        session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == second)
+                        .values(published_at=None))
+    assert api.get(f"/public/showcase/works/{second}").status_code == 404
+    assert f'data-work="{second}"' not in api.get("/public/showcase").text

@@ -22,6 +22,8 @@ from clipjury.jobs import get_redis
 from clipjury.settings import get_settings
 from clipjury.showcase import catalog, counts
 from clipjury.showcase.models import ShowcaseEntry
+from clipjury.showcase.policy import window_of
+from clipjury.timeutil import fmt_local
 from clipjury.works.models import Work
 from storage import get_store
 
@@ -150,3 +152,21 @@ def provinces_on_show(session: Session, campaign: Campaign) -> list[tuple[str, s
         .order_by(col(Province.sort_order), col(Province.code))
     ).all()
     return [(str(code), str(name)) for code, name, _ in rows]
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """Where the showcase's like window stands, for the public pages (times in Beijing time)."""
+
+    state: str  # "unset", "before", "open" or "closed"
+    starts: str
+    ends: str
+
+
+def window_view(campaign: Campaign, now: datetime) -> WindowView:
+    window = window_of(campaign)
+    if window is None:
+        return WindowView("unset", "", "")
+    starts, ends = window
+    state = "before" if now < starts else "open" if now < ends else "closed"
+    return WindowView(state, fmt_local(starts), fmt_local(ends))
