@@ -678,6 +678,15 @@ RULES: dict[tuple[str, str], Rule] = {
         probe=Probe(form={"reason": "矩阵测试"}),
     ),
     ("POST", "/review/national/publish"): Rule("page", roles=NATIONAL, mutates=True, ok=frozenset({303})),
+    # 公开展示 beside the status: the national office's; a refusal (not recommended) is a flash on the way back.
+    ("POST", "/review/national/{work_id}/showcase/publish"): Rule(
+        "page", roles=NATIONAL, scope=Scope.work, role_first=True, out_of_scope=Outcome.bounced, mutates=True,
+        probe=Probe(form={}),
+    ),
+    ("POST", "/review/national/{work_id}/showcase/withdraw"): Rule(
+        "page", roles=NATIONAL, scope=Scope.work, role_first=True, out_of_scope=Outcome.bounced, mutates=True,
+        probe=Probe(form={}),
+    ),
     ("GET", "/dashboard"): Rule("page", roles=QUOTA_ROLES, variants=("province=shanxi", "province=hebei")),
     ("GET", "/notifications"): Rule("page"),
     ("POST", "/notifications/read-all"): Rule("page", mutates=True, ok=frozenset({303})),

@@ -213,3 +213,25 @@ def test_the_public_pages_before_during_and_after_the_window(api: TestClient) ->
                         .values(published_at=None))
     assert api.get(f"/public/showcase/works/{second}").status_code == 404
     assert f'data-work="{second}"' not in api.get("/public/showcase").text
+
+
+def test_the_national_page_publishes_and_withdraws_beside_the_status(api: TestClient) -> None:
+    from tests.test_review_ui import as_user, flash_of, post
+
+    [on_show, not_copied] = showcase_works(2)
+    with session_scope() as session:
+        session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == not_copied)
+                        .values(published_at=None, copy_status="pending", public_key=None))
+    as_user(api, "demo-admin")
+    page = api.get("/review/national?status=recommended")
+    assert page.status_code == 200 and "公开展示" in page.text
+    assert f'action="/review/national/{on_show}/showcase/withdraw"' in page.text
+    assert f'action="/review/national/{not_copied}/showcase/publish"' in page.text
+    # Not copied yet: refused with the reason, the copy asked for (its job queued).
+    done = post(api, f"/review/national/{not_copied}/showcase/publish", page="/review/national")
+    assert done.status_code == 303
+    assert "公开播放版本尚未生成" in flash_of(api, "/review/national")
+    assert public_copy_job_id(not_copied) in get_queue("media").job_ids
+    done = post(api, f"/review/national/{on_show}/showcase/withdraw", page="/review/national")
+    assert done.status_code == 303 and "已撤下" in flash_of(api, "/review/national")
+    assert api.get("/api/v1/showcase/works").json() == []
