@@ -235,3 +235,68 @@ def test_the_national_page_publishes_and_withdraws_beside_the_status(api: TestCl
     done = post(api, f"/review/national/{on_show}/showcase/withdraw", page="/review/national")
     assert done.status_code == 303 and "已撤下" in flash_of(api, "/review/national")
     assert api.get("/api/v1/showcase/works").json() == []
+
+
+# -- one look in Chromium at a phone's 390x844 ---------------------------------------------------------------
+
+def _published_with_copy() -> int:
+    """A recommended work whose original is a real (tagged) MP4, its copy made by the job, published."""
+    from clipjury.showcase import publishing
+    from workers.tasks import make_public_copy
+
+    [work_id] = _to_forwarded("demo-submitter", "demo-reviewer", "demo-province-admin")
+    with session_scope() as session:
+        work = session.get(Work, work_id)
+        version = session.get(WorkVersion, work.submitted_version_id)  # type: ignore[union-attr]  # the work exists
+        assert version is not None
+        key = version.object_key
+    get_store().upload_file(key, media.tagged_mp4(), content_type="video/mp4")
+    users = _users()
+    with session_scope() as session:
+        reviews.recommend(session, users["demo-admin"], work_id, True, "")
+        reviews.publish_national_results(session, users["demo-admin"])
+        publishing.ensure_entry(session, session.get(Work, work_id))  # type: ignore[arg-type]  # the work exists
+    assert make_public_copy(work_id) == "remuxed"
+    with session_scope() as session:
+        assert publishing.publish(session, users["demo-admin"], work_id).refusal is None
+    return work_id
+
+
+@pytest.fixture()
+def server(demo: dict[str, int]) -> Any:
+    from clipjury import devservices
+    from tests.conftest import start_server
+
+    live = start_server()
+    yield live
+    devservices.stop(live.proc)
+
+
+@pytest.mark.browser
+def test_the_gallery_and_a_work_on_a_phone(server: Any, browser: Any) -> None:
+    from playwright.sync_api import expect
+
+    from tests.test_browser import PHONE, SHOTS, new_page, shot
+
+    work_id = _published_with_copy()
+    open_window()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    page: Any = new_page(browser, PHONE, errors)
+    page.goto(f"{server.url}/public/showcase")
+    card = page.locator(f'[data-work="{work_id}"]')
+    expect(card).to_be_visible()
+    page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
+    # Nothing wider than the phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "showcase-phone-gallery")
+    card.locator("a").click()
+    page.wait_for_url(f"{server.url}/public/showcase/works/{work_id}")
+    assert page.title().startswith("《公开作品 1》")
+    # The player loads the public copy (the store's presigned URL) far enough to know its length.
+    page.wait_for_function("() => document.querySelector('video.sc-player').readyState >= 1")
+    assert page.evaluate("document.querySelector('video.sc-player').duration") > 1
+    expect(page.locator("[data-like-button]")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    shot(page, "showcase-phone-work")
+    assert errors == [], errors
