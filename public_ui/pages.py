@@ -14,11 +14,12 @@ from clipjury.accounts.registration import NICKNAME_MAX_CHARS
 from clipjury.campaigns.public import public_campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import DB_ID_MAX
+from clipjury.settings import get_settings
 from clipjury.showcase import gallery
 from clipjury.showcase.likes import public_like_view
 from clipjury.showcase.policy import NotOnShowcase
 from clipjury.timeutil import utcnow
-from public_ui.web import PublicRoute, render_public
+from public_ui.web import PublicRoute, render_public, render_public_cached
 
 router = APIRouter(route_class=PublicRoute, include_in_schema=False)
 
@@ -65,16 +66,21 @@ def showcase_gallery(
 ) -> Response:
     """展播: the published works in 报送 order, filterable by province, with their like counts; before the
     window it says when liking opens, after it that the counts are final."""
-    campaign = active_campaign(session)
-    found = gallery.gallery(session, campaign, province_code=province or None, limit=GALLERY_PAGE_SIZE,
-                            offset=(page - 1) * GALLERY_PAGE_SIZE)
-    pages = max(1, -(-found.total // GALLERY_PAGE_SIZE))
-    return render_public(request, "showcase/gallery.html", {
-        "campaign_name": campaign.name, "works": found.works, "total": found.total, "page": page, "pages": pages,
-        "province": province, "provinces": gallery.provinces_on_show(session, campaign),
-        "window": gallery.window_view(campaign, utcnow()),
-        "og_image": next((w.poster_url for w in found.works if w.poster_url), None),
-    })
+
+    def build() -> dict[str, object]:
+        campaign = active_campaign(session)
+        found = gallery.gallery(session, campaign, province_code=province or None, limit=GALLERY_PAGE_SIZE,
+                                offset=(page - 1) * GALLERY_PAGE_SIZE)
+        return {
+            "campaign_name": campaign.name, "works": found.works, "total": found.total, "page": page,
+            "pages": max(1, -(-found.total // GALLERY_PAGE_SIZE)), "province": province,
+            "provinces": gallery.provinces_on_show(session, campaign),
+            "window": gallery.window_view(campaign, utcnow()),
+            "og_image": next((w.poster_url for w in found.works if w.poster_url), None),
+        }
+
+    # The hottest public page: rendered once per showcase_page_cache_s for every anonymous visitor.
+    return render_public_cached(request, "showcase/gallery.html", build, get_settings().showcase_page_cache_s)
 
 
 @router.api_route("/showcase/works/{work_id}", methods=["GET", "HEAD"])

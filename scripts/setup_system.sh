@@ -18,6 +18,8 @@ have_cmd nginx || [ -x /usr/sbin/nginx ] || need_pkg nginx
 have_cmd chromium || have_cmd chromium-browser || need_pkg chromium
 # The web UI and the browser tests show Chinese: without a CJK font Chromium draws boxes.
 need_pkg fonts-noto-cjk
+# The load generator of the benchmarks (bench/bench_likes.py, bench/bench_gallery.py).
+have_cmd wrk || need_pkg wrk
 # Debian splits `venv`'s pip bootstrap into python3-venv.
 { have_cmd "$PYTHON" && "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; } || need_pkg python3-venv
 # Node may come from Debian or elsewhere (nodesource ships npm inside nodejs): only fill what is absent.

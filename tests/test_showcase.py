@@ -19,8 +19,9 @@ from api.app import create_app
 from clipjury.accounts.models import User
 from clipjury.audit.models import AuditEvent
 from clipjury.db import session_scope
-from clipjury.jobs import get_queue, queue_name
+from clipjury.jobs import get_queue, get_redis, queue_name
 from clipjury.reviews import service as reviews
+from clipjury.showcase import counts
 from clipjury.showcase.models import ShowcaseEntry
 from clipjury.showcase.tasks import public_copy_job_id
 from clipjury.timeutil import utcnow
@@ -182,7 +183,11 @@ def test_the_gallery_in_forwarding_order_filtered_cacheable_without_a_cookie(api
     assert api.get("/api/v1/showcase/works", params={"limit": 0}).status_code == 422
 
 
-def test_the_public_pages_before_during_and_after_the_window(api: TestClient) -> None:
+def test_the_public_pages_before_during_and_after_the_window(api: TestClient,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from clipjury.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "showcase_page_cache_s", 0)
     [first, second] = showcase_works(2)
     with session_scope() as session:
         session.execute(update(ShowcaseEntry).values(public_poster_key=f"showcase/works/{first}/v1/poster.jpg"))
@@ -300,3 +305,19 @@ def test_the_gallery_and_a_work_on_a_phone(server: Any, browser: Any) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     shot(page, "showcase-phone-work")
     assert errors == [], errors
+
+
+def test_the_gallery_page_is_rendered_once_per_interval_for_anonymous_visitors(api: TestClient) -> None:
+    from public_ui.web import clear_page_cache
+    from tests.test_review_ui import as_user
+
+    clear_page_cache()  # the cache is the process's, and an earlier test may have filled it
+    [work_id] = showcase_works(1)
+    first = api.get("/public/showcase?province=hebei")
+    assert 'data-likes>0<' in first.text
+    get_redis().hset(counts.cache_key(), str(work_id), 5)
+    # Within showcase_page_cache_s: the same bytes, without reading the database or Redis.
+    assert api.get("/public/showcase?province=hebei").text == first.text
+    # A signed-in visitor's page is never the shared one.
+    as_user(api, "demo-submitter")
+    assert 'data-likes>5<' in api.get("/public/showcase?province=hebei").text
