@@ -321,3 +321,25 @@ def test_the_gallery_page_is_rendered_once_per_interval_for_anonymous_visitors(a
     # A signed-in visitor's page is never the shared one.
     as_user(api, "demo-submitter")
     assert 'data-likes>5<' in api.get("/public/showcase?province=hebei").text
+
+
+def test_backfill_asks_for_the_copies_of_recommended_works_without_one(api: TestClient,
+                                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from clipjury_cli.main import main
+
+    [ready, *missing] = showcase_works(3)
+    with session_scope() as session:
+        session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == missing[0])
+                        .values(copy_status="failed", copy_error="x"))
+        session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == missing[1])
+                        .values(copy_status="pending", public_key=None))
+    assert main(["showcase-backfill"]) == 0
+    assert f"[{missing[1]}]" in capsys.readouterr().out
+    queued = get_queue("media").job_ids
+    assert public_copy_job_id(missing[1]) in queued and public_copy_job_id(ready) not in queued
+    assert public_copy_job_id(missing[0]) not in queued
+    assert main(["showcase-backfill", "--retry-failed"]) == 0
+    assert public_copy_job_id(missing[0]) in get_queue("media").job_ids
+    with session_scope() as session:
+        entry = session.get(ShowcaseEntry, missing[0])
+        assert entry is not None and (entry.copy_status, entry.copy_attempts, entry.copy_error) == ("pending", 0, None)
