@@ -8,7 +8,8 @@ it. ``wrk`` (2 threads, 32 connections, on the same 2 cores: only ratios taken i
 one after another for ``--seconds`` each: the constant endpoint, the gallery page ``/public/showcase`` (24
 works with their posters' presigned URLs and like counts), a province's gallery page, and the gallery API
 ``/api/v1/showcase/works``. Every request is a full render: no ``If-None-Match`` is sent. Target: the
-gallery page sustains >= 0.80 of the constant endpoint's requests per second.
+gallery page sustains >= 0.80 of the constant endpoint's requests per second. ``--page-cache-s 0`` measures
+every request rendered (no per-process page cache).
 
 Writes ``bench/out/gallery-<db>.json``.
 
@@ -120,13 +121,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--page-cache-s", type=float, default=2.0,
+                        help="CLIPJURY_SHOWCASE_PAGE_CACHE_S for the server (0: every request renders)")
     args = parser.parse_args()
     name = f"clipjury_bench_gallery_{os.getpid()}"
     if args.db == "postgres":
         create_database(ADMIN_URL, name)
-    env = _env(args.db, name)
+    env = {**_env(args.db, name), "CLIPJURY_SHOWCASE_PAGE_CACHE_S": str(args.page_cache_s)}
     result: dict[str, Any] = {"db": args.db, "machine": f"{platform.node()} {platform.machine()} "
-                              f"{os.cpu_count()} cores, {platform.python_version()}", "works": WORKS}
+                              f"{os.cpu_count()} cores, {platform.python_version()}", "works": WORKS,
+                              "page_cache_s": args.page_cache_s}
     started = time.monotonic()
     load(env)
     result["load_s"] = round(time.monotonic() - started, 1)
@@ -152,7 +156,8 @@ def main() -> None:
         if args.db == "postgres":
             drop_database(ADMIN_URL, name)
     OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / f"gallery-{args.db}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    suffix = "" if args.page_cache_s else "-uncached"
+    (OUT / f"gallery-{args.db}{suffix}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
 

@@ -13,7 +13,7 @@ from clipjury.accounts.provinces import list_provinces
 from clipjury.accounts.registration import NICKNAME_MAX_CHARS
 from clipjury.campaigns.public import public_campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.db import DB_ID_MAX
+from clipjury.db import DB_ID_MAX, session_scope
 from clipjury.settings import get_settings
 from clipjury.showcase import gallery
 from clipjury.showcase.likes import public_like_view
@@ -60,7 +60,7 @@ GALLERY_PAGE_SIZE = 24
 
 @router.api_route("/showcase", methods=["GET", "HEAD"])
 def showcase_gallery(
-    request: Request, session: SessionDep,
+    request: Request,
     province: Annotated[str, Query(max_length=32)] = "",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> Response:
@@ -68,16 +68,19 @@ def showcase_gallery(
     window it says when liking opens, after it that the counts are final."""
 
     def build() -> dict[str, object]:
-        campaign = active_campaign(session)
-        found = gallery.gallery(session, campaign, province_code=province or None, limit=GALLERY_PAGE_SIZE,
-                                offset=(page - 1) * GALLERY_PAGE_SIZE)
-        return {
-            "campaign_name": campaign.name, "works": found.works, "total": found.total, "page": page,
-            "pages": max(1, -(-found.total // GALLERY_PAGE_SIZE)), "province": province,
-            "provinces": gallery.provinces_on_show(session, campaign),
-            "window": gallery.window_view(campaign, utcnow()),
-            "og_image": next((w.poster_url for w in found.works if w.poster_url), None),
-        }
+        # Its own unit of work (read only), opened only when the page is rendered: a request answered from
+        # the page cache takes no session at all.
+        with session_scope() as session:
+            campaign = active_campaign(session)
+            found = gallery.gallery(session, campaign, province_code=province or None, limit=GALLERY_PAGE_SIZE,
+                                    offset=(page - 1) * GALLERY_PAGE_SIZE)
+            return {
+                "campaign_name": campaign.name, "works": found.works, "total": found.total, "page": page,
+                "pages": max(1, -(-found.total // GALLERY_PAGE_SIZE)), "province": province,
+                "provinces": gallery.provinces_on_show(session, campaign),
+                "window": gallery.window_view(campaign, utcnow()),
+                "og_image": next((w.poster_url for w in found.works if w.poster_url), None),
+            }
 
     # The hottest public page: rendered once per showcase_page_cache_s for every anonymous visitor.
     return render_public_cached(request, "showcase/gallery.html", build, get_settings().showcase_page_cache_s)

@@ -100,9 +100,10 @@ def render_public(request: Request, template: str, context: dict[str, Any] | Non
     return _shared_answer(request, body)
 
 
-# Rendered anonymous pages kept by this process (``render_public_cached``): path and query -> (expiry, body).
+# Rendered anonymous pages kept by this process (``render_public_cached``): path and query -> (expiry, body,
+# ETag).
 # Bounded: a flood of distinct query strings empties it rather than growing it.
-_PAGE_CACHE: dict[str, tuple[float, bytes]] = {}
+_PAGE_CACHE: dict[str, tuple[float, bytes, str]] = {}
 PAGE_CACHE_MAX_ENTRIES = 256
 
 
@@ -116,13 +117,18 @@ def render_public_cached(request: Request, template: str, build: Callable[[], di
     key = f"{request.url.path}?{request.url.query}"
     now = time.monotonic()
     hit = _PAGE_CACHE.get(key)
-    if hit is not None and hit[0] > now:
-        return _shared_answer(request, hit[1])
+    if hit is not None:
+        if hit[0] > now:
+            return _shared_answer(request, hit[1], hit[2])
+        # Expired: this request renders it again while every other one keeps getting the old page for a
+        # moment more (without this, all the requests in flight at the expiry rendered it at once).
+        _PAGE_CACHE[key] = (now + ttl_s, hit[1], hit[2])
     body = _render_body(request, template, build()).encode()
     if len(_PAGE_CACHE) >= PAGE_CACHE_MAX_ENTRIES:
         _PAGE_CACHE.clear()
-    _PAGE_CACHE[key] = (now + ttl_s, body)
-    return _shared_answer(request, body)
+    etag = _etag(body)
+    _PAGE_CACHE[key] = (now + ttl_s, body, etag)
+    return _shared_answer(request, body, etag)
 
 
 def clear_page_cache() -> None:
@@ -130,9 +136,13 @@ def clear_page_cache() -> None:
     _PAGE_CACHE.clear()
 
 
-def _shared_answer(request: Request, body: bytes) -> Response:
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _shared_answer(request: Request, body: bytes, etag: str | None = None) -> Response:
     headers = _headers(cacheable=True)
-    headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers["ETag"] = etag or _etag(body)
     sent = request.headers.get("if-none-match", "")
     if headers["ETag"] in {tag.strip().removeprefix("W/") for tag in sent.split(",")} or sent.strip() == "*":
         return Response(status_code=304, headers=headers)
