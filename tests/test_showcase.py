@@ -343,3 +343,18 @@ def test_backfill_asks_for_the_copies_of_recommended_works_without_one(api: Test
     with session_scope() as session:
         entry = session.get(ShowcaseEntry, missing[0])
         assert entry is not None and (entry.copy_status, entry.copy_attempts, entry.copy_error) == ("pending", 0, None)
+
+
+def test_the_sweep_resends_a_lost_public_copy_job(demo: dict[str, int]) -> None:
+    from workers.tasks import sweep_public_copies
+
+    [lost, fresh] = showcase_works(2)
+    long_ago = utcnow() - timedelta(hours=2)
+    with session_scope() as session:
+        session.execute(update(ShowcaseEntry).values(copy_status="pending", public_key=None))
+        session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == lost).values(updated_at=long_ago))
+    # The fresh one may still be on its way to Redis; the lost one has been quiet for two hours.
+    assert sweep_public_copies() == [lost]
+    assert public_copy_job_id(lost) in get_queue("media").job_ids
+    assert sweep_public_copies() == []  # queued now: left alone
+    assert fresh

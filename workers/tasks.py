@@ -45,6 +45,7 @@ from clipjury.media.rules import (
 )
 from clipjury.settings import get_settings
 from clipjury.showcase.models import CopyStatus, ShowcaseEntry
+from clipjury.showcase.tasks import PUBLIC_COPY_FUNC, public_copy_job_id
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.uploads.expiry import cleanup_expired_uploads
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
@@ -640,6 +641,31 @@ def _sweep(now: datetime) -> SweepReport:
     with session_scope() as session:
         purge_old_versions(session, get_store(), now)
     return report
+
+
+def sweep_public_copies(now: datetime | None = None) -> list[int]:
+    """Re-send the public-copy jobs of pending copies whose job is neither waiting nor running and that have
+    been quiet for ``job_stale_after_s``: a job lost on its way to Redis, or whose worker died. Bounded by
+    the job itself: each run counts an attempt, and past ``media_max_attempts`` the copy is ``failed``."""
+    now = now or utcnow()
+    stale = timedelta(seconds=get_settings().job_stale_after_s)
+    with session_scope() as session:
+        pending = list(session.exec(
+            select(ShowcaseEntry).where(col(ShowcaseEntry.copy_status) == CopyStatus.pending.value)
+        ))
+    resent: list[int] = []
+    for entry in pending:
+        job_id = public_copy_job_id(entry.work_id)
+        status = _job_status(job_id)
+        if status in WAITING or status == JobStatus.STARTED:
+            continue
+        quiet_since = as_utc(entry.copy_attempted_at or entry.updated_at)
+        if now - quiet_since <= stale + timedelta(seconds=backoff_s(entry.copy_attempts)):
+            continue
+        log.warning("re-sending the public copy of work %s (job %s)", entry.work_id, status)
+        _resend(MEDIA, PUBLIC_COPY_FUNC, job_id, entry.work_id)
+        resent.append(entry.work_id)
+    return resent
 
 
 def _hold(version_id: int, attempts: int) -> bool:
