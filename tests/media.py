@@ -75,6 +75,14 @@ def tagged_mp4(seconds: float = 2) -> Path:
     ])
 
 
+def mpeg4_mp4(seconds: float = 2) -> Path:
+    """MPEG-4 Part 2 video with MP3 audio in MP4, tagged: valid, but no browser plays it as it is."""
+    return _encode("mpeg4.mp4", [
+        *_av_inputs(seconds), "-c:v", "mpeg4", "-c:a", "libmp3lame", "-metadata", "comment=secret-phone-comment",
+        "-shortest", "-f", "mp4",
+    ])
+
+
 def large_mp4(seconds: float = 3) -> Path:
     """About 11 MB a second (640x360, noise at near-lossless quality): a file of several S3 parts that
     still decodes in a second."""

@@ -358,3 +358,19 @@ def test_the_sweep_resends_a_lost_public_copy_job(demo: dict[str, int]) -> None:
     assert public_copy_job_id(lost) in get_queue("media").job_ids
     assert sweep_public_copies() == []  # queued now: left alone
     assert fresh
+
+
+def test_a_copy_of_a_file_browsers_cannot_play_is_transcoded_and_stripped(tmp_path: Path) -> None:
+    from workers import media as worker_media
+
+    source = media.mpeg4_mp4()
+    report = worker_media.probe_header(source)
+    assert report.probe_ok and not worker_media.remuxable(report)
+    out = tmp_path / "public.mp4"
+    assert worker_media.make_public_copy(source, out, report=report) is False
+    streams, tags, _chapters = _probe_tags(out)
+    assert [(s["codec_type"], s["codec_name"]) for s in streams] == [("video", "h264"), ("audio", "aac")]
+    everything = json.dumps([streams, tags], ensure_ascii=False)
+    assert "secret" not in everything and "Lav" not in everything and "encoder" not in everything, everything
+    head = out.read_bytes()
+    assert 0 <= head.find(b"moov") < head.find(b"mdat")

@@ -706,29 +706,40 @@ STRIP_OPTIONS: dict[str, Any] = {
 def make_public_copy(path: Path, out: Path, *, report: MediaReport) -> bool:
     """The public copy of a validated original: only its first video and first audio stream, every
     metadata tag, chapter and data track dropped, ``+faststart``; remuxed when the codecs play in browsers
-    (H.264/AAC), else transcoded like a rendition. Returns whether it was remuxed."""
-    source = ffmpeg.input(_file_url(path), **_input_options())
+    (H.264/AAC), else transcoded like a rendition first. Returns whether the original's streams were kept."""
     has_audio = report.audio is not None
     remux = remuxable(report)
-    options: dict[str, Any] = dict(STRIP_OPTIONS)
-    if not has_audio:
-        options.pop("metadata:s:a:0")
-    if remux:
-        streams = [source["v:0"], source["a:0"]] if has_audio else [source["v:0"]]
-        options["c"] = "copy"
-    else:
+    source_path = path
+    if not remux:
+        # An encoder names itself in the streams it writes (``encoder=Lavc libx264``) whatever the options:
+        # transcode first, then the copy below, which writes no tag at all.
+        source_path = out.with_name(f"{out.stem}-transcoded.mp4")
+        source = ffmpeg.input(_file_url(path), **_input_options())
         video = source["v:0"].filter(
             "scale", w="min(1280,iw)", h="min(1280,ih)", force_original_aspect_ratio="decrease",
             force_divisible_by=2,
         )
-        streams = [video, source["a:0"]] if has_audio else [video]
-        options.update({"vcodec": "libx264", "preset": "veryfast", "crf": 23, "pix_fmt": "yuv420p",
-                        "profile:v": "high", "threads": get_settings().media_threads})
+        options: dict[str, Any] = {
+            "map_metadata": -1, "map_chapters": -1, "vcodec": "libx264", "preset": "veryfast", "crf": 23,
+            "pix_fmt": "yuv420p", "profile:v": "high", "threads": get_settings().media_threads, "f": "mp4",
+        }
         if has_audio:
             options.update({"acodec": "aac", "b:a": "128k", "ac": 2})
-    stream = ffmpeg.output(*streams, str(out), **options)
-    timeout = get_settings().probe_timeout_s * 4 if remux else get_settings().transcode_timeout_s
-    result = _run(_ffmpeg_args(stream, "-y"), timeout)
+        streams = [video, source["a:0"]] if has_audio else [video]
+        _run_tool(ffmpeg.output(*streams, str(source_path), **options), get_settings().transcode_timeout_s)
+    source = ffmpeg.input(_file_url(source_path), **_input_options())
+    copy_options: dict[str, Any] = {**STRIP_OPTIONS, "c": "copy"}
+    if not has_audio:
+        copy_options.pop("metadata:s:a:0")
+    streams = [source["v:0"], source["a:0"]] if has_audio else [source["v:0"]]
+    _run_tool(ffmpeg.output(*streams, str(out), **copy_options), get_settings().probe_timeout_s * 4)
+    if source_path != path:
+        source_path.unlink(missing_ok=True)
+    return remux
+
+
+def _run_tool(stream: Any, timeout_s: float) -> None:
+    out = Path(ffmpeg.get_args(stream)[-1])
+    result = _run(_ffmpeg_args(stream, "-y"), timeout_s)
     if result.timed_out or result.returncode != 0 or not out.exists() or out.stat().st_size == 0:
         raise MediaToolError(f"public copy failed: {result.stderr.strip()[:500]}")
-    return remux
