@@ -17,6 +17,7 @@ from api.routes import judging as judging_routes
 from api.routes import likes as likes_routes
 from api.routes import public as public_routes
 from api.routes import reports as reports_routes
+from api.routes import showcase as showcase_routes
 from clipjury.settings import get_settings
 
 
@@ -57,6 +58,7 @@ def create_app() -> FastAPI:
     app.include_router(likes_routes.public_router)
     app.include_router(likes_routes.router)
     app.include_router(judging_routes.router)
+    app.include_router(showcase_routes.router)
     if settings.sms_sender == "dev":
         # Not merely refused elsewhere: absent, so no production configuration can expose codes.
         from api.routes import dev

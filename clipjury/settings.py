@@ -249,6 +249,13 @@ class Settings(BaseSettings):
     likes_network_voters: int = Field(default=20, ge=2)
     likes_single_purpose_voters: int = Field(default=10, ge=1)
     likes_single_purpose_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # The public copies (clipjury.showcase.gallery): how long a presigned URL of a copy or its poster is
+    # valid. One URL is reused for half that time (kept in Redis), so every page or answer handed out,
+    # even one a cache keeps for public_cache_max_age_s, links to a URL valid for hours yet.
+    showcase_url_expiry_s: int = Field(default=6 * 3600, ge=600, le=7 * 24 * 3600)
+    # How long one process reuses the rendered gallery page (/public/showcase) for anonymous visitors before
+    # reading the database and Redis again (0: every request renders). The like counts on it lag by as much.
+    showcase_page_cache_s: float = Field(default=2.0, ge=0, le=300)
 
     @model_validator(mode="after")
     def _defaults_and_guards(self) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.deps import SessionDep
 from clipjury.accounts.nicknames import NICKNAME_MAX
@@ -13,10 +13,13 @@ from clipjury.accounts.privacy import consent_text
 from clipjury.accounts.provinces import list_provinces
 from clipjury.campaigns.public import public_campaign
 from clipjury.campaigns.service import active_campaign
-from clipjury.db import DB_ID_MAX
+from clipjury.db import DB_ID_MAX, session_scope
+from clipjury.settings import get_settings
+from clipjury.showcase import gallery
 from clipjury.showcase.likes import public_like_view
 from clipjury.showcase.policy import NotOnShowcase
-from public_ui.web import PublicRoute, render_public
+from clipjury.timeutil import utcnow
+from public_ui.web import PublicRoute, render_public, render_public_cached
 
 router = APIRouter(route_class=PublicRoute, include_in_schema=False)
 
@@ -50,3 +53,47 @@ def vote(request: Request, work_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)], se
     if shown is None:
         raise NotOnShowcase()
     return render_public(request, "showcase/vote.html", {"work": shown.work, "likes": shown.likes})
+
+
+GALLERY_PAGE_SIZE = 24
+
+
+@router.api_route("/showcase", methods=["GET", "HEAD"])
+def showcase_gallery(
+    request: Request,
+    province: Annotated[str, Query(max_length=32)] = "",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """展播: the published works in 报送 order, filterable by province, with their like counts; before the
+    window it says when liking opens, after it that the counts are final."""
+
+    def build() -> dict[str, object]:
+        # Its own unit of work (read only), opened only when the page is rendered: a request answered from
+        # the page cache takes no session at all.
+        with session_scope() as session:
+            campaign = active_campaign(session)
+            found = gallery.gallery(session, campaign, province_code=province or None, limit=GALLERY_PAGE_SIZE,
+                                    offset=(page - 1) * GALLERY_PAGE_SIZE)
+            return {
+                "campaign_name": campaign.name, "works": found.works, "total": found.total, "page": page,
+                "pages": max(1, -(-found.total // GALLERY_PAGE_SIZE)), "province": province,
+                "provinces": gallery.provinces_on_show(session, campaign),
+                "window": gallery.window_view(campaign, utcnow()),
+                "og_image": next((w.poster_url for w in found.works if w.poster_url), None),
+            }
+
+    # The hottest public page: rendered once per showcase_page_cache_s for every anonymous visitor.
+    return render_public_cached(request, "showcase/gallery.html", build, get_settings().showcase_page_cache_s)
+
+
+@router.api_route("/showcase/works/{work_id}", methods=["GET", "HEAD"])
+def showcase_work(request: Request, work_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)],
+                  session: SessionDep) -> Response:
+    """A work on the showcase: the player with its public copy and poster, title, province, unit, the like
+    count and the like button. A shareable URL (title and preview image for chat apps)."""
+    work = gallery.gallery_work(session, work_id)
+    if work is None:
+        raise NotOnShowcase()
+    return render_public(request, "showcase/work.html", {
+        "work": work, "likes": work.likes, "window": gallery.window_view(active_campaign(session), utcnow()),
+    })

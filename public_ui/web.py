@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
@@ -96,8 +97,52 @@ def render_public(request: Request, template: str, context: dict[str, Any] | Non
     body = _render_body(request, template, context or {}).encode()
     if not shareable(request):
         return HTMLResponse(body, headers=_headers(cacheable=False))
+    return _shared_answer(request, body)
+
+
+# Rendered anonymous pages kept by this process (``render_public_cached``): path and query -> (expiry, body,
+# ETag).
+# Bounded: a flood of distinct query strings empties it rather than growing it.
+_PAGE_CACHE: dict[str, tuple[float, bytes, str]] = {}
+PAGE_CACHE_MAX_ENTRIES = 256
+
+
+def render_public_cached(request: Request, template: str, build: Callable[[], dict[str, Any]],
+                         ttl_s: float) -> Response:
+    """``render_public`` for a hot page that is the same for every anonymous visitor (the showcase gallery):
+    its body is rendered at most once per ``ttl_s`` per address and process, and ``build`` (the database
+    and Redis reads) is not even called in between. Signed-in visitors always get a fresh page."""
+    if ttl_s <= 0 or not shareable(request):
+        return render_public(request, template, build())
+    key = f"{request.url.path}?{request.url.query}"
+    now = time.monotonic()
+    hit = _PAGE_CACHE.get(key)
+    if hit is not None:
+        if hit[0] > now:
+            return _shared_answer(request, hit[1], hit[2])
+        # Expired: this request renders it again while every other one keeps getting the old page for a
+        # moment more (without this, all the requests in flight at the expiry rendered it at once).
+        _PAGE_CACHE[key] = (now + ttl_s, hit[1], hit[2])
+    body = _render_body(request, template, build()).encode()
+    if len(_PAGE_CACHE) >= PAGE_CACHE_MAX_ENTRIES:
+        _PAGE_CACHE.clear()
+    etag = _etag(body)
+    _PAGE_CACHE[key] = (now + ttl_s, body, etag)
+    return _shared_answer(request, body, etag)
+
+
+def clear_page_cache() -> None:
+    """Forget every rendered page (tests, or after a change that must show at once)."""
+    _PAGE_CACHE.clear()
+
+
+def _etag(body: bytes) -> str:
+    return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+
+
+def _shared_answer(request: Request, body: bytes, etag: str | None = None) -> Response:
     headers = _headers(cacheable=True)
-    headers["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers["ETag"] = etag or _etag(body)
     sent = request.headers.get("if-none-match", "")
     if headers["ETag"] in {tag.strip().removeprefix("W/") for tag in sent.split(",")} or sent.strip() == "*":
         return Response(status_code=304, headers=headers)

@@ -22,6 +22,8 @@ need_pkg fonts-noto-cjk
 need_pkg libpango-1.0-0
 need_pkg libpangoft2-1.0-0
 need_pkg libharfbuzz-subset0
+# The load generator of the benchmarks (bench/bench_likes.py, bench/bench_gallery.py).
+have_cmd wrk || need_pkg wrk
 # Debian splits `venv`'s pip bootstrap into python3-venv.
 { have_cmd "$PYTHON" && "$PYTHON" -c 'import ensurepip, venv' >/dev/null 2>&1; } || need_pkg python3-venv
 # Node may come from Debian or elsewhere (nodesource ships npm inside nodejs): only fill what is absent.

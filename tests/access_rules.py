@@ -693,6 +693,15 @@ RULES: dict[tuple[str, str], Rule] = {
         probe=Probe(form={"reason": "矩阵测试"}),
     ),
     ("POST", "/review/national/publish"): Rule("page", roles=NATIONAL, mutates=True, ok=frozenset({303})),
+    # 公开展示 beside the status: the national office's; a refusal (not recommended) is a flash on the way back.
+    ("POST", "/review/national/{work_id}/showcase/publish"): Rule(
+        "page", roles=NATIONAL, scope=Scope.work, role_first=True, out_of_scope=Outcome.bounced, mutates=True,
+        probe=Probe(form={}),
+    ),
+    ("POST", "/review/national/{work_id}/showcase/withdraw"): Rule(
+        "page", roles=NATIONAL, scope=Scope.work, role_first=True, out_of_scope=Outcome.bounced, mutates=True,
+        probe=Probe(form={}),
+    ),
     ("GET", "/dashboard"): Rule("page", roles=QUOTA_ROLES, variants=("province=shanxi", "province=hebei")),
     ("GET", "/notifications"): Rule("page"),
     ("POST", "/notifications/read-all"): Rule("page", mutates=True, ok=frozenset({303})),
@@ -738,6 +747,18 @@ RULES: dict[tuple[str, str], Rule] = {
     ("POST", "/accounts/{account_id}/invite"): Rule(
         "page", roles=ADMINS, scope=Scope.account, role_first=True, mutates=True,
     ),
+    # -- the showcase (issue 15 part A): publishing is the national office's; the gallery is public --------
+    ("POST", "/api/v1/showcase/works/{work_id}/publish"): Rule(
+        "api", roles=NATIONAL, scope=Scope.work, role_first=True, mutates=True,
+        note="the national admin gets through to the domain's 409 (not recommended, results not published)",
+    ),
+    ("POST", "/api/v1/showcase/works/{work_id}/withdraw"): Rule(
+        "api", roles=NATIONAL, scope=Scope.work, role_first=True, mutates=True,
+    ),
+    ("GET", "/api/v1/showcase/works"): Rule("public", variants=("province=hebei", "limit=5&offset=1")),
+    ("GET", "/public/showcase"): Rule("public", variants=("province=hebei", "page=2")),
+    # A work page: public; none of the matrix's works is on the showcase, so 404 for everyone.
+    ("GET", "/public/showcase/works/{work_id}"): Rule("public", ok=frozenset({404}), scope=Scope.work),
     # -- the showcase's likes (issue 15 part B) -------------------------------------------------------
     # A voter signs in with a phone code; a landline is 422 bad_phone for everyone, so no code is used.
     ("POST", "/api/v1/public/sessions"): Rule(

@@ -62,6 +62,27 @@ def valid_mp4(seconds: float = 2) -> Path:
     return _encode("valid.mp4", [*_av_inputs(seconds), *H264, *AAC, "-shortest", "-f", "mp4"])
 
 
+def tagged_mp4(seconds: float = 2) -> Path:
+    """A valid file carrying what a phone and an editor leave in one: a GPS ``location``, a ``comment``, an
+    ``encoder``, a ``make`` and the streams' ``handler_name``s, and a second audio stream."""
+    return _encode("tagged.mp4", [
+        *_av_inputs(seconds), "-f", "lavfi", "-i", f"sine=frequency=880:sample_rate=8000:duration={seconds}",
+        "-map", "0:v", "-map", "1:a", "-map", "2:a", *H264, *AAC, "-movflags", "use_metadata_tags",
+        "-metadata", "location=+39.9042+116.4074/", "-metadata", "comment=secret-phone-comment",
+        "-metadata", "encoder=SecretPhoneEditor 3.1", "-metadata", "make=SecretPhoneMaker",
+        "-metadata:s:v:0", "handler_name=SecretCamHandler", "-metadata:s:a:0", "handler_name=SecretMicHandler",
+        "-shortest", "-f", "mp4",
+    ])
+
+
+def mpeg4_mp4(seconds: float = 2) -> Path:
+    """MPEG-4 Part 2 video with MP3 audio in MP4, tagged: valid, but no browser plays it as it is."""
+    return _encode("mpeg4.mp4", [
+        *_av_inputs(seconds), "-c:v", "mpeg4", "-c:a", "libmp3lame", "-metadata", "comment=secret-phone-comment",
+        "-shortest", "-f", "mp4",
+    ])
+
+
 def large_mp4(seconds: float = 3) -> Path:
     """About 11 MB a second (640x360, noise at near-lossless quality): a file of several S3 parts that
     still decodes in a second."""

@@ -47,6 +47,13 @@ def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int
     first = seed_demo_works(WORKS)
     assert first.created == WORKS
     assert first.by_status == EXPECTED
+    # The recommended work is on the public showcase, from its stripped public copy.
+    assert first.published == 1
+    from clipjury.showcase.models import ShowcaseEntry
+
+    with session_scope() as session:
+        [entry] = session.exec(select(ShowcaseEntry)).all()
+        assert entry.published_at is not None and entry.copy_status == "ready" and entry.public_key
 
     store = get_store()
     with session_scope() as session:
@@ -83,7 +90,7 @@ def test_seed_demo_works_walks_every_state_and_is_idempotent(demo: dict[str, int
     before = _snapshot()
     assert before["decisions"]  # the states came from review decisions, not written statuses
     second = seed_demo_works(WORKS)
-    assert (second.created, second.advanced) == (0, 0)
+    assert (second.created, second.advanced, second.published) == (0, 0, 1)
     assert second.by_status == expected
     assert _snapshot() == before
 

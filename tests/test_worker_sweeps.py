@@ -12,7 +12,7 @@ from clipjury.jobs import all_queues, get_redis
 from clipjury.notifications.tasks import sweep_lost_notifications
 from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
 from workers.sweeps import SWEEPS, Sweep
-from workers.tasks import sweep
+from workers.tasks import sweep, sweep_public_copies
 from workers.worker import ClipjuryWorker
 
 
@@ -20,7 +20,7 @@ def test_every_domain_sweep_is_registered() -> None:
     assert [(s.name, s.run) for s in SWEEPS] == [
         ("versions", sweep), ("notifications", sweep_lost_notifications),
         ("inactive_accounts", sweep_inactive_accounts), ("likes", sweep_likes),
-        ("voter-retention", sweep_voter_retention),
+        ("voter-retention", sweep_voter_retention), ("public-copies", sweep_public_copies),
     ]
 
 

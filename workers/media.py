@@ -667,3 +667,79 @@ def make_rendition(path: Path, out: Path, *, has_audio: bool) -> None:
     result = _run(_ffmpeg_args(stream, "-y"), get_settings().transcode_timeout_s)
     if result.timed_out or result.returncode != 0 or not out.exists() or out.stat().st_size == 0:
         raise MediaToolError(f"rendition failed: {result.stderr.strip()[:500]}")
+
+
+# -- the showcase's public copy -------------------------------------------------------------------
+
+def probe_header(path: Path) -> MediaReport:
+    """The streams of a local file from its header only (no packet scan, no decode): enough to choose
+    between remuxing and transcoding a file that was validated already."""
+    report = MediaReport(size_bytes=path.stat().st_size, major_brand=sniff(path))
+    if report.major_brand is None:
+        report.probe_error = "not an ISO BMFF file (no ftyp box)"
+        return report
+    _read_header(report, path, get_settings().probe_timeout_s)
+    return report
+
+
+def remuxable(report: MediaReport) -> bool:
+    """Whether the public copy can keep the streams as they are: H.264 a browser decodes, AAC or no audio."""
+    video, audio = report.video, report.audio
+    if video is None or video.codec_name not in PLAYABLE_VIDEO_CODECS or video.pix_fmt not in PLAYABLE_PIX_FMTS:
+        return False
+    if video.profile not in PLAYABLE_H264_PROFILES:
+        return False
+    return audio is None or audio.codec_name == "aac"
+
+
+# Every tag the container or a stream carried (GPS ``location``, ``comment``, the phone's make and model,
+# the editor's ``encoder`` and ``handler_name``...) is dropped; ``bitexact`` keeps ffmpeg from writing its
+# own name and version in their place.
+STRIP_OPTIONS: dict[str, Any] = {
+    "map_metadata": -1, "map_chapters": -1, "dn": None, "sn": None,
+    "fflags": "+bitexact", "flags:v": "+bitexact", "flags:a": "+bitexact",
+    "metadata:s:v:0": "handler_name=", "metadata:s:a:0": "handler_name=",
+    "movflags": "+faststart", "f": "mp4",
+}
+
+
+def make_public_copy(path: Path, out: Path, *, report: MediaReport) -> bool:
+    """The public copy of a validated original: only its first video and first audio stream, every
+    metadata tag, chapter and data track dropped, ``+faststart``; remuxed when the codecs play in browsers
+    (H.264/AAC), else transcoded like a rendition first. Returns whether the original's streams were kept."""
+    has_audio = report.audio is not None
+    remux = remuxable(report)
+    source_path = path
+    if not remux:
+        # An encoder names itself in the streams it writes (``encoder=Lavc libx264``) whatever the options:
+        # transcode first, then the copy below, which writes no tag at all.
+        source_path = out.with_name(f"{out.stem}-transcoded.mp4")
+        source = ffmpeg.input(_file_url(path), **_input_options())
+        video = source["v:0"].filter(
+            "scale", w="min(1280,iw)", h="min(1280,ih)", force_original_aspect_ratio="decrease",
+            force_divisible_by=2,
+        )
+        options: dict[str, Any] = {
+            "map_metadata": -1, "map_chapters": -1, "vcodec": "libx264", "preset": "veryfast", "crf": 23,
+            "pix_fmt": "yuv420p", "profile:v": "high", "threads": get_settings().media_threads, "f": "mp4",
+        }
+        if has_audio:
+            options.update({"acodec": "aac", "b:a": "128k", "ac": 2})
+        streams = [video, source["a:0"]] if has_audio else [video]
+        _run_tool(ffmpeg.output(*streams, str(source_path), **options), get_settings().transcode_timeout_s)
+    source = ffmpeg.input(_file_url(source_path), **_input_options())
+    copy_options: dict[str, Any] = {**STRIP_OPTIONS, "c": "copy"}
+    if not has_audio:
+        copy_options.pop("metadata:s:a:0")
+    streams = [source["v:0"], source["a:0"]] if has_audio else [source["v:0"]]
+    _run_tool(ffmpeg.output(*streams, str(out), **copy_options), get_settings().probe_timeout_s * 4)
+    if source_path != path:
+        source_path.unlink(missing_ok=True)
+    return remux
+
+
+def _run_tool(stream: Any, timeout_s: float) -> None:
+    out = Path(ffmpeg.get_args(stream)[-1])
+    result = _run(_ffmpeg_args(stream, "-y"), timeout_s)
+    if result.timed_out or result.returncode != 0 or not out.exists() or out.stat().st_size == 0:
+        raise MediaToolError(f"public copy failed: {result.stderr.strip()[:500]}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.notifications.tasks import sweep_lost_notifications
 from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
-from workers.tasks import SweepReport, sweep
+from workers.tasks import SweepReport, sweep, sweep_public_copies
 
 
 @dataclass(frozen=True)
@@ -45,4 +45,7 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("likes", sweep_likes),
     # Voters anonymised and likes' client addresses blanked after their retention (settings).
     Sweep("voter-retention", sweep_voter_retention),
+    # Public copies of showcase works whose job was lost or whose worker died are asked for again.
+    Sweep("public-copies", sweep_public_copies,
+          lambda resent: f"re-sent public copies of works {resent}" if resent else None),
 )

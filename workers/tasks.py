@@ -44,6 +44,8 @@ from clipjury.media.rules import (
     sniff_major_brand,
 )
 from clipjury.settings import get_settings
+from clipjury.showcase.models import CopyStatus, ShowcaseEntry
+from clipjury.showcase.tasks import PUBLIC_COPY_FUNC, public_copy_job_id
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.uploads.expiry import cleanup_expired_uploads
 from clipjury.works.models import Playback, VersionStatus, Work, WorkVersion
@@ -419,6 +421,96 @@ def prepare_playback(version_id: int) -> str:
     return "done"
 
 
+# -- the showcase's public copy ------------------------------------------------------------------
+
+PUBLIC_PREFIX = "showcase"
+
+
+def public_copy_key(work_id: int, version_id: int) -> str:
+    return f"{PUBLIC_PREFIX}/works/{work_id}/v{version_id}/public.mp4"
+
+
+def public_poster_key(work_id: int, version_id: int) -> str:
+    return f"{PUBLIC_PREFIX}/works/{work_id}/v{version_id}/poster.jpg"
+
+
+def _claim_copy(work_id: int) -> tuple[WorkVersion, int] | str:
+    """Count the copy attempt (compare-and-set, committed at once), or say why there is nothing to do."""
+    settings = get_settings()
+    with session_scope() as session:
+        entry = session.get(ShowcaseEntry, work_id)
+        if entry is None or entry.copy_status != CopyStatus.pending:
+            return "noop"
+        work = session.get(Work, work_id)
+        version_id = entry.version_id or (work.submitted_version_id or work.current_version_id if work else None)
+        version = session.get(WorkVersion, version_id) if version_id else None
+        if version is None or version.status != VersionStatus.ready:
+            _copy_failed(session, work_id, entry.copy_attempts, "no validated version to copy")
+            return "failed"
+        if entry.copy_attempts >= settings.media_max_attempts:
+            _copy_failed(session, work_id, entry.copy_attempts, entry.copy_error or "too many attempts")
+            return "gave_up"
+        result = session.execute(
+            update(ShowcaseEntry)
+            .where(col(ShowcaseEntry.work_id) == work_id, col(ShowcaseEntry.copy_status) == CopyStatus.pending,
+                   col(ShowcaseEntry.copy_attempts) == entry.copy_attempts)
+            .values(copy_attempts=entry.copy_attempts + 1, copy_attempted_at=utcnow(), version_id=version.id)
+        )
+        if rowcount(result) != 1:
+            return "noop"
+        session.expunge(version)
+        return version, entry.copy_attempts + 1
+
+
+def _copy_failed(session: Session, work_id: int, attempts: int, error: str) -> None:
+    session.execute(
+        update(ShowcaseEntry)
+        .where(col(ShowcaseEntry.work_id) == work_id, col(ShowcaseEntry.copy_status) == CopyStatus.pending)
+        .values(copy_status=CopyStatus.failed.value, copy_error=error[:500], updated_at=utcnow())
+    )
+    log.error("gave up on the public copy of work %s after %s attempts: %s", work_id, attempts, error)
+
+
+def make_public_copy(work_id: int) -> str:
+    """The public copy of a work's submitted version and its poster, uploaded under ``showcase/``; the entry
+    records ready, or the error (failed after ``media_max_attempts``; rq retries until then)."""
+    claimed = _claim_copy(work_id)
+    if isinstance(claimed, str):
+        return claimed
+    version, attempt = claimed
+    version_id = version.id or 0
+    store = get_store()
+    try:
+        with _workdir() as workdir:
+            source = workdir / "original.mp4"
+            store.download_file(version.object_key, source)
+            report = media.probe_header(source)
+            if not report.probe_ok or report.video is None:
+                raise media.MediaToolError(f"cannot read the original: {report.probe_error[:300]}")
+            copy = workdir / "public.mp4"
+            remuxed = media.make_public_copy(source, copy, report=report)
+            poster = workdir / "poster.jpg"
+            media.make_poster(copy, poster, at_s=poster_time_s(version))
+            store.upload_file(public_copy_key(work_id, version_id), copy, content_type="video/mp4")
+            store.upload_file(public_poster_key(work_id, version_id), poster, content_type="image/jpeg")
+    except Exception as exc:
+        with session_scope() as session:
+            if attempt >= get_settings().media_max_attempts:
+                _copy_failed(session, work_id, attempt, str(exc) or type(exc).__name__)
+            else:
+                session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == work_id)
+                                .values(copy_error=(str(exc) or type(exc).__name__)[:500]))
+        raise
+    with session_scope() as session:
+        session.execute(
+            update(ShowcaseEntry)
+            .where(col(ShowcaseEntry.work_id) == work_id, col(ShowcaseEntry.copy_status) == CopyStatus.pending)
+            .values(copy_status=CopyStatus.ready.value, public_key=public_copy_key(work_id, version_id),
+                    public_poster_key=public_poster_key(work_id, version_id), copy_error=None, updated_at=utcnow())
+        )
+    return "remuxed" if remuxed else "transcoded"
+
+
 # -- sweep ----------------------------------------------------------------------------------------
 
 WAITING = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED, JobStatus.CREATED}
@@ -549,6 +641,31 @@ def _sweep(now: datetime) -> SweepReport:
     with session_scope() as session:
         purge_old_versions(session, get_store(), now)
     return report
+
+
+def sweep_public_copies(now: datetime | None = None) -> list[int]:
+    """Re-send the public-copy jobs of pending copies whose job is neither waiting nor running and that have
+    been quiet for ``job_stale_after_s``: a job lost on its way to Redis, or whose worker died. Bounded by
+    the job itself: each run counts an attempt, and past ``media_max_attempts`` the copy is ``failed``."""
+    now = now or utcnow()
+    stale = timedelta(seconds=get_settings().job_stale_after_s)
+    with session_scope() as session:
+        pending = list(session.exec(
+            select(ShowcaseEntry).where(col(ShowcaseEntry.copy_status) == CopyStatus.pending.value)
+        ))
+    resent: list[int] = []
+    for entry in pending:
+        job_id = public_copy_job_id(entry.work_id)
+        status = _job_status(job_id)
+        if status in WAITING or status == JobStatus.STARTED:
+            continue
+        quiet_since = as_utc(entry.copy_attempted_at or entry.updated_at)
+        if now - quiet_since <= stale + timedelta(seconds=backoff_s(entry.copy_attempts)):
+            continue
+        log.warning("re-sending the public copy of work %s (job %s)", entry.work_id, status)
+        _resend(MEDIA, PUBLIC_COPY_FUNC, job_id, entry.work_id)
+        resent.append(entry.work_id)
+    return resent
 
 
 def _hold(version_id: int, attempts: int) -> bool:

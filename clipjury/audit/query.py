@@ -38,6 +38,9 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "held": "文件处理挂起",
     "retry": "重新处理文件",
     "media_failed": "播放版本生成失败",
+    # The showcase (clipjury.showcase.publishing).
+    "showcase_publish": "公开展示作品",
+    "showcase_withdraw": "撤下公开展示",
     # Staff accounts (clipjury.accounts.invitations, clipjury.accounts.admin).
     "account.create": "创建账号",
     "account.invite": "发送新邀请链接",

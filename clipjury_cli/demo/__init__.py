@@ -139,6 +139,8 @@ class DemoReport:
     advanced: int = 0
     seconds: float = 0.0
     by_status: dict[str, int] = field(default_factory=dict)
+    # Recommended works on the public showcase (their public copies made in-process).
+    published: int = 0
 
 
 class DemoError(RuntimeError):
@@ -208,6 +210,11 @@ class _Walker:
                 return "created"
             status = WorkStatus(work.status)
             if status == plan.target:
+                return None
+            if (status == WorkStatus.forwarded and plan.target in (WorkStatus.recommended, WorkStatus.not_recommended)
+                    and campaign.national_results_published_at is not None):
+                # The national results were published (by an earlier run, for the showcase): no decision
+                # can be made any more, so a work added since stays forwarded.
                 return None
             if status not in PATHS[plan.target]:
                 log.info("demo work %s is %s, off its way to %s: left as it is", work.id, status, plan.target)
@@ -361,13 +368,48 @@ def seed_demo_works(count: int, *, scratch: Path | None = None) -> DemoReport:
         for work in session.exec(select(Work).where(Work.campaign_id == campaign.id)):
             if work.title in titles:
                 report.by_status[work.status] = report.by_status.get(work.status, 0) + 1
+    report.published = _publish_showcase()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _publish_showcase() -> int:
+    """Publish the national results when the demo has recommended works, make their public copies (the
+    worker's job, in this process; a no-op for a copy made already) and put them on the showcase, as the
+    national office does. Returns how many are on it."""
+    from clipjury.reviews import service as reviews
+    from clipjury.showcase import publishing
+    from workers.tasks import make_public_copy
+
+    with session_scope() as session:
+        campaign = session.exec(select(Campaign).where(Campaign.slug == CAMPAIGN_SLUG)).one()
+        national = _user(session, NATIONAL_ADMIN)
+        works = list(session.exec(
+            select(Work).where(Work.campaign_id == campaign.id, Work.status == WorkStatus.recommended)
+        ))
+        if not works:
+            return 0
+        if campaign.national_results_published_at is None:
+            reviews.publish_national_results(session, national)
+        for work in works:
+            publishing.ensure_entry(session, work)
+        ids = [work.id or 0 for work in works]
+    for work_id in ids:
+        make_public_copy(work_id)
+    published = 0
+    for work_id in ids:
+        with session_scope() as session:
+            outcome = publishing.publish(session, _user(session, NATIONAL_ADMIN), work_id)
+            if outcome.refusal is None:
+                published += 1
+            else:
+                log.warning("demo work %s not published: %s", work_id, outcome.refusal.message)
+    return published
 
 
 def describe(report: DemoReport) -> str:
     counts = ", ".join(f"{status} {n}" for status, n in sorted(report.by_status.items()))
     return (
         f"demo works: {report.created} new, {report.advanced} moved on, in {report.seconds:.1f}s; "
-        f"by status: {counts or 'none'}"
+        f"by status: {counts or 'none'}; on the public showcase: {report.published}"
     )

@@ -14,6 +14,7 @@ from clipjury.accounts.policy import require_role
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import Conflict, Invalid
 from clipjury.reviews import service
+from clipjury.showcase import publishing
 from clipjury.timeutil import fmt_local
 from clipjury.works.models import (
     NATIONAL_DECISION_STATUSES,
@@ -57,6 +58,8 @@ def national_page(
     return render(request, "national/index.html", {
         **user_context(user),
         "works": work_lines(session, works, user, campaign, reasons=True),
+        # The 公开展示 column: the showcase entry of each work listed (clipjury.showcase.publishing).
+        "showcase": publishing.states(session, [w.id or 0 for w in works]),
         "counts": counts,
         "totals": service.ProvinceCount("合计", "", *(sum(getattr(c, f) for c in counts) for f in (
             "total", "forwarded", "recommended", "not_recommended", "disqualified"))),
@@ -119,3 +122,38 @@ def national_publish(request: Request, user: CurrentUser, session: SessionDep) -
         f"全国复评结果已发布，已通知 {service.publish_national_results(session, user)} 件作品的投稿人。"
     ), not_found_is_page=False)
     return see_other("/review/national")
+
+
+# -- 公开展示: publishing recommended works on the public showcase (national admin) ---------------------
+
+@router.post("/review/national/{work_id}/showcase/publish")
+def national_showcase_publish(
+    request: Request, work_id: int, user: CurrentUser, session: SessionDep,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    require_role(user, (Role.national_admin,), "公开展示作品")
+
+    def run() -> str:
+        outcome = publishing.publish(session, user, work_id)
+        if outcome.refusal is not None:
+            session.commit()  # the public copy is asked for whatever the answer
+            raise outcome.refusal
+        return "作品已公开展示，公众可在“作品展播”页面观看。"
+
+    form_action(request, session, run, not_found_is_page=False)
+    return see_other(safe_next(next, "/review/national"))
+
+
+@router.post("/review/national/{work_id}/showcase/withdraw")
+def national_showcase_withdraw(
+    request: Request, work_id: int, user: CurrentUser, session: SessionDep,
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    require_role(user, (Role.national_admin,), "撤下公开展示的作品")
+
+    def run() -> str:
+        publishing.withdraw(session, user, work_id)
+        return "作品已撤下公开展示，点赞记录保留。"
+
+    form_action(request, session, run, not_found_is_page=False)
+    return see_other(safe_next(next, "/review/national"))
