@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 import clipjury.accounts.commands
 import clipjury.devservices
+import clipjury.integrity.commands
 import clipjury.uploads.commands
 import workers.commands
 from clipjury.settings import get_settings
@@ -111,6 +112,7 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.Argument
     """Commands that live with their domain, each module's ``register``."""
     return [
         workers.commands.register, clipjury.uploads.commands.register, clipjury.accounts.commands.register,
+        clipjury.integrity.commands.register,
         clipjury.devservices.register,
     ]
 

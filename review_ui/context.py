@@ -23,7 +23,8 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/reports", "报表"), ("/audit", "审计日志"), ("/accounts", "账号管理"), ("/notifications", "消息"),
     ],
     Role.national_admin: [
-        ("/review/national", "全国复评"), ("/showcase/likes", "展播点赞"), ("/dashboard", "配额看板"),
+        ("/review/national", "全国复评"), ("/review/integrity", "相似作品"), ("/showcase/likes", "展播点赞"),
+        ("/dashboard", "配额看板"),
         ("/organisations", "省份与部门"),
         ("/units", "单位名单"), ("/reports", "报表"), ("/audit", "审计日志"), ("/accounts", "账号管理"),
         ("/notifications", "消息"),
