@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,10 @@ from typing import Any
 import imagehash
 import numpy as np
 from PIL import Image
+from redis.exceptions import RedisError
+from rq.job import JobStatus
 from sqlalchemy import update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from clipjury.accounts.models import Province
 from clipjury.campaigns.models import Campaign
@@ -31,12 +34,14 @@ from clipjury.db import rowcount, session_scope
 from clipjury.integrity import reading
 from clipjury.integrity.models import Fingerprint, JobState, Screening
 from clipjury.integrity.service import match_version, record_fingerprint, switches_of
+from clipjury.integrity.tasks import FINGERPRINT_FUNC, SCREEN_FUNC, fingerprint_job_id, screen_job_id
+from clipjury.jobs import INTEGRITY, get_redis
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
 from clipjury.works.models import VersionStatus, Work, WorkVersion
 from storage import get_store
 from workers import media
-from workers.tasks import _workdir
+from workers.tasks import WAITING, _job_status, _resend, _workdir
 
 log = logging.getLogger(__name__)
 
@@ -298,3 +303,42 @@ def screen_version(version_id: int) -> str:
             markings=result.markings, frames_read=result.frames_read, error=None,
         )
     return f"done:{len(result.markings)}" if done else "noop"
+
+
+# -- the sweep ----------------------------------------------------------------------------------------
+
+def sweep_integrity(now: datetime | None = None) -> list[str]:
+    """Re-send fingerprint and screening jobs that never reached Redis (it was down at commit time) or
+    whose worker died: pending rows older than ``job_stale_after_s`` with no job waiting or running.
+    Each run counts as an attempt, so a file that kills its worker ends ``failed``. One worker at a time."""
+    settings = get_settings()
+    lock = get_redis().lock(f"{settings.queue_prefix}-integrity-sweep-lock",
+                            timeout=max(settings.worker_maintenance_interval_s, 60))
+    if not lock.acquire(blocking=False):
+        return []
+    resent: list[str] = []
+    try:
+        before = (now or utcnow()) - timedelta(seconds=settings.job_stale_after_s)
+        with session_scope() as session:
+            rows: list[tuple[str, int]] = [
+                (fingerprint_job_id(v), v) for v in session.exec(select(Fingerprint.version_id).where(
+                    Fingerprint.status == JobState.pending.value, col(Fingerprint.created_at) < before))
+            ] + [
+                (screen_job_id(v), v) for v in session.exec(select(Screening.version_id).where(
+                    Screening.status == JobState.pending.value, col(Screening.created_at) < before))
+            ]
+        for job_id, version_id in rows:
+            status = _job_status(job_id)
+            if status in WAITING or status == JobStatus.STARTED:
+                continue
+            func = FINGERPRINT_FUNC if job_id.startswith("fingerprint-") else SCREEN_FUNC
+            _resend(INTEGRITY, func, job_id, version_id)
+            resent.append(job_id)
+    finally:
+        try:
+            lock.release()
+        except RedisError:
+            pass
+    if resent:
+        log.warning("re-sent %s integrity job(s): %s", len(resent), resent[:20])
+    return resent

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.notifications.tasks import sweep_lost_notifications
 from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
+from workers.integrity import sweep_integrity
 from workers.tasks import SweepReport, sweep
 
 
@@ -45,4 +46,6 @@ SWEEPS: tuple[Sweep, ...] = (
     Sweep("likes", sweep_likes),
     # Voters anonymised and likes' client addresses blanked after their retention (settings).
     Sweep("voter-retention", sweep_voter_retention),
+    # Fingerprint and screening jobs lost on the way to Redis or with their worker; it logs its own count.
+    Sweep("integrity", sweep_integrity),
 )

@@ -1,6 +1,6 @@
-"""``clipjury worker``: an rq worker on the validate, notify, media and maintenance queues (in that order,
-so neither a verdict nor a message waits behind a transcode) that also runs ``sweep`` at start-up and every
-``worker_maintenance_interval_s``.
+"""``clipjury worker``: an rq worker on the validate, notify, media, maintenance and integrity queues (in
+that order, so neither a verdict nor a message waits behind a transcode, and fingerprints and OCR wait for
+all of them) that also runs ``sweep`` at start-up and every ``worker_maintenance_interval_s``.
 
 Each job runs in a forked work horse (rq's default), so a file that crashes or hangs ffmpeg takes
 down only that horse. Every process the worker forks (the horse, rq's scheduler) dies with it, even when

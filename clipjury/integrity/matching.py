@@ -86,11 +86,18 @@ def candidates(query: Print, index: Index, *, max_distance: int, min_hits: int) 
     """Works sharing at least ``min_hits`` of the query's frames (normal or mirrored), by brute popcount."""
     n_works = len(index.work_ids)
     hit_frames = np.zeros((len(query.hashes), n_works), dtype=bool)
+    # One pass over the index per query hash, in preallocated buffers (no temporary arrays per pass).
+    xored = np.empty_like(index.hashes)
+    counts = np.empty(len(index.hashes), dtype=np.uint8)
+    close = np.empty(len(index.hashes), dtype=bool)
     for i in range(len(query.hashes)):
         for value in (query.hashes[i], query.mirrored[i]):
-            close = popcount(index.hashes ^ value) <= max_distance
-            if close.any():
-                hit_frames[i, np.unique(index.owners[close])] = True
+            np.bitwise_xor(index.hashes, value, out=xored)
+            np.bitwise_count(xored, out=counts)
+            np.less_equal(counts, max_distance, out=close)
+            where = np.flatnonzero(close)
+            if len(where):
+                hit_frames[i, index.owners[where]] = True
     per_work = hit_frames.sum(axis=0)
     hits = {index.work_ids[k]: int(per_work[k]) for k in np.nonzero(per_work >= min_hits)[0]}
     return Candidates(hits, hit_frames.sum(axis=1).astype(np.int32))
