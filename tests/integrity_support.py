@@ -71,3 +71,11 @@ def screened(province: str = "河北省") -> Path:
            "enable='lt(t,2.2)'")
     recipe = [*_av("color=c=0x336699:size=640x360:rate=10", TUNE, 6), "-vf", f"{sub},{page}", *H264, *AAC, "-shortest"]
     return _cached(f"integ-screened-{province}.mp4", " ".join(recipe), lambda out: ffmpeg(*recipe, str(out)))
+
+
+def screened_mirrored() -> Path:
+    """The screened clip mirrored (its text reads backwards): another province's copy of it."""
+    source = screened()
+    recipe = ["-i", str(source), "-vf", "hflip", *H264, *AAC]
+    return _cached("integ-screened-mirrored.mp4", f"{source.name} {' '.join(recipe)}",
+                   lambda out: ffmpeg(*recipe, str(out)))
