@@ -185,6 +185,9 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
             raise OSError("network blocked by the test")
         return real_connect(self, address)
 
+    from workers.integrity import ocr_engine
+
+    ocr_engine.cache_clear()  # the models are loaded under the guard, not by an earlier test
     monkeypatch.setattr(socket.socket, "connect", guarded)
     yield attempts
 
