@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from api import problems
 from api.body_limits import FormBodyLimit
 from api.loopback_guard import LoopbackOnly
-from api.routes import accounts, auth, campaigns, health, notifications, review, units, uploads, works
+from api.routes import accounts, auth, campaigns, health, integrity, notifications, review, units, uploads, works
 from api.routes import judging as judging_routes
 from api.routes import likes as likes_routes
 from api.routes import public as public_routes
@@ -49,6 +49,7 @@ def create_app() -> FastAPI:
     app.include_router(works.router)
     app.include_router(uploads.router)
     app.include_router(review.router)
+    app.include_router(integrity.router)
     app.include_router(notifications.router)
     app.include_router(reports_routes.router)
     app.include_router(accounts.router)

@@ -28,7 +28,10 @@ VALIDATE = "validate"
 NOTIFY = "notify"
 MEDIA = "media"
 MAINTENANCE = "maintenance"
-QUEUE_ORDER = (VALIDATE, NOTIFY, MEDIA, MAINTENANCE)
+# Integrity aids (fingerprints, OCR screening): hints for reviewers, last so they never delay a verdict,
+# a message or a playable rendition.
+INTEGRITY = "integrity"
+QUEUE_ORDER = (VALIDATE, NOTIFY, MEDIA, MAINTENANCE, INTEGRITY)
 DEFAULT_RETRY_INTERVALS = (5, 30, 120)
 
 

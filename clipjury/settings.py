@@ -166,6 +166,31 @@ class Settings(BaseSettings):
     # shutdown is bounded; the killed job is sent again by rq's retry or the sweep.
     worker_shutdown_grace_s: int = Field(default=60, ge=0)
     worker_maintenance_interval_s: int = 30
+
+    # Integrity aids (clipjury.integrity): hints for reviewers, never verdicts. Frames match within this
+    # Hamming distance of their 64-bit pHashes; a pair is similar at video score >= integrity_video_score
+    # (a "possible re-edit" from integrity_possible_score) or audio bit error rate <= integrity_audio_ber
+    # over at least integrity_audio_min_overlap_s; works with fewer than integrity_min_seconds of
+    # non-flat picture never match (too little evidence).
+    integrity_max_distance: int = Field(default=10, ge=0, le=32)
+    integrity_video_score: float = Field(default=0.5, gt=0, le=1)
+    integrity_possible_score: float = Field(default=0.3, gt=0, le=1)
+    integrity_audio_ber: float = Field(default=0.15, gt=0, lt=0.5)
+    integrity_audio_min_overlap_s: float = Field(default=10.0, ge=1)
+    integrity_min_seconds: int = Field(default=5, ge=1)
+    # A frame matching more works than this (an opening card, a shared template) weighs less.
+    integrity_common_works: int = Field(default=3, ge=1)
+    # A frame whose grey levels' standard deviation is under this is flat (black, a fade) and dropped.
+    integrity_flat_std: float = Field(default=4.0, ge=0)
+    # The opening line counts as found at this similarity (punctuation ignored) to the campaign's line.
+    integrity_opening_similarity: float = Field(default=0.8, gt=0, le=1)
+    # Where the opening line is looked for (at 2 fps), and the step of the marking scan after it.
+    integrity_opening_window_s: float = Field(default=10.0, gt=0)
+    integrity_marking_step_s: float = Field(default=2.0, gt=0)
+    # A marking-scan frame whose pHash is within this distance of the last frame read is not read again.
+    integrity_unchanged_distance: int = Field(default=4, ge=0, le=32)
+    # Attempts per version of each integrity job before its failure is recorded.
+    integrity_max_attempts: int = Field(default=3, ge=1)
     queue_prefix: str = "clipjury"
 
     # HTTP server.

@@ -15,9 +15,10 @@ from pydantic import ValidationError
 
 import clipjury.accounts.commands
 import clipjury.devservices
-import clipjury.showcase.commands
+import clipjury.integrity.commands
 import clipjury.uploads.commands
 import workers.commands
+import workers.showcase_commands
 from clipjury.settings import get_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -112,7 +113,8 @@ def _extensions() -> list[Callable[[argparse._SubParsersAction[argparse.Argument
     """Commands that live with their domain, each module's ``register``."""
     return [
         workers.commands.register, clipjury.uploads.commands.register, clipjury.accounts.commands.register,
-        clipjury.devservices.register, clipjury.showcase.commands.register,
+        clipjury.devservices.register, workers.showcase_commands.register,
+        clipjury.integrity.commands.register,
     ]
 
 

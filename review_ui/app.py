@@ -16,6 +16,7 @@ from review_ui.pages import (
     audit,
     campaign,
     dashboard,
+    integrity,
     judging,
     national,
     notifications,
@@ -61,6 +62,6 @@ def create_ui(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
-    for page in (account, works, review, national, dashboard, reports, notifications, audit, accounts, units,
-                 showcase_likes, campaign, judging):
+    for page in (account, works, review, integrity, national, dashboard, reports, notifications, audit, accounts,
+                 units, showcase_likes, campaign, judging):
         app.include_router(page.router)

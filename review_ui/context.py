@@ -23,8 +23,9 @@ NAV: dict[Role, list[tuple[str, str]]] = {
         ("/reports", "报表"), ("/audit", "审计日志"), ("/accounts", "账号管理"), ("/notifications", "消息"),
     ],
     Role.national_admin: [
-        ("/review/national", "全国复评"), ("/showcase/likes", "展播点赞"), ("/judging/admin", "专家评审"),
-        ("/dashboard", "配额看板"), ("/organisations", "省份与部门"), ("/campaign", "活动设置"),
+        ("/review/national", "全国复评"), ("/review/integrity", "相似作品"), ("/showcase/likes", "展播点赞"),
+        ("/judging/admin", "专家评审"), ("/dashboard", "配额看板"), ("/organisations", "省份与部门"),
+        ("/campaign", "活动设置"),
         ("/units", "单位名单"), ("/reports", "报表"), ("/audit", "审计日志"), ("/accounts", "账号管理"),
         ("/notifications", "消息"),
     ],

@@ -438,6 +438,11 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/works/{work_id}/playback"): Rule("api", scope=Scope.work),
     ("GET", "/api/v1/works/{work_id}/events"): Rule("api", scope=Scope.work, shows_works=True),
     ("GET", "/api/v1/works/{work_id}/documents"): Rule("api", roles=ADMINS, scope=Scope.work, shows_works=True),
+    # Integrity aids (issue 17): staff who can see the work; 202 while its fingerprint is pending.
+    ("GET", "/api/v1/works/{work_id}/similar"): Rule(
+        "api", roles=REVIEW_PAGES, scope=Scope.work, role_first=True, ok=frozenset({200, 202}),
+    ),
+    ("GET", "/api/v1/works/{work_id}/screening"): Rule("api", roles=REVIEW_PAGES, scope=Scope.work, role_first=True),
     ("POST", "/api/v1/works/{work_id}/submit"): Rule("api", scope=Scope.own_work, mutates=True),
     ("POST", "/api/v1/works/{work_id}/withdraw"): Rule("api", scope=Scope.own_work, mutates=True),
     ("PUT", "/api/v1/works/{work_id}/video"): Rule(
@@ -649,6 +654,15 @@ RULES: dict[tuple[str, str], Rule] = {
     ),
     ("GET", "/review/works/{work_id}"): Rule(
         "page", roles=REVIEW_PAGES, scope=Scope.work, role_first=True, shows_works=True,
+    ),
+    # Integrity aids (issue 17): the national office's list of similar pairs and the campaign's switches.
+    ("GET", "/review/integrity"): Rule("page", roles=NATIONAL, shows_works=True, variants=("status=dismissed",)),
+    ("POST", "/review/integrity/{pair_id}/dismiss"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"reason": "矩阵"}),
+        note="no pair exists in the matrix's world: the refusal is a flash message (303)",
+    ),
+    ("POST", "/review/integrity/switches"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}), probe=Probe(form={"fingerprints": "on"}),
     ),
     ("GET", "/review/works/{work_id}/documents/{decision_id}"): Rule(
         "page", roles=ADMINS, scope=Scope.work, role_first=True, ok=frozenset({303}), special=_only_its_document,

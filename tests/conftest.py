@@ -201,11 +201,15 @@ def auth(client: object, demo: dict[str, int]) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(client, 'demo-submitter')}"}
 
 
-def run_jobs() -> int:
-    """Run every queued job in this process (rq's SimpleWorker, burst mode); returns how many ran."""
+def run_jobs(*, integrity: bool = False) -> int:
+    """Run every queued job in this process (rq's SimpleWorker, burst mode); returns how many ran.
+
+    The integrity queue (fingerprints, OCR: seconds of CPU per video) runs only when asked for: the tests
+    of tests/test_integrity.py ask; elsewhere its jobs stay queued and Redis is flushed after the test."""
     from rq import SimpleWorker
 
-    from clipjury.jobs import all_queues, get_redis
+    from clipjury.jobs import INTEGRITY, get_queue, get_redis
+    from clipjury.jobs import QUEUE_ORDER as names
 
     # rq keeps its job counters in Redis only, so count here.
     class CountingWorker(SimpleWorker):
@@ -219,7 +223,8 @@ def run_jobs() -> int:
             CountingWorker.ran += 1
             super().handle_job_failure(*args, **kwargs)
 
-    worker = CountingWorker(all_queues(), connection=get_redis())
+    queues = [get_queue(name) for name in names if integrity or name != INTEGRITY]
+    worker = CountingWorker(queues, connection=get_redis())
     worker.work(burst=True)
     return CountingWorker.ran
 

@@ -336,6 +336,7 @@ class Env:
         url = url.replace("{notification_id}", target_id).replace("{unit_id}", target_id)
         url = url.replace("{account_id}", target_id).replace("{token}", "matrix-no-such-invite")
         url = url.replace("{username}", "demo-judge")
+        url = url.replace("{pair_id}", "999999")  # no similar pair exists in the matrix's world
         url = url.replace("{activity_key}", world.activity_key).replace("{decision_id}", str(world.document_decision))
         probe_query = rule.probe.query
         if "format=" in query:  # a variant's own format (e.g. format=xlsx) replaces the probe's

@@ -11,6 +11,7 @@ from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.jobs import all_queues, get_redis
 from clipjury.notifications.tasks import sweep_lost_notifications
 from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
+from workers.integrity import sweep_integrity
 from workers.sweeps import SWEEPS, Sweep
 from workers.tasks import sweep, sweep_public_copies
 from workers.worker import ClipjuryWorker
@@ -21,6 +22,7 @@ def test_every_domain_sweep_is_registered() -> None:
         ("versions", sweep), ("notifications", sweep_lost_notifications),
         ("inactive_accounts", sweep_inactive_accounts), ("likes", sweep_likes),
         ("voter-retention", sweep_voter_retention), ("public-copies", sweep_public_copies),
+        ("integrity", sweep_integrity),
     ]
 
 
@@ -57,3 +59,6 @@ def test_job_ids_did_not_move_with_their_helpers() -> None:
     from clipjury.works.tasks import media_job_id, validation_job_id
 
     assert (validation_job_id(7), media_job_id(7), notification_job_id(7)) == ("validate-7", "media-7", "notify-7")
+    from clipjury.integrity.tasks import fingerprint_job_id, screen_job_id
+
+    assert (fingerprint_job_id(7), screen_job_id(7)) == ("fingerprint-7", "screen-7")

@@ -743,3 +743,60 @@ def _run_tool(stream: Any, timeout_s: float) -> None:
     result = _run(_ffmpeg_args(stream, "-y"), timeout_s)
     if result.timed_out or result.returncode != 0 or not out.exists() or out.stat().st_size == 0:
         raise MediaToolError(f"public copy failed: {result.stderr.strip()[:500]}")
+
+
+# -- integrity aids (workers.integrity) -------------------------------------------------------------
+
+FINGERPRINT_SIZE = 64  # frames are hashed from 64x64 grey
+
+
+def grey_frames(path: Path, *, fps: float = 1.0) -> bytes:
+    """The video at ``fps`` as raw 64x64 grey frames (4096 bytes each), frame i at second i/fps."""
+    size = FINGERPRINT_SIZE
+    stream = (
+        ffmpeg.input(_file_url(path), threads=get_settings().media_threads, **_input_options())
+        .video.filter("fps", fps=fps).filter("scale", size, size, flags="area").filter("format", "gray")
+        .output("-", f="rawvideo", an=None)
+    )
+    result = _run(_ffmpeg_args(stream), get_settings().decode_timeout_s)
+    if result.timed_out:
+        raise MediaToolError("frame extraction timed out")
+    if result.returncode != 0:
+        raise MediaToolError(f"frame extraction failed: {result.stderr.strip()[:500]}")
+    return result.stdout
+
+
+def audio_fingerprint(path: Path) -> bytes:
+    """Chromaprint's raw fingerprint of the sound (uint32 items), from ffmpeg's own chromaprint muxer:
+    the same library as ``fpcalc -raw``, read through our hardened input."""
+    stream = (
+        ffmpeg.input(_file_url(path), threads=get_settings().media_threads, **_input_options())
+        .audio.output("-", f="chromaprint", fp_format="raw", vn=None)
+    )
+    result = _run(_ffmpeg_args(stream), get_settings().decode_timeout_s)
+    if result.timed_out:
+        raise MediaToolError("audio fingerprint timed out")
+    if result.returncode != 0:
+        raise MediaToolError(f"audio fingerprint failed: {result.stderr.strip()[:500]}")
+    return result.stdout[: len(result.stdout) // 4 * 4]
+
+
+def still_frames(path: Path, out_dir: Path, prefix: str, *, fps: float, start_s: float = 0.0,
+                 duration_s: float | None = None, max_width: int = 1280) -> list[Path]:
+    """PNG frames at ``fps`` from ``start_s`` (for ``duration_s``), at most ``max_width`` wide, in order."""
+    options: dict[str, Any] = dict(_input_options())
+    if start_s > 0:
+        options["ss"] = f"{start_s:.3f}"
+    if duration_s is not None:
+        options["t"] = f"{duration_s:.3f}"
+    stream = (
+        ffmpeg.input(_file_url(path), threads=get_settings().media_threads, **options)
+        .video.filter("fps", fps=fps).filter("scale", w=f"min({max_width},iw)", h=-2)
+        .output(str(out_dir / f"{prefix}-%05d.png"), f="image2", vcodec="png")
+    )
+    result = _run(_ffmpeg_args(stream, "-y"), get_settings().decode_timeout_s)
+    if result.timed_out:
+        raise MediaToolError("frame extraction timed out")
+    if result.returncode != 0:
+        raise MediaToolError(f"frame extraction failed: {result.stderr.strip()[:500]}")
+    return sorted(out_dir.glob(f"{prefix}-*.png"))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from clipjury.accounts.tasks import sweep_inactive_accounts
 from clipjury.notifications.tasks import sweep_lost_notifications
 from clipjury.showcase.maintenance import sweep_likes, sweep_voter_retention
+from workers.integrity import sweep_integrity
 from workers.tasks import SweepReport, sweep, sweep_public_copies
 
 
@@ -48,4 +49,6 @@ SWEEPS: tuple[Sweep, ...] = (
     # Public copies of showcase works whose job was lost or whose worker died are asked for again.
     Sweep("public-copies", sweep_public_copies,
           lambda resent: f"re-sent public copies of works {resent}" if resent else None),
+    # Fingerprint and screening jobs lost on the way to Redis or with their worker; it logs its own count.
+    Sweep("integrity", sweep_integrity),
 )

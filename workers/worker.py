@@ -1,6 +1,6 @@
-"""``clipjury worker``: an rq worker on the validate, notify, media and maintenance queues (in that order,
-so neither a verdict nor a message waits behind a transcode) that also runs ``sweep`` at start-up and every
-``worker_maintenance_interval_s``.
+"""``clipjury worker``: an rq worker on the validate, notify, media, maintenance and integrity queues (in
+that order, so neither a verdict nor a message waits behind a transcode, and fingerprints and OCR wait for
+all of them) that also runs ``sweep`` at start-up and every ``worker_maintenance_interval_s``.
 
 Each job runs in a forked work horse (rq's default), so a file that crashes or hangs ffmpeg takes
 down only that horse. Every process the worker forks (the horse, rq's scheduler) dies with it, even when
@@ -18,8 +18,10 @@ import signal
 import threading
 from types import FrameType
 
-from rq import Worker
+from rq import Queue, Worker
 from rq.exceptions import StopRequested
+from rq.executions import Execution
+from rq.job import Job
 from rq.utils import now
 
 from clipjury.db import get_engine
@@ -72,11 +74,7 @@ class ClipjuryWorker(Worker):
         signal.signal(signal.SIGTERM, self.request_force_stop)
         if self.horse_pid:
             self._stop_requested = True
-            if self._shutdown_timer is None:
-                grace = get_settings().worker_shutdown_grace_s
-                self._shutdown_timer = threading.Timer(grace, self._end_overdue_horse, args=(self.horse_pid,))
-                self._shutdown_timer.daemon = True
-                self._shutdown_timer.start()
+            self._start_grace(self.horse_pid)
         elif self._in_maintenance:
             self._stop_after_maintenance = True
         else:
@@ -85,6 +83,21 @@ class ClipjuryWorker(Worker):
             # still stops at its next turn, at most one dequeue timeout later.
             self._stop_requested = True
             raise StopRequested()
+
+    def _start_grace(self, horse_pid: int) -> None:
+        if self._shutdown_timer is None:
+            grace = get_settings().worker_shutdown_grace_s
+            self._shutdown_timer = threading.Timer(grace, self._end_overdue_horse, args=(horse_pid,))
+            self._shutdown_timer.daemon = True
+            self._shutdown_timer.start()
+
+    def monitor_work_horse(self, job: Job, queue: Queue, execution: Execution) -> None:
+        """rq's wait for the horse, after a SIGTERM that landed while the horse was being forked: the flag
+        was set but no horse was known to bound, so the grace starts now. Otherwise the job ran to its end
+        (an OCR job on the integrity queue, tens of seconds) however short the grace."""
+        if self._stop_requested and self.horse_pid:
+            self._start_grace(self.horse_pid)
+        super().monitor_work_horse(job, queue, execution)
 
     def subscribe(self) -> None:
         """rq's pubsub thread for worker commands, polling every PUBSUB_POLL_S instead of rq's 60 s.

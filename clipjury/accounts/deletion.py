@@ -29,6 +29,7 @@ from clipjury.accounts.sessions import end_all_sessions
 from clipjury.audit.models import AuditEvent
 from clipjury.audit.service import record
 from clipjury.errors import Forbidden, Invalid
+from clipjury.integrity.erasure import forget_works
 from clipjury.notifications.models import Notification
 from clipjury.settings import get_settings
 from clipjury.timeutil import utcnow
@@ -103,6 +104,7 @@ def erase_account(session: Session, user: User, *, reason: str, now: datetime | 
     if uploads:
         session.execute(delete(Upload).where(col(Upload.id).in_([u.id for u in uploads])))
     if doomed_ids:
+        forget_works(session, doomed_ids)  # their fingerprints, screenings and similar pairs
         session.execute(delete(WorkVersion).where(col(WorkVersion.work_id).in_(doomed_ids)))
         session.execute(delete(Work).where(col(Work.id).in_(doomed_ids)))
     left.works_deleted = len(doomed_ids)

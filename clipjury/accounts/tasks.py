@@ -7,6 +7,7 @@ import logging
 from datetime import datetime
 
 from clipjury.accounts.deletion import erase_account, inactive_submitters, purge_files
+from clipjury.accounts.invite_delivery import deliver
 from clipjury.accounts.models import User
 from clipjury.db import session_scope
 from clipjury.timeutil import utcnow
@@ -37,6 +38,4 @@ def sweep_inactive_accounts(now: datetime | None = None) -> int:
 
 def deliver_invitation(message_id: str) -> None:
     """The job that sends one invitation link by SMS or e-mail (clipjury.accounts.invite_delivery)."""
-    from clipjury.accounts.invite_delivery import deliver
-
     deliver(message_id)

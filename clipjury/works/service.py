@@ -27,6 +27,7 @@ from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign, ensure_open_for_new_upload
 from clipjury.db import rowcount
 from clipjury.errors import Conflict, Invalid, LimitReached, NotFound
+from clipjury.integrity.tasks import on_version_ready
 from clipjury.media.rules import Verdict
 from clipjury.settings import get_settings
 from clipjury.timeutil import as_utc, utcnow
@@ -350,6 +351,7 @@ def apply_verdict(session: Session, version_id: int, verdict: Verdict, measured:
     )
     if verdict.ok:
         defer_media(session, version_id)
+        on_version_ready(session, version, work.campaign_id)
     return True
 
 

@@ -47,6 +47,7 @@ from review_ui.core.pager import int_or_none, page_number, pager
 from review_ui.core.render import render
 from review_ui.core.routing import PageRoute, safe_next
 from review_ui.presenters.format import format_duration
+from review_ui.presenters.integrity import integrity_panel
 from review_ui.presenters.labels import (
     QUEUE_STATUS_LABELS,
     actor_label,
@@ -262,6 +263,7 @@ def review_work(request: Request, work_id: int, user: CurrentUser, session: Sess
         "action_labels": ACTION_LABELS,
         "draft": draft,
         "back": "/review/national" if role == Role.national_admin else "/review",
+        "integrity": integrity_panel(session, user, work),
     })
 
 

@@ -1,6 +1,7 @@
 """``clipjury showcase-backfill``: ask the workers for the public copy of every recommended work that has
 none yet (works recommended before the showcase existed, or whose job was lost), and with
-``--retry-failed`` of those whose copy failed."""
+``--retry-failed`` of those whose copy failed. It lives with the workers because ``--now`` runs the worker's
+own copy job in this process (the domain may not import the workers)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import argparse
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import session_scope
 from clipjury.showcase.publishing import backfill
+from workers.tasks import make_public_copy
 
 
 def cmd_showcase_backfill(args: argparse.Namespace) -> int:
@@ -17,8 +19,6 @@ def cmd_showcase_backfill(args: argparse.Namespace) -> int:
     # The jobs are sent after the commit above; a worker makes the copies.
     print(f"public copies asked for: {len(asked)} work(s) {asked if asked else ''}".rstrip())
     if args.now and asked:
-        from workers.tasks import make_public_copy
-
         for work_id in asked:
             print(f"work {work_id}: {make_public_copy(work_id)}")
     return 0

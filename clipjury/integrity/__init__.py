@@ -1,0 +1,1 @@
+"""Integrity aids for reviewers: near-duplicate works, on-screen classification markings and the opening line."""
