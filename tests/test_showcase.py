@@ -5,6 +5,7 @@ contract's refusals, the public copy (every tag of a phone's file gone, ffprobed
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -22,14 +23,14 @@ from clipjury.db import session_scope
 from clipjury.jobs import get_queue, get_redis, queue_name
 from clipjury.reviews import service as reviews
 from clipjury.showcase import counts
-from clipjury.showcase.models import ShowcaseEntry
+from clipjury.showcase.models import Like, ShowcaseEntry
 from clipjury.showcase.tasks import public_copy_job_id
 from clipjury.timeutil import utcnow
 from clipjury.works.models import Work, WorkVersion
 from storage import get_store
 from tests import media
 from tests.conftest import run_jobs, token_for
-from tests.likes_support import open_window, set_window, showcase_works
+from tests.likes_support import bearer, make_voters, open_window, set_window, showcase_works
 from tests.review_support import ALL_ITEMS, submitted_works
 
 
@@ -374,3 +375,31 @@ def test_a_copy_of_a_file_browsers_cannot_play_is_transcoded_and_stripped(tmp_pa
     assert "secret" not in everything and "Lav" not in everything and "encoder" not in everything, everything
     head = out.read_bytes()
     assert 0 <= head.find(b"moov") < head.find(b"mdat")
+
+
+def test_after_the_close_the_pages_show_the_snapshots_final_counts(api: TestClient,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The display cache counts every like it was told of; once the window is closed and frozen, what the
+    public reads is the snapshot (what the awards use): here a like committed after the moved close."""
+    from clipjury.settings import get_settings
+
+    monkeypatch.setattr(get_settings(), "showcase_page_cache_s", 0)
+    monkeypatch.setattr(get_settings(), "likes_settle_s", 0)
+    [work_id] = showcase_works(1)
+    with session_scope() as session:
+        session.execute(update(ShowcaseEntry).values(published_at=utcnow() - timedelta(hours=3)))
+    open_window()
+    [(_, token)] = make_voters(1)
+    liked = api.put(f"/api/v1/showcase/works/{work_id}/like", headers=bearer(token))
+    assert liked.status_code == 201 and liked.json()["likes"] == 1
+    # The national office moves the close to just before that like: it does not count.
+    with session_scope() as session:
+        like_at = session.exec(select(Like.created_at).where(col(Like.work_id) == work_id)).one()
+    set_window(utcnow() - timedelta(hours=2), like_at - timedelta(seconds=1))
+    assert api.get("/api/v1/showcase/works").json()[0]["likes"] == 1  # not frozen yet: the display cache
+    admin = {"Authorization": f"Bearer {token_for(api, 'demo-admin')}"}
+    frozen = api.get("/api/v1/campaigns/current/likes-snapshot", headers=admin).json()
+    assert frozen["works"] == [{"id": work_id, "likes": 0, "voided": 0}]
+    assert api.get("/api/v1/showcase/works").json()[0]["likes"] == 0
+    page = api.get(f"/public/showcase/works/{work_id}").text
+    assert "以下为最终点赞数" in page and re.search(r'data-like-count[^>]*>0<', page)

@@ -20,7 +20,7 @@ from clipjury.accounts.models import Province, Unit
 from clipjury.campaigns.models import Campaign
 from clipjury.jobs import get_redis
 from clipjury.settings import get_settings
-from clipjury.showcase import catalog, counts
+from clipjury.showcase import catalog, counts, snapshots
 from clipjury.showcase.models import ShowcaseEntry
 from clipjury.showcase.policy import window_of
 from clipjury.timeutil import fmt_local
@@ -129,6 +129,11 @@ def gallery_work(session: Session, work_id: int) -> GalleryWork | None:
 def _present(session: Session, rows: list[tuple[object, ...]]) -> list[GalleryWork]:
     pairs = [(r[0], r[1]) for r in rows]
     likes = counts.cached_like_counts(session, [w.id or 0 for w, _ in pairs])  # type: ignore[attr-defined]  # Work rows
+    # Once frozen, the final counts are the snapshot's (what the awards use), not the display cache's.
+    for campaign_id in {w.campaign_id for w, _ in pairs}:  # type: ignore[attr-defined]  # Work rows
+        final = snapshots.frozen_counts(session, campaign_id)
+        if final is not None:
+            likes.update({w.id: final[w.id] for w, _ in pairs if w.id in final})  # type: ignore[attr-defined]
     urls = public_urls([k for _, e in pairs for k in (e.public_key, e.public_poster_key) if k])  # type: ignore[attr-defined]  # ShowcaseEntry rows
     out: list[GalleryWork] = []
     for work, entry, province, code, unit in rows:

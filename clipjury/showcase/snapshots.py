@@ -77,6 +77,16 @@ def is_frozen(session: Session, campaign_id: int) -> bool:
     return latest_row(session, campaign_id) is not None
 
 
+def frozen_counts(session: Session, campaign_id: int) -> dict[int, int] | None:
+    """The final like counts once the window has closed (the latest snapshot's, after voiding), which the
+    public pages show from then on; None before the freeze."""
+    row = latest_row(session, campaign_id)
+    if row is None:
+        return None
+    works = session.exec(select(LikesSnapshotWork).where(col(LikesSnapshotWork.snapshot_id) == row.id)).all()
+    return {w.work_id: w.likes for w in works}
+
+
 def ensure_window_may_move(session: Session, campaign: Campaign) -> None:
     """What ``PATCH /api/v1/campaigns/current`` asks before moving the showcase window."""
     may_move_window(is_frozen(session, campaign.id or 0)).ensure()
