@@ -3,6 +3,7 @@
 from clipjury.accounts.invitations import Invitation
 from clipjury.accounts.models import AuthSession, Province, Unit, User
 from clipjury.audit.models import AuditEvent
+from clipjury.awards.models import AwardsVersionRecord
 from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
 from clipjury.judging.models import JudgeConflict, JudgeState, JudgingAssignment, JudgingRound
 from clipjury.notifications.models import Notification
@@ -14,9 +15,30 @@ from clipjury.uploads.models import Upload
 from clipjury.works.models import Work, WorkVersion
 
 __all__ = [
-    "ActivityEntry", "AuditEvent", "AuthSession", "Campaign", "Invitation", "JudgeConflict", "JudgeState",
-    "JudgingAssignment", "JudgingRound", "Like", "LikesSnapshot",
-    "LikesSnapshotWork", "Notification", "Province",
-    "ProvinceQuota", "ReviewDecision", "ShowcaseEntry", "Unit", "UnitMembership", "UnitQuota", "Upload", "User",
-    "Voter", "Work", "WorkVersion",
+    "ActivityEntry",
+    "AuditEvent",
+    "AuthSession",
+    "AwardsVersionRecord",
+    "Campaign",
+    "Invitation",
+    "JudgeConflict",
+    "JudgeState",
+    "JudgingAssignment",
+    "JudgingRound",
+    "Like",
+    "LikesSnapshot",
+    "LikesSnapshotWork",
+    "Notification",
+    "Province",
+    "ProvinceQuota",
+    "ReviewDecision",
+    "ShowcaseEntry",
+    "Unit",
+    "UnitMembership",
+    "UnitQuota",
+    "Upload",
+    "User",
+    "Voter",
+    "Work",
+    "WorkVersion",
 ]

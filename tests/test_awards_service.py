@@ -6,7 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlmodel import select
 
+from clipjury.accounts.models import User
+from clipjury.audit.models import AuditEvent
 from clipjury.awards import service as awards
 from clipjury.awards.policy import JudgesUnfinished, LikesNotFrozen
 from clipjury.campaigns.service import active_campaign
@@ -44,3 +47,16 @@ def test_compute_reads_the_snapshot_and_the_submitted_scores(client: Any, demo: 
     rows = [r.contract() for r in result.rows]
     assert sorted(r["work_id"] for r in rows) == sorted(made["hebei"] + made["shanxi"])
     assert all(r["rank"] is not None and r["final"] is not None for r in rows)
+    with session_scope() as session:
+        admin_user = session.exec(select(User).where(User.username == "demo-admin")).one()
+        first = awards.compute_and_store(session, admin_user, active_campaign(session))
+        assert first.number == 1 and first.snapshot_sha256 == inputs.snapshot_sha256 and first.parameters
+    with session_scope() as session:
+        campaign = active_campaign(session)
+        admin_user = session.exec(select(User).where(User.username == "demo-admin")).one()
+        second = awards.compute_and_store(session, admin_user, campaign)
+        assert second.number == 2 and second.body["based_on"] == 1
+        latest = awards.latest_record(session, campaign)
+        assert latest is not None and latest.number == 2
+        assert awards.record_of(session, campaign, 1).body["rows"] == second.body["rows"]
+        assert session.exec(select(AuditEvent).where(AuditEvent.action == "awards_compute")).all()

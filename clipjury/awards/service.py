@@ -8,7 +8,11 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
-from clipjury.accounts.models import User
+from clipjury.accounts.models import Role, User
+from clipjury.accounts.policy import require_role
+from clipjury.audit.service import record
+from clipjury.awards import versions
+from clipjury.awards.models import AwardsVersionRecord
 from clipjury.awards.policy import JudgesUnfinished, LikesNotFrozen
 from clipjury.awards.ranking import (
     LikesSnapshot,
@@ -20,6 +24,7 @@ from clipjury.awards.ranking import (
     rubric_from_settings,
 )
 from clipjury.campaigns.models import Campaign
+from clipjury.errors import NotFound
 from clipjury.judging.models import JudgeState, JudgingAssignment
 from clipjury.judging.service import snapshot_works
 from clipjury.judging.settings import effective
@@ -82,3 +87,40 @@ def compute(session: Session, campaign: Campaign) -> tuple[Inputs, RankingResult
     result = compute_ranking(inputs.works, inputs.scores, rubric_from_settings(settings["rubric"]), inputs.likes,
                              RankingParams.from_dict(settings))
     return inputs, result
+
+
+def latest_record(session: Session, campaign: Campaign) -> AwardsVersionRecord | None:
+    return session.exec(
+        select(AwardsVersionRecord).where(col(AwardsVersionRecord.campaign_id) == campaign.id)
+        .order_by(col(AwardsVersionRecord.number).desc())
+    ).first()
+
+
+def record_of(session: Session, campaign: Campaign, number: int) -> AwardsVersionRecord:
+    found = session.exec(
+        select(AwardsVersionRecord).where(col(AwardsVersionRecord.campaign_id) == campaign.id,
+                                          col(AwardsVersionRecord.number) == number)
+    ).first()
+    if found is None:
+        raise NotFound()
+    return found
+
+
+def compute_and_store(session: Session, user: User, campaign: Campaign) -> AwardsVersionRecord:
+    """A new computation stored as the next version (rows, breakdown, parameters, the likes snapshot's
+    version and sha256), audited. National admin only."""
+    require_role(user, (Role.national_admin,), "计算奖项")
+    inputs, result = compute(session, campaign)
+    previous = latest_record(session, campaign)
+    version = versions.from_result(result, versions.version_from_dict(previous.body) if previous else None)
+    stored = AwardsVersionRecord(
+        campaign_id=campaign.id or 0, number=version.number, cause=version.cause,
+        body=versions.version_to_dict(version), parameters=result.parameters(),
+        snapshot_version=inputs.snapshot_version, snapshot_sha256=inputs.snapshot_sha256, created_by_id=user.id,
+    )
+    session.add(stored)
+    session.flush()
+    record(session, actor=user, action="awards_compute", data={
+        "version": version.number, "snapshot_version": inputs.snapshot_version, "works": len(version.rows),
+    })
+    return stored
