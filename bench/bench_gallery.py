@@ -30,28 +30,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from bench.bench_likes import serve, wrk  # noqa: E402
+from bench.bench_likes import bench_env, serve, wrk  # noqa: E402
 from bench.pgdb import ADMIN_URL, create_database, drop_database  # noqa: E402
 
 OUT = ROOT / "bench" / "out"
 WORKS = 1000
-
-
-def _env(db: str, name: str) -> dict[str, str]:
-    if db == "postgres":
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    else:
-        path = ROOT / ".cache" / "bench" / f"{name}.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    return {
-        "CLIPJURY_ENV": "development", "CLIPJURY_DATABASE_URL": url,
-        "CLIPJURY_REDIS_URL": os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13"),
-        "CLIPJURY_S3_ENDPOINT_URL": "http://127.0.0.1:8333", "CLIPJURY_QUEUE_PREFIX": f"bench-{name}",
-        "CLIPJURY_LOG_LEVEL": "WARNING",
-    }
 
 
 def load(env: dict[str, str]) -> list[int]:
@@ -127,7 +110,7 @@ def main() -> None:
     name = f"clipjury_bench_gallery_{os.getpid()}"
     if args.db == "postgres":
         create_database(ADMIN_URL, name)
-    env = {**_env(args.db, name), "CLIPJURY_SHOWCASE_PAGE_CACHE_S": str(args.page_cache_s)}
+    env = {**bench_env(args.db, name), "CLIPJURY_SHOWCASE_PAGE_CACHE_S": str(args.page_cache_s)}
     result: dict[str, Any] = {"db": args.db, "machine": f"{platform.node()} {platform.machine()} "
                               f"{os.cpu_count()} cores, {platform.python_version()}", "works": WORKS,
                               "page_cache_s": args.page_cache_s}

@@ -56,7 +56,9 @@ CONNECTIONS = 32
 THREADS = 2
 
 
-def _env(db: str, name: str) -> dict[str, str]:
+def bench_env(db: str, name: str) -> dict[str, str]:
+    """The environment of a throw-away benchmark app (also bench_gallery's): a fresh database named
+    ``name``, Redis db 13, the local S3, its own queue prefix."""
     if db == "postgres":
         url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
     else:
@@ -70,6 +72,12 @@ def _env(db: str, name: str) -> dict[str, str]:
         "CLIPJURY_REDIS_URL": os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/13"),
         "CLIPJURY_S3_ENDPOINT_URL": "http://127.0.0.1:8333", "CLIPJURY_QUEUE_PREFIX": f"bench-{name}",
         "CLIPJURY_LOG_LEVEL": "WARNING",
+    }
+
+
+def _env(db: str, name: str) -> dict[str, str]:
+    return {
+        **bench_env(db, name),
         # Limits on (their Redis script is in the path), at values the benchmark does not reach.
         "CLIPJURY_LIKE_LIMITS_PER_VOTER": "100000/minute",
         "CLIPJURY_LIKE_LIMITS_PER_ADDRESS": "10000000/minute",
