@@ -212,8 +212,8 @@ def test_sigterm_mid_job_is_a_bounded_shutdown(client: Any, auth: Any) -> None:
 
 
 def test_sigterm_during_the_sweep_stops_the_worker(client: Any, auth: Any) -> None:
-    """rq answers SIGTERM outside a job by raising StopRequested wherever the worker is; in the middle of
-    the sweep that must end the worker, not be logged as a failed sweep and forgotten."""
+    """SIGTERM in the middle of the sweep must end the worker once the sweep is done, not be logged as a
+    failed sweep and forgotten (rq's own handler raised StopRequested inside the sweep's query)."""
     from clipjury.jobs import get_redis
 
     new_work(client, auth)

@@ -62,3 +62,24 @@ def test_job_ids_did_not_move_with_their_helpers() -> None:
     from clipjury.integrity.tasks import fingerprint_job_id, screen_job_id
 
     assert (fingerprint_job_id(7), screen_job_id(7)) == ("fingerprint-7", "screen-7")
+
+
+def test_a_stop_signal_sets_flags_and_the_loop_stops_from_plain_code() -> None:
+    """The SIGTERM handler must never raise: a raise that lands in logging's at-fork callback leaves
+    logging's lock held and the worker hangs at shutdown (seen in CI). The loop's next turn stops it."""
+    import signal
+
+    from rq.exceptions import StopRequested
+
+    worker = ClipjuryWorker(all_queues(), name="test-stop-flags", connection=get_redis())
+    saved = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    try:
+        worker.request_stop(signal.SIGTERM, None)  # as the signal would, from wherever the worker was
+        assert worker._stop_requested
+        assert signal.getsignal(signal.SIGTERM) == worker.request_force_stop  # a second one is a cold stop
+        with pytest.raises(StopRequested):
+            worker.should_run_maintenance_tasks  # noqa: B018  # the top of rq's next loop turn
+        assert worker.dequeue_timeout <= 2  # an idle wait sees the request within one short poll
+    finally:
+        signal.signal(signal.SIGTERM, saved[0])
+        signal.signal(signal.SIGINT, saved[1])

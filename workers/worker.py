@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 SCHEDULER_STOP_S = 10
 # How long the pubsub thread waits per poll: it bounds how long a warm shutdown waits for that thread.
 PUBSUB_POLL_S = 1.0
+# How long an idle worker's blocking dequeue waits before its loop turns (and sees a stop request).
+IDLE_POLL_S = 2
 
 
 class ClipjuryWorker(Worker):
@@ -43,7 +45,6 @@ class ClipjuryWorker(Worker):
 
     _shutdown_timer: threading.Timer | None = None
     _in_maintenance = False
-    _stop_after_maintenance = False
     # The domains' periodic sweeps (workers/sweeps.py); a worker built for a test may run others.
     sweeps: tuple[Sweep, ...] = SWEEPS
 
@@ -53,36 +54,45 @@ class ClipjuryWorker(Worker):
             self._maintain()
         finally:
             self._in_maintenance = False
-        if self._stop_after_maintenance:
-            raise StopRequested()  # ends rq's work loop, from plain code this time
+        if self._stop_requested:
+            raise StopRequested()  # ends rq's work loop, from plain code
 
     def _maintain(self) -> None:
         super().run_maintenance_tasks()  # type: ignore[no-untyped-call]  # rq does not annotate it
         run_sweeps(self.sweeps, self.log)
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
-        """SIGTERM/SIGINT: a warm shutdown that touches nothing but this process's own state.
+        """SIGTERM/SIGINT: a warm shutdown that touches nothing but this process's own flags, and never raises.
 
-        rq's handler asks Redis for the worker's state and raises ``StopRequested`` wherever the worker is.
-        Run from inside the sweep's database call or a Redis read, that leaves the driver mid-protocol; its
-        cleanup replaces the exception with its own, the sweep logs a failed sweep and the worker runs on
-        until it is SIGKILLed. Here the handler only sets flags: a running job gets the grace, a running
-        sweep finishes, and only an idle wait is interrupted."""
-        self.log.info("Worker %s: warm shut down requested (signal %s)", self.name, signum)
+        rq's handler raises ``StopRequested`` wherever the worker is. Raised from inside a database call
+        or a Redis read, that leaves the driver mid-protocol; raised inside logging's at-fork callback
+        (the worker forking its horse or scheduler), the exception is swallowed with logging's module
+        lock still held, and the next log call in any thread waits for ever (CI saw exactly that: the
+        pubsub thread stuck on the lock, the worker joining it). So the handler only sets flags, and the
+        worker stops from plain code: a running job gets the grace, a running sweep finishes, and an idle
+        wait ends at its next turn, at most ``IDLE_POLL_S`` later (``should_run_maintenance_tasks``)."""
         self._shutdown_requested_date = now()
         signal.signal(signal.SIGINT, self.request_force_stop)
         signal.signal(signal.SIGTERM, self.request_force_stop)
+        self._stop_requested = True
         if self.horse_pid:
-            self._stop_requested = True
             self._start_grace(self.horse_pid)
-        elif self._in_maintenance:
-            self._stop_after_maintenance = True
-        else:
-            # The flag first: a signal that lands in an at-fork callback (the worker forking its horse or
-            # scheduler) has its exception swallowed ("Exception ignored in _releaseLock"); the loop then
-            # still stops at its next turn, at most one dequeue timeout later.
-            self._stop_requested = True
+
+    @property
+    def dequeue_timeout(self) -> int:
+        """How long one blocking dequeue waits: short, so that a stop request is seen within it. rq's
+        default (worker_ttl - 15 s) would hold a warm shutdown that long."""
+        return min(IDLE_POLL_S, max(1, self.worker_ttl - 15))
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        """Asked at the top of every turn of rq's loops (the work loop and each idle dequeue): the one
+        place a requested stop is turned into ``StopRequested``, from plain code, between two Redis
+        commands, never with a job dequeued and not yet run."""
+        if self._stop_requested and not self._in_maintenance:
+            self.log.info("Worker %s: warm shut down requested", self.name)
             raise StopRequested()
+        return bool(super().should_run_maintenance_tasks)
 
     def _start_grace(self, horse_pid: int) -> None:
         if self._shutdown_timer is None:
@@ -185,8 +195,7 @@ def run_worker(burst: bool = False, name: str | None = None) -> int:
         name=name,
         connection=get_redis(),
         maintenance_interval=settings.worker_maintenance_interval_s,
-        # rq checks for maintenance between blocking dequeues, which wait worker_ttl - 15 s: this makes
-        # an idle worker wake up (and sweep) every maintenance interval.
+        # rq's worker key lives this long past each heartbeat (sent every idle turn, IDLE_POLL_S).
         worker_ttl=settings.worker_maintenance_interval_s + 15,
     )
     # The scheduler moves rq's delayed retries back onto their queues.
