@@ -109,7 +109,7 @@ WorkId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 OptionalDbId = Annotated[int | None, Query(ge=1, le=DB_ID_MAX)]
 
 
-def current_voter(request: Request) -> int:
+async def current_voter(request: Request) -> int:
     """The voter of a voter token (``typ: voter``), the only credential the like routes take: a staff or
     submitter token, or the staff cookie, is refused with 401 (likes are the public's)."""
     auth = request.headers.get("authorization", "")

@@ -285,8 +285,34 @@ def send_plan(base: str, script: Path, first_voter: int, last_voter: int) -> dic
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     found = re.search(r"STATUSES (\d+) (\d+) (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
     return {"wrk_summary": out.strip().splitlines()[-1] if out.strip() else err[:500],
+            "socket_errors": errors.group(1) if errors else "",
             **({"201": int(found.group(1)), "200": int(found.group(2)), "other": int(found.group(3))} if found else {})}
+
+
+def resend_missing(base: str, plan_pairs: list[tuple[int, int]], tokens: list[str],
+                   voter_ids: list[int]) -> dict[str, Any]:
+    """What a client does when a request got no answer: send it again. wrk may lose a request it generated
+    (one written on a keep-alive connection the server was closing is not re-sent: a socket error), so the
+    planned likes the database lacks after the run are sent once more, one by one, and counted apart."""
+    import httpx
+    from sqlmodel import col, select
+
+    from clipjury.db import session_scope
+    from clipjury.showcase.models import Like
+
+    with session_scope() as session:
+        held = set(session.exec(select(Like.voter_id, Like.work_id).where(
+            col(Like.voter_id) >= voter_ids[0], col(Like.voter_id) <= voter_ids[-1])).all())
+    missing = [(v, w) for v, w in plan_pairs if (voter_ids[v - 1], w) not in held]
+    statuses: dict[str, int] = {}
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for v, w in missing:
+            answer = client.put(f"/api/v1/showcase/works/{w}/like",
+                                headers={"Authorization": f"Bearer {tokens[v - 1]}"})
+            statuses[str(answer.status_code)] = statuses.get(str(answer.status_code), 0) + 1
+    return {"resent": len(missing), "resent_statuses": statuses}
 
 
 def save(result: dict[str, Any]) -> None:
@@ -294,10 +320,26 @@ def save(result: dict[str, Any]) -> None:
     (OUT / f"likes-{result['db']}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
 
 
+def _finish_quick(db: str, name: str, result: dict[str, Any]) -> None:
+    """--skip-plan: the figures of steps 1-3, the throw-away database dropped (the server is stopped by the caller)."""
+    save(result)
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+    if db == "postgres":
+        import atexit
+
+        from clipjury.db import get_engine
+
+        get_engine().dispose()
+        atexit.register(drop_database, ADMIN_URL, name)  # after the server (stopped in `finally`) let go of it
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--skip-plan", action="store_true", help="steps 1-3 only (no 100,000-like plan)")
+    parser.add_argument("--profile", metavar="SVG", help="record the server with py-spy (on PATH or "
+                        "$PY_SPY) during the like run of step 1, as a flame graph")
     args = parser.parse_args()
     name = f"clipjury_bench_likes_{os.getpid()}"
     if args.db == "postgres":
@@ -326,7 +368,14 @@ def main() -> None:
         _lua_plan(tmp / "speed.lua", speed_pairs, tokens[:10_000])
         wrk(f"{base}/bench/constant", 2)  # warm-up
         result["reference"] = wrk(f"{base}/bench/constant", args.seconds)
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen([os.environ.get("PY_SPY", "py-spy"), "record", "-o", args.profile, "--pid",
+                                    str(proc.pid), "--duration", str(args.seconds), "--rate", "200", "--nonblocking",
+                                    *(["--format", "raw"] if args.profile.endswith(".txt") else [])])
         result["like"] = wrk(f"{base}/", args.seconds, script=tmp / "speed.lua")
+        if spy is not None:
+            spy.wait(60)
         result["ratio"] = round(result["like"]["rps"] / result["reference"]["rps"], 3)
         save(result)
         half = result["like"]["rps"] / 2
@@ -336,10 +385,17 @@ def main() -> None:
         _lua_plan(tmp / "paced.lua", list(dict.fromkeys(paced_pairs)), tokens[:20_000], pace_ms=pace_ms)
         paced = wrk(f"{base}/", args.seconds, script=tmp / "paced.lua")
         result["like_half_load"] = {"target_rps": round(half), **paced}
+        # The control: the reference at the same pace (what the server, the loop and wrk add to any request).
+        pacer = tmp / "pace.lua"
+        pacer.write_text(f"function delay()\n  return {int(pace_ms)}\nend\n")
+        result["reference_half_load"] = {"target_rps": round(half), **wrk(f"{base}/bench/constant", args.seconds,
+                                                                           script=pacer)}
         # 1,000 concurrent duplicates of one voter and one work (a voter who has liked nothing yet).
         dup_work = work_ids[0]
         result["duplicates"] = asyncio.run(duplicates(base, tokens[DUPLICATE_VOTER], dup_work))
         save(result)
+        if args.skip_plan:
+            return _finish_quick(args.db, name, result)
         # The plan: 100,000 new likes by voters 20,001..70,000 (50,000 of them) over the 1,000 works.
         plan_voters = list(range(20_001, 20_001 + PLAN_VOTERS))
         plan: set[tuple[int, int]] = set()
@@ -349,6 +405,8 @@ def main() -> None:
         _lua_plan(tmp / "plan.lua", plan_pairs, tokens[20_000:20_000 + PLAN_VOTERS], stop_at_end=True)
         started = time.monotonic()
         sent = send_plan(base, tmp / "plan.lua", voter_ids[20_000], voter_ids[20_000 + PLAN_VOTERS - 1])
+        sent.update(resend_missing(base, plan_pairs, tokens[20_000:20_000 + PLAN_VOTERS],
+                                   voter_ids[20_000:20_000 + PLAN_VOTERS]))
         result["plan"] = {"likes": PLAN_LIKES, "voters": PLAN_VOTERS, "works": WORKS,
                           "seconds": round(time.monotonic() - started, 1), **sent}
         save(result)

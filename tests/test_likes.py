@@ -166,6 +166,69 @@ def test_the_same_like_from_many_devices_at_once_counts_once(demo: dict[str, int
     assert db_likes(work_id) == devices + 1
 
 
+def test_a_batch_answers_each_request_as_if_it_came_alone(demo: dict[str, int]) -> None:
+    """The group commit: one statement and one commit for many requests, each with its own answer."""
+    from concurrent.futures import Future
+
+    from clipjury.showcase.batcher import Answer, LikeBatcher
+    from clipjury.showcase.likes import LikeRequest
+    from clipjury.showcase.policy import NotOnShowcase, VoterBlocked
+
+    liked, hidden = showcase_works(2)
+    with session_scope() as session:
+        entry = session.get(ShowcaseEntry, hidden)
+        assert entry is not None
+        entry.published_at, entry.withdrawn_at = None, utcnow()
+    (a, _ta), (b, _tb), (blocked, _tc), (earlier, _td) = make_voters(4)
+    with session_scope() as session:
+        voter = session.get(Voter, blocked)
+        assert voter is not None
+        voter.blocked_at = utcnow()
+    open_window()
+    with session_scope() as session:
+        likes.like(session, active_campaign(session), earlier, liked, address="203.0.113.9")
+    with session_scope() as session:
+        assert counts.cached_like_counts(session, [liked]) == {liked: 1}  # the display cache holds the work
+    requests = [(a, liked), (a, liked), (b, liked), (a, hidden), (blocked, liked), (earlier, liked), (a, liked)]
+    batch: list[tuple[LikeRequest, Future[Answer]]] = [
+        (LikeRequest(voter, work, "203.0.113.9"), Future()) for voter, work in requests
+    ]
+    LikeBatcher().flush(batch)
+    answers: list[object] = []
+    for _request, future in batch:
+        error = future.exception(timeout=0)
+        answers.append(type(error) if error else future.result(timeout=0))
+    created = [a.created for a in answers if isinstance(a, Answer)]
+    assert created == [True, False, True, False, False]  # a (first), a again, b, earlier (before), a again
+    assert answers[3] is NotOnShowcase and answers[4] is VoterBlocked
+    shown = [a.likes for a in answers if isinstance(a, Answer)]
+    assert shown == [2, 3, 3, 3, 3]  # each new like bumped the display once, in order; the others read it
+    assert db_likes(liked) == 3 and db_likes(hidden) == 0
+
+
+def test_concurrent_api_likes_through_the_group_commit_count_once(api: TestClient) -> None:
+    """Requests from many threads at once reach the batcher together: the same voter's duplicates count once,
+    every other voter's like counts, and the answers' 201s match the rows."""
+    [work_id] = showcase_works(1)
+    open_window()
+    people = make_voters(16)
+    barrier = threading.Barrier(32)
+    statuses: list[int] = []
+
+    def one(token: str) -> None:
+        barrier.wait()
+        statuses.append(api.put(like_url(work_id), headers=bearer(token)).status_code)
+
+    tokens = [people[0][1]] * 16 + [t for _v, t in people[1:]] + [people[1][1]]
+    threads = [threading.Thread(target=one, args=(t,)) for t in tokens]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [200] * 16 + [201] * 16
+    assert db_likes(work_id) == 16
+
+
 def test_a_like_whose_transaction_reaches_the_close_does_not_count(demo: dict[str, int]) -> None:
     [work_id] = showcase_works(1)
     [(voter_id, _token)] = make_voters(1)

@@ -30,7 +30,7 @@ from clipjury.accounts.policy import require_role
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.phones.codes import BadCode, CodesUnavailable
 from clipjury.phones.numbers import MAX_INPUT_CHARS, BadPhone
-from clipjury.showcase import counts, fraud, likes, snapshots, voters
+from clipjury.showcase import batcher, counts, fraud, likes, snapshots, voters
 from clipjury.showcase.limits import TooManyLikes
 from clipjury.showcase.policy import NotFrozen, NotOnShowcase, VoterBlocked, WindowClosed
 
@@ -86,18 +86,16 @@ _LIKE_ERRORS: tuple[ErrorDoc, ...] = (
     200: {"model": LikeAnswer, "description": "The voter had liked the work already (counted once)."},
     **problem_responses(*_LIKE_ERRORS),
 })
-def like(work_id: WorkId, voter_id: CurrentVoter, request: Request, response: Response,
-         session: SessionDep) -> LikeAnswer:
+async def like(work_id: WorkId, voter_id: CurrentVoter, request: Request, response: Response) -> LikeAnswer:
     """Like a work on the showcase (voter token): 201 the first time, 200 after. 409 `window_closed` outside the
     window, 404 for a work not on the showcase, 403 `voter_blocked` after the voter's likes were voided, 429
-    `too_many_likes`. A like cannot be taken back."""
-    campaign = active_campaign(session)
+    `too_many_likes`. A like cannot be taken back. The like is committed before the answer (in a group
+    commit with the other likes arriving at the same moment: `clipjury.showcase.batcher`)."""
     address = request.client.host if request.client else ""
-    result = likes.like(session, campaign, voter_id, work_id, address=address)
-    session.commit()
-    if not result.created:
+    answer = await batcher.like(voter_id, work_id, address)
+    if not answer.created:
         response.status_code = 200
-    return LikeAnswer(liked=True, likes=likes.displayed_count(session, result))
+    return LikeAnswer(liked=True, likes=answer.likes)
 
 
 @router.get("/api/v1/showcase/works/{work_id}/like", response_model=LikeAnswer, responses=problem_responses(

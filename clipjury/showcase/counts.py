@@ -11,7 +11,8 @@ repaired within one sweep. Awards never read it. Every Redis error falls back to
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from redis.exceptions import RedisError
 from sqlalchemy import func
@@ -84,6 +85,27 @@ def bump_after_commit(session: Session, work_id: int) -> int:
     count = like_counts(session, [work_id])[work_id]
     _fill({work_id: count}, overwrite=False)
     return count
+
+
+def bump_many_after_commit(session: Session, work_ids: Sequence[int]) -> list[int]:
+    """``bump_after_commit`` for a batch of committed likes (a work may come more than once): one Redis round
+    trip, the works the cache lacks read from the database in one query; each like gets its own count."""
+    if not work_ids:
+        return []
+    try:
+        pipe = get_redis().pipeline(transaction=False)
+        for work_id in work_ids:
+            pipe.eval(_BUMP, 1, cache_key(), str(work_id))
+        values: list[Any] = pipe.execute()
+    except RedisError as exc:
+        log.warning("like count cache not bumped for %d likes (the reconciler repairs it): %s", len(work_ids), exc)
+        truth = like_counts(session, work_ids)
+        return [truth[w] for w in work_ids]
+    missing = sorted({w for w, v in zip(work_ids, values, strict=True) if v is None})
+    truth = like_counts(session, missing) if missing else {}
+    if truth:
+        _fill(truth, overwrite=False)
+    return [int(v) if v is not None else truth[w] for w, v in zip(work_ids, values, strict=True)]
 
 
 def refresh_after_commit(session: Session, work_ids: Iterable[int]) -> dict[int, int]:

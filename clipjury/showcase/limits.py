@@ -79,9 +79,10 @@ def _wait_text(seconds: int) -> str:
     return f"{math.ceil(seconds / 3600)} 小时"
 
 
-def check_and_count(voter_id: int, address: str, now: float | None = None) -> None:
-    """Count one like against the voter, the address and its network, or raise ``TooManyLikes`` (with the
-    wait until the full window ends) without counting it anywhere."""
+Windows = tuple[list[str], list[int], list[int], list[tuple[str, int, int]]]  # keys, limits, lengths, owners
+
+
+def _windows(voter_id: int, address: str, now: float) -> Windows:
     settings = get_settings()
     address = canonical_address(address)
     scopes = (
@@ -89,7 +90,6 @@ def check_and_count(voter_id: int, address: str, now: float | None = None) -> No
         (ADDRESS, address, _items(settings.like_limits_per_address)),
         (VOTER, str(voter_id), _items(settings.like_limits_per_voter)),
     )
-    now = time.time() if now is None else now
     keys: list[str] = []
     amounts: list[int] = []
     lengths: list[int] = []
@@ -102,16 +102,40 @@ def check_and_count(voter_id: int, address: str, now: float | None = None) -> No
             amounts.append(int(item.amount))
             lengths.append(length)
             owners.append((scope, length, window))
-    if not keys:
-        return
+    return keys, amounts, lengths, owners
+
+
+def _refusal(full: int, owners: list[tuple[str, int, int]], now: float) -> TooManyLikes | None:
+    if not full:
+        return None
+    scope, length, window = owners[full - 1]
+    wait = max(1, math.ceil((window + 1) * length - now))
+    if scope != VOTER:
+        log.info("likes refused for %s (%d s)", scope, wait)
+    return TooManyLikes(_MESSAGES[scope].format(wait=_wait_text(wait)), retry_after_s=wait)
+
+
+def check_and_count(voter_id: int, address: str, now: float | None = None) -> None:
+    """Count one like against the voter, the address and its network, or raise ``TooManyLikes`` (with the
+    wait until the full window ends) without counting it anywhere."""
+    [refused] = check_and_count_many([(voter_id, address)], now)
+    if refused is not None:
+        raise refused
+
+
+def check_and_count_many(requests: list[tuple[int, str]], now: float | None = None) -> list[TooManyLikes | None]:
+    """``check_and_count`` for a batch of (voter, address), in order, in one Redis round trip (each request's
+    script runs on its own, after the ones before it): the refusal of each, or None when it was counted."""
+    now = time.time() if now is None else now
+    windows = [_windows(voter_id, address, now) for voter_id, address in requests]
+    if not any(keys for keys, *_ in windows):
+        return [None] * len(requests)
     try:
-        full = int(get_redis().eval(_CHECK_AND_COUNT, len(keys), *keys, *amounts, *lengths))
+        pipe = get_redis().pipeline(transaction=False)
+        for keys, amounts, lengths, _owners in windows:
+            pipe.eval(_CHECK_AND_COUNT, len(keys), *keys, *amounts, *lengths)
+        results = pipe.execute()
     except RedisError as exc:
-        log.warning("like limits unavailable, the like is taken without them: %s", exc)
-        return
-    if full:
-        scope, length, window = owners[full - 1]
-        wait = max(1, math.ceil((window + 1) * length - now))
-        if scope != VOTER:
-            log.info("likes refused for %s (%d s)", scope, wait)
-        raise TooManyLikes(_MESSAGES[scope].format(wait=_wait_text(wait)), retry_after_s=wait)
+        log.warning("like limits unavailable, %d likes taken without them: %s", len(requests), exc)
+        return [None] * len(requests)
+    return [_refusal(int(full), owners, now) for full, (_k, _a, _l, owners) in zip(results, windows, strict=True)]
