@@ -69,10 +69,12 @@ SCENARIOS: tuple[Plan, ...] = (
     Plan(WorkStatus.submitted, Kind.needs_rendition),
     Plan(WorkStatus.forwarded, Kind.silent),
 )
+# Recommended works come often: the showcase, the judges and the awards want several of them.
 REPEAT = (
-    Plan(WorkStatus.submitted), Plan(WorkStatus.passed), Plan(WorkStatus.forwarded),
-    Plan(WorkStatus.recommended), Plan(WorkStatus.submitted), Plan(WorkStatus.returned),
-    Plan(WorkStatus.rejected, Kind.too_long), Plan(WorkStatus.ready),
+    Plan(WorkStatus.submitted), Plan(WorkStatus.passed), Plan(WorkStatus.recommended),
+    Plan(WorkStatus.recommended), Plan(WorkStatus.forwarded), Plan(WorkStatus.recommended),
+    Plan(WorkStatus.submitted), Plan(WorkStatus.returned), Plan(WorkStatus.recommended),
+    Plan(WorkStatus.rejected, Kind.too_long), Plan(WorkStatus.ready), Plan(WorkStatus.recommended),
 )
 
 # The submitters the works are spread over: the seed's two and one more per unit shown here, so the
