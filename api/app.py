@@ -13,6 +13,7 @@ from api import problems
 from api.body_limits import FormBodyLimit
 from api.loopback_guard import LoopbackOnly
 from api.routes import accounts, auth, campaigns, health, integrity, notifications, review, units, uploads, works
+from api.routes import awards as awards_routes
 from api.routes import judging as judging_routes
 from api.routes import likes as likes_routes
 from api.routes import public as public_routes
@@ -59,6 +60,8 @@ def create_app() -> FastAPI:
     app.include_router(likes_routes.public_router)
     app.include_router(likes_routes.router)
     app.include_router(judging_routes.router)
+    app.include_router(awards_routes.router)
+    app.include_router(awards_routes.public_router)
     app.include_router(showcase_routes.router)
     if settings.sms_sender == "dev":
         # Not merely refused elsewhere: absent, so no production configuration can expose codes.

@@ -846,6 +846,30 @@ RULES: dict[tuple[str, str], Rule] = {
         "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
         probe=Probe(form={"work_id": "987654", "username": "demo-judge", "reason": "矩阵"}),
     ),
+    # -- awards (issue 16 part B) ----------------------------------------------------------------------
+    # The matrix's campaign has no frozen likes snapshot and no awards version: the national admin's compute
+    # is 409 likes_not_frozen, a version 404, an adjustment and a publication 409 awards_not_computed.
+    ("POST", "/api/v1/awards/compute"): Rule(
+        "api", roles=NATIONAL, ok=frozenset({409}), note="changes nothing: 409 likes_not_frozen",
+    ),
+    ("GET", "/api/v1/awards/versions"): Rule("api", roles=NATIONAL),
+    ("GET", "/api/v1/awards/versions/{version}"): Rule("api", roles=NATIONAL, ok=frozenset({404})),
+    ("GET", "/api/v1/awards/versions/{version}/diff"): Rule("api", roles=NATIONAL, ok=frozenset({404})),
+    ("POST", "/api/v1/awards/adjustments"): Rule(
+        "api", roles=NATIONAL, ok=frozenset({409}),
+        probe=Probe(json={"work_id": 987654, "level": "一等奖", "reason": "矩阵"}),
+        note="changes nothing: 409 awards_not_computed",
+    ),
+    ("POST", "/api/v1/awards/publish"): Rule(
+        "api", roles=NATIONAL, ok=frozenset({409}), note="changes nothing: 409 awards_not_computed",
+    ),
+    # The national office, and those who submit (their own works; a coordinator, the unit's): 409
+    # awards_not_published in the matrix's world; other roles 403 first.
+    ("GET", "/api/v1/awards/certificates/{work_id}.pdf"): Rule(
+        "api", roles=NATIONAL | SUBMITTING, scope=Scope.work, role_first=True, ok=frozenset({409}),
+    ),
+    ("GET", "/api/v1/public/results"): Rule("public"),
+    ("GET", "/api/v1/public/certificates/{code}"): Rule("public", ok=frozenset({404})),
     ("GET", "/invite/{token}"): Rule("public", ok=frozenset({404})),
     ("POST", "/invite/{token}"): Rule(
         "public", ok=frozenset({404}), probe=Probe(form={"password": "matrix-password-1",

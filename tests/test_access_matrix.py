@@ -335,7 +335,8 @@ class Env:
         url = path.replace("{work_id}", target_id).replace("{upload_id}", target_id)
         url = url.replace("{notification_id}", target_id).replace("{unit_id}", target_id)
         url = url.replace("{account_id}", target_id).replace("{token}", "matrix-no-such-invite")
-        url = url.replace("{username}", "demo-judge")
+        url = url.replace("{username}", "demo-judge").replace("{version}", "latest")
+        url = url.replace("{code}", "7M2QK-X4D9B")  # a well-formed certificate code nobody was given
         url = url.replace("{pair_id}", "999999")  # no similar pair exists in the matrix's world
         url = url.replace("{activity_key}", world.activity_key).replace("{decision_id}", str(world.document_decision))
         probe_query = rule.probe.query
@@ -741,7 +742,8 @@ def test_an_incomplete_account_is_refused_on_every_route(env: Env) -> None:
                     url = url.replace("{" + name + "}", target_id)
                 url = url.replace("{activity_key}", world.activity_key)
                 url = url.replace("{decision_id}", str(world.document_decision))
-                url = url.replace("{username}", "demo-judge")
+                url = url.replace("{username}", "demo-judge").replace("{version}", "latest")
+                url = url.replace("{code}", "7M2QK-X4D9B")
                 is_api = path.startswith("/api/")
                 headers = {k: v.replace("{work_b64}", base64.b64encode(target_id.encode()).decode())
                            for k, v in rule.probe.headers.items()}

@@ -13,6 +13,7 @@ from api.deps import CurrentUser, OptionalDbId, SessionDep, WorkId
 from api.params import NO_NUL, ProvinceQuery, SearchQuery, TextQuery
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from api.schemas.works import WorkPublic, work_public, works_public
+from clipjury import decisions
 from clipjury.audit.query import AuditFilter, audit_events, audit_query
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.db import DB_ID_MAX
@@ -245,7 +246,7 @@ def publish(user: CurrentUser, session: SessionDep) -> PublishOut:
     *BODY_ERRORS, *_WORK_ERRORS, *_RACE_ERRORS, AlreadyDisqualified, (422, "reason_required"), (422, "reason_too_long"),
 ))
 def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
-    work = service.disqualify(session, user, work_id, body.reason, expected_rev=body.expected_rev)
+    work = decisions.disqualify(session, user, work_id, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 
@@ -254,7 +255,7 @@ def disqualify(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: Se
     (422, "reason_too_long"),
 ))
 def undo(work_id: WorkId, body: ReasonBody, user: CurrentUser, session: SessionDep) -> WorkPublic:
-    work = service.undo(session, user, work_id, body.reason, expected_rev=body.expected_rev)
+    work = decisions.undo(session, user, work_id, body.reason, expected_rev=body.expected_rev)
     return work_public(session, work, user)
 
 

@@ -47,6 +47,12 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "account.invite_accepted": "接受邀请并设置密码",
     "account.deactivate": "停用账号",
     "account.reactivate": "重新启用账号",
+    # Awards (clipjury.awards.service).
+    "awards_compute": "计算奖项",
+    "awards_adjust": "调整获奖等级",
+    "awards_disqualified": "取消资格后重排奖项",
+    "awards_reinstated": "撤销取消资格后重排奖项",
+    "awards_publish": "发布评奖结果",
 }
 
 

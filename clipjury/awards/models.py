@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
@@ -28,3 +28,36 @@ class AwardsVersionRecord(SQLModel, table=True):
     snapshot_sha256: str = Field(max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class AwardsPublication(SQLModel, table=True):
+    """Each time the national office publishes the awards: which version became public, when, by whom. The
+    public results are those of the campaign's latest publication."""
+
+    __tablename__ = "awards_publication"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    version_number: int
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    published_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class AwardCertificate(SQLModel, table=True):
+    """The certificate of an awarded work: one per work and campaign, its serial and verification code fixed
+    when first issued. A later publication updates its level, or revokes it (``revoked_at``) when the work no
+    longer has an award; a revoked certificate no longer verifies."""
+
+    __tablename__ = "award_certificate"
+    __table_args__ = (UniqueConstraint("campaign_id", "work_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    work_id: int = Field(foreign_key="work.id", index=True)
+    serial: str = Field(sa_column=Column(String(32), unique=True, nullable=False))
+    code: str = Field(sa_column=Column(String(16), unique=True, nullable=False))
+    level: str = Field(max_length=64)
+    version_number: int
+    issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clipjury.errors import Conflict
+from clipjury.errors import Conflict, NotFound
 
 
 class LikesNotFrozen(Conflict):
@@ -16,3 +16,23 @@ class JudgesUnfinished(Conflict):
 
     def __init__(self, judges: list[str]) -> None:
         super().__init__(judges=judges)
+
+
+class AwardsNotComputed(Conflict):
+    code = "awards_not_computed"
+    message = "尚未计算奖项，请先计算。"
+
+
+class AwardsNotPublished(Conflict):
+    code = "awards_not_published"
+    message = "评奖结果尚未发布。"
+
+
+class NotAwarded(NotFound):
+    code = "not_awarded"
+    message = "该作品在已发布的评奖结果中没有获奖，没有获奖证书。"
+
+
+class StaleVersion(Conflict):
+    code = "stale_state"
+    message = "评奖结果刚刚被他人更新，请刷新后再操作。"

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
+from clipjury import decisions
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.campaigns.models import Campaign
 from clipjury.db import session_scope
@@ -280,7 +281,7 @@ class _Walker:
         if status == WorkStatus.passed and target != WorkStatus.disqualified:
             return lambda: _done(reviews.forward(session, admin, work_id))
         if status == WorkStatus.passed or (status == WorkStatus.forwarded and target == WorkStatus.disqualified):
-            return lambda: _done(reviews.disqualify(
+            return lambda: _done(decisions.disqualify(
                 session, national, work_id, "演示：收到著作权争议投诉，经核实取消参选资格。"
             ))
         if status == WorkStatus.forwarded and target in (WorkStatus.recommended, WorkStatus.not_recommended):

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 
 from api.deps import CurrentUser, SessionDep
+from clipjury import decisions
 from clipjury.accounts.models import Role
 from clipjury.accounts.policy import require_role
 from clipjury.campaigns.service import active_campaign
@@ -108,7 +109,7 @@ def national_undo(
         # This page undoes national decisions only (a forward is the province's to undo).
         if service.get_work_in_scope(session, user, work_id).status not in NATIONAL_DECISION_STATUSES:
             raise Conflict("该作品还没有复评决定，无需撤销。", code="nothing_to_undo")
-        work = service.undo(session, user, work_id, reason, expected_rev=expected_rev)
+        work = decisions.undo(session, user, work_id, reason, expected_rev=expected_rev)
         return f"已撤销《{work.title}》的决定，当前状态：{WORK_STATUS_LABELS[work.status]}。"
 
     form_action(request, session, run, not_found_is_page=False)

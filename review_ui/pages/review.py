@@ -15,6 +15,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from api.deps import CurrentUser, SessionDep
+from clipjury import decisions
 from clipjury.accounts.models import Province, Role, Unit, User
 from clipjury.accounts.policy import ADMIN_ROLES, PRELIMINARY_ROLES, REVIEW_ROLES, has_role, require_role
 from clipjury.audit.query import AUDIT_ACTION_LABELS
@@ -353,7 +354,7 @@ def disqualify(
             # One byte over the limit is enough for the service to refuse it; never read more.
             content = document.file.read(service.DOCUMENT_MAX_BYTES + 1)
             attached = (document.filename, content)
-        service.disqualify(session, user, work_id, reason, document=attached, expected_rev=expected_rev)
+        decisions.disqualify(session, user, work_id, reason, document=attached, expected_rev=expected_rev)
 
     return _review_action(
         request, session, work_id, act, "已取消该作品的参选资格，投稿人会收到通知和理由。",
@@ -372,7 +373,7 @@ def undo(
 ) -> Response:
     return _review_action(
         request, session, work_id,
-        lambda: service.undo(session, user, work_id, reason, expected_rev=expected_rev),
+        lambda: decisions.undo(session, user, work_id, reason, expected_rev=expected_rev),
         "已撤销该决定，作品回到此前的状态。",
         draft={"undo_reason": reason},
     )
@@ -465,7 +466,7 @@ def undo_forward(
         work = service.get_work_in_scope(session, user, work_id)
         if work.status != WorkStatus.forwarded:
             raise Conflict("该作品当前不是“已报送全国复评”状态，无法撤销报送。", code="not_forwarded")
-        service.undo(session, user, work_id, reason, expected_rev=expected_rev)
+        decisions.undo(session, user, work_id, reason, expected_rev=expected_rev)
         return f"已撤销《{work.title}》的报送，作品回到“初评通过”。"
 
     form_action(request, session, run, not_found_is_page=False)
