@@ -11,6 +11,7 @@ from clipjury.accounts.nicknames import NICKNAME_MAX
 from clipjury.accounts.passwords import PASSWORD_MIN_CHARS
 from clipjury.accounts.privacy import consent_text
 from clipjury.accounts.provinces import list_provinces
+from clipjury.awards import service as awards
 from clipjury.campaigns.public import public_campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import DB_ID_MAX, session_scope
@@ -18,7 +19,7 @@ from clipjury.settings import get_settings
 from clipjury.showcase import gallery
 from clipjury.showcase.likes import public_like_view
 from clipjury.showcase.policy import NotOnShowcase
-from clipjury.timeutil import utcnow
+from clipjury.timeutil import fmt_local, utcnow
 from public_ui.web import PublicRoute, render_public, render_public_cached
 
 router = APIRouter(route_class=PublicRoute, include_in_schema=False)
@@ -97,3 +98,28 @@ def showcase_work(request: Request, work_id: Annotated[int, Path(ge=1, le=DB_ID_
     return render_public(request, "showcase/work.html", {
         "work": work, "likes": work.likes, "window": gallery.window_view(active_campaign(session), utcnow()),
     })
+
+
+@router.api_route("/results", methods=["GET", "HEAD"])
+def results(request: Request, session: SessionDep) -> Response:
+    """评奖结果: the published awards by level (title, province, unit), and where to check a certificate; before
+    publication it says the results are not out yet."""
+    campaign = active_campaign(session)
+    found = awards.public_results(session, campaign)
+    by_level: dict[str, list[dict[str, object]]] = {}
+    for row in found:
+        by_level.setdefault(str(row["level"]), []).append(row)
+    public = awards.published(session, campaign)
+    return render_public(request, "results/index.html", {
+        "campaign_name": campaign.name, "by_level": by_level, "published": public, "total": len(found),
+        "published_at": fmt_local(public.published_at) if public else "",
+    })
+
+
+@router.api_route("/certificates", methods=["GET", "HEAD"])
+def certificate_check(request: Request, session: SessionDep,
+                      code: Annotated[str, Query(max_length=32)] = "") -> Response:
+    """获奖证书查验: the code printed on a certificate gives its serial, the work and its current level, or says
+    that no such certificate is valid."""
+    found = awards.verify_certificate(session, code) if code.strip() else None
+    return render_public(request, "results/certificate.html", {"code": code.strip(), "found": found})

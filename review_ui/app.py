@@ -14,6 +14,7 @@ from review_ui.pages import (
     account,
     accounts,
     audit,
+    awards,
     campaign,
     dashboard,
     integrity,
@@ -63,5 +64,5 @@ def create_ui(app: FastAPI) -> None:
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
     for page in (account, works, review, integrity, national, dashboard, reports, notifications, audit, accounts,
-                 units, showcase_likes, campaign, judging):
+                 units, showcase_likes, campaign, judging, awards):
         app.include_router(page.router)

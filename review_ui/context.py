@@ -24,8 +24,8 @@ NAV: dict[Role, list[tuple[str, str]]] = {
     ],
     Role.national_admin: [
         ("/review/national", "全国复评"), ("/review/integrity", "相似作品"), ("/showcase/likes", "展播点赞"),
-        ("/judging/admin", "专家评审"), ("/dashboard", "配额看板"), ("/organisations", "省份与部门"),
-        ("/campaign", "活动设置"),
+        ("/judging/admin", "专家评审"), ("/awards", "评奖结果"), ("/dashboard", "配额看板"),
+        ("/organisations", "省份与部门"), ("/campaign", "活动设置"),
         ("/units", "单位名单"), ("/reports", "报表"), ("/audit", "审计日志"), ("/accounts", "账号管理"),
         ("/notifications", "消息"),
     ],

@@ -855,6 +855,17 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/awards/versions"): Rule("api", roles=NATIONAL),
     ("GET", "/api/v1/awards/versions/{version}"): Rule("api", roles=NATIONAL, ok=frozenset({404})),
     ("GET", "/api/v1/awards/versions/{version}/diff"): Rule("api", roles=NATIONAL, ok=frozenset({404})),
+    ("GET", "/api/v1/awards/versions/{version}/export.xlsx"): Rule(
+        "api", roles=NATIONAL, ok=frozenset({404}), variants=("names=true",)),
+    ("GET", "/api/v1/awards/versions/{version}/export.csv"): Rule("api", roles=NATIONAL, ok=frozenset({404})),
+    # The national office's awards page: computing is refused (likes not frozen) as a flash, nothing changes.
+    ("GET", "/awards"): Rule("page", roles=NATIONAL, variants=("version=1",)),
+    ("POST", "/awards/compute"): Rule("page", roles=NATIONAL, mutates=True, ok=frozenset({303})),
+    ("POST", "/awards/adjust"): Rule(
+        "page", roles=NATIONAL, mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"work_id": "987654", "level": "一等奖", "reason": "矩阵", "expected_version": "1"}),
+    ),
+    ("POST", "/awards/publish"): Rule("page", roles=NATIONAL, mutates=True, ok=frozenset({303})),
     ("POST", "/api/v1/awards/adjustments"): Rule(
         "api", roles=NATIONAL, ok=frozenset({409}),
         probe=Probe(json={"work_id": 987654, "level": "一等奖", "reason": "矩阵"}),
@@ -869,6 +880,8 @@ RULES: dict[tuple[str, str], Rule] = {
         "api", roles=NATIONAL | SUBMITTING, scope=Scope.work, role_first=True, ok=frozenset({409}),
     ),
     ("GET", "/api/v1/public/results"): Rule("public"),
+    ("GET", "/public/results"): Rule("public"),
+    ("GET", "/public/certificates"): Rule("public", variants=("code=7M2QK-X4D9B",)),
     ("GET", "/api/v1/public/certificates/{code}"): Rule("public", ok=frozenset({404})),
     ("GET", "/invite/{token}"): Rule("public", ok=frozenset({404})),
     ("POST", "/invite/{token}"): Rule(

@@ -4,18 +4,20 @@ the showcase window moved into the past and the likes snapshot frozen (what the 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from sqlmodel import select
 
 from clipjury.accounts.models import User
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import session_scope
+from clipjury.judging.settings import DEFAULT_RUBRIC
 from clipjury.reviews import service as reviews
 from clipjury.showcase import snapshots
-from clipjury.showcase.models import CopyStatus, ShowcaseEntry
+from clipjury.showcase.models import CopyStatus, Like, ShowcaseEntry
 from clipjury.timeutil import utcnow
-from tests.likes_support import set_window
-from tests.review_support import ALL_ITEMS, submitted_works
+from tests.likes_support import make_voters, set_window
+from tests.review_support import ALL_ITEMS, headers_for, submitted_works
 
 JUDGES = ("demo-judge", "demo-judge2", "demo-judge3", "demo-judge4", "demo-judge5")
 
@@ -51,3 +53,27 @@ def freeze_likes() -> int:
         snapshot = snapshots.freeze_if_due(session, active_campaign(session))
         assert snapshot is not None
         return snapshot.version
+
+
+def add_likes(counts: dict[int, int]) -> None:
+    """Likes made inside the window (before freeze_likes closes it), as the like route would store them."""
+    voters = make_voters(max(counts.values()))
+    when = utcnow() - timedelta(minutes=90)  # inside freeze_likes' window [now-2h, now-1h)
+    with session_scope() as session:
+        campaign = active_campaign(session)
+        for work_id, n in counts.items():
+            for voter_id, _token in voters[:n]:
+                session.add(Like(work_id=work_id, voter_id=voter_id, campaign_id=campaign.id or 0, created_at=when))
+
+
+def score_and_submit(client: Any, *, skip: str | None = None) -> None:
+    for n, username in enumerate(JUDGES):
+        if username == skip:
+            continue
+        judge = headers_for(client, username)
+        for work in client.get("/api/v1/judging/works", headers=judge).json():
+            scores = {c["key"]: c["max"] - (n + work["id"]) % 4 for c in DEFAULT_RUBRIC}
+            put = client.put(f"/api/v1/judging/works/{work['id']}/scores",
+                             json={"scores": scores, "expected_rev": work["rev"]}, headers=judge)
+            assert put.status_code == 200, put.text
+        client.post("/api/v1/judging/submit", headers=judge)

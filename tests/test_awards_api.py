@@ -4,47 +4,18 @@ disqualification and its undo as new versions, publication, the public results, 
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from sqlmodel import col, select
 
 from clipjury.awards.models import AwardCertificate
-from clipjury.campaigns.service import active_campaign
 from clipjury.db import session_scope
-from clipjury.judging.settings import DEFAULT_RUBRIC
-from clipjury.showcase.models import Like
-from clipjury.timeutil import utcnow
-from tests.judging_support import JUDGES, freeze_likes, published_works
-from tests.likes_support import make_voters, open_window
+from tests.judging_support import JUDGES, add_likes, freeze_likes, published_works, score_and_submit
+from tests.likes_support import open_window
 from tests.review_support import headers_for
 
 CONTRACT_KEYS = {"work_id", "raw_mean", "normalised", "likes", "likes_component", "final", "rank", "level",
                  "near_tie"}
-
-
-def _likes(counts: dict[int, int]) -> None:
-    """Likes made inside the window (before freeze_likes closes it), as the like route would store them."""
-    voters = make_voters(max(counts.values()))
-    when = utcnow() - timedelta(minutes=90)  # inside freeze_likes' window [now-2h, now-1h)
-    with session_scope() as session:
-        campaign = active_campaign(session)
-        for work_id, n in counts.items():
-            for voter_id, _token in voters[:n]:
-                session.add(Like(work_id=work_id, voter_id=voter_id, campaign_id=campaign.id or 0, created_at=when))
-
-
-def _score_and_submit(client: Any, *, skip: str | None = None) -> None:
-    for n, username in enumerate(JUDGES):
-        if username == skip:
-            continue
-        judge = headers_for(client, username)
-        for work in client.get("/api/v1/judging/works", headers=judge).json():
-            scores = {c["key"]: c["max"] - (n + work["id"]) % 4 for c in DEFAULT_RUBRIC}
-            put = client.put(f"/api/v1/judging/works/{work['id']}/scores",
-                             json={"scores": scores, "expected_rev": work["rev"]}, headers=judge)
-            assert put.status_code == 200, put.text
-        client.post("/api/v1/judging/submit", headers=judge)
 
 
 def test_the_awards_contract_from_compute_to_certificate(client: Any, demo: dict[str, int]) -> None:
@@ -53,7 +24,7 @@ def test_the_awards_contract_from_compute_to_certificate(client: Any, demo: dict
     admin = headers_for(client, "demo-admin")
     province_admin = headers_for(client, "demo-province-admin")
     open_window()
-    _likes({w: i * 3 for i, w in enumerate(works)})
+    add_likes({w: i * 3 for i, w in enumerate(works)})
     # Before the snapshot: 409 likes_not_frozen; nothing to read, adjust or publish yet.
     refused = client.post("/api/v1/awards/compute", headers=admin)
     assert (refused.status_code, refused.json()["code"]) == (409, "likes_not_frozen")
@@ -67,7 +38,7 @@ def test_the_awards_contract_from_compute_to_certificate(client: Any, demo: dict
     early = client.post("/api/v1/awards/adjustments", headers=admin,
                         json={"work_id": works[0], "level": None, "reason": "提前"})
     assert (early.status_code, early.json()["code"]) == (409, "awards_not_computed")
-    _score_and_submit(client)
+    score_and_submit(client)
 
     # Compute: 201, the contract's rows, a version 1 that GET reads back.
     computed = client.post("/api/v1/awards/compute", headers=admin)
@@ -172,10 +143,10 @@ def test_a_disqualification_after_computing_makes_a_version_without_the_work(cli
     works = made["hebei"] + made["shanxi"]
     admin = headers_for(client, "demo-admin")
     open_window()
-    _likes({w: 2 + i for i, w in enumerate(works)})
+    add_likes({w: 2 + i for i, w in enumerate(works)})
     freeze_likes()
     assert client.post("/api/v1/judging/assignments/apply", json={"seed": 5}, headers=admin).status_code == 200
-    _score_and_submit(client)
+    score_and_submit(client)
     first = client.post("/api/v1/awards/compute", headers=admin).json()
     assert client.post("/api/v1/awards/publish", headers=admin).status_code == 200
     out = sorted(first["rows"], key=lambda r: r["rank"])[1]["work_id"]  # the runner-up

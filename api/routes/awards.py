@@ -10,13 +10,15 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CurrentUser, SessionDep
+from api.downloads import file_response
 from api.params import NO_NUL
 from api.problems import BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from api.routes.public import SmallBodyRoute
-from clipjury.awards import policy, versions
+from clipjury.awards import exports, policy, versions
 from clipjury.awards import service as awards
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.errors import NotFound
+from clipjury.reports.exports import MEDIA_TYPES, Format
 from clipjury.settings import get_settings
 
 router = APIRouter(prefix="/api/v1/awards", tags=["awards"])
@@ -131,6 +133,30 @@ def diff(version: VersionRef, user: CurrentUser, session: SessionDep,
          against: Annotated[int | None, Query(ge=1, le=VERSION_MAX)] = None) -> dict[str, Any]:
     """Who moved from version `against` (default: the one this version was made from) to this one."""
     return awards.diff_view(session, user, active_campaign(session), _number(version), against)
+
+
+_EXPORT_DOC = {
+    200: {"content": {MEDIA_TYPES[Format.xlsx]: {}, MEDIA_TYPES[Format.csv]: {}},
+          "description": "The version as a spreadsheet: 说明 (hashes), 逐项评分, 标准化参数, 排名与奖项, 调整与移除."},
+    **problem_responses(*_READ_ERRORS, (404, "not_found"), *VALIDATION_ERRORS),
+}
+_Names = Annotated[bool, Query(description="Judges by username instead of pseudonyms (评委01 …).")]
+
+
+@router.get("/versions/{version}/export.xlsx", response_class=Response, responses=_EXPORT_DOC)
+def export_xlsx(version: VersionRef, user: CurrentUser, session: SessionDep, names: _Names = False) -> Response:
+    """An awards version as XLSX (national admin): every criterion score of every judge (under pseudonyms
+    unless `names=true`), the normalisation parameters, the ranking, the awards, the adjustments and the hashes
+    (likes snapshot and the file's own data)."""
+    return file_response(exports.export(session, user, active_campaign(session), _number(version), Format.xlsx,
+                                        names=names))
+
+
+@router.get("/versions/{version}/export.csv", response_class=Response, responses=_EXPORT_DOC)
+def export_csv(version: VersionRef, user: CurrentUser, session: SessionDep, names: _Names = False) -> Response:
+    """The same as CSV (UTF-8 with a BOM, one section per sheet)."""
+    return file_response(exports.export(session, user, active_campaign(session), _number(version), Format.csv,
+                                        names=names))
 
 
 class AdjustmentIn(BaseModel):

@@ -154,8 +154,11 @@ def compute_and_store(session: Session, user: User, campaign: Campaign) -> Award
 CERTIFICATE_ROLES = (Role.national_admin, Role.submitter, Role.unit_coordinator)
 
 
-def _national(user: User, what: str) -> None:
+def require_national(user: User, what: str) -> None:
     require_role(user, (Role.national_admin,), what)
+
+
+_national = require_national
 
 
 def _username(session: Session, user_id: int | None) -> str | None:
@@ -436,3 +439,51 @@ def verify_certificate(session: Session, typed: str) -> dict[str, Any] | None:
         return None
     work = session.get(Work, cert.work_id)
     return {"serial": cert.serial, "title": work.title if work else "", "level": cert.level}
+
+
+def work_labels(session: Session, work_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Title, province and unit of each work, for the national office's pages and exports."""
+    labels: dict[int, dict[str, Any]] = {}
+    for work_id in work_ids:
+        work = session.get(Work, work_id)
+        if work is None:
+            continue
+        province, unit = _names(session, work)
+        labels[work_id] = {"title": work.title, "province": province, "unit": unit}
+    return labels
+
+
+@dataclass(frozen=True)
+class AwardsState:
+    """Where the awards stand, for the national office's page: can a computation run now, and if not why."""
+
+    snapshot_version: int | None
+    unfinished: list[str]
+    latest: int | None
+    published_version: int | None
+
+
+def state(session: Session, user: User, campaign: Campaign) -> AwardsState:
+    _national(user, "查看评奖结果")
+    snapshot = snapshots.freeze_if_due(session, campaign)
+    latest = latest_record(session, campaign)
+    public = published(session, campaign)
+    return AwardsState(
+        snapshot_version=snapshot.version if snapshot else None,
+        unfinished=unfinished_judges(session, campaign),
+        latest=latest.number if latest else None,
+        published_version=public.version_number if public else None,
+    )
+
+
+def awarded_levels(session: Session, campaign: Campaign, work_ids: list[int]) -> dict[int, str]:
+    """The level of each of these works in the published results (valid certificates only): what a
+    submitter's own list shows, with the certificate's download link."""
+    if not work_ids or published(session, campaign) is None:
+        return {}
+    rows = session.exec(
+        select(AwardCertificate).where(col(AwardCertificate.campaign_id) == campaign.id,
+                                       col(AwardCertificate.work_id).in_(work_ids),
+                                       col(AwardCertificate.revoked_at).is_(None))
+    ).all()
+    return {c.work_id: c.level for c in rows}

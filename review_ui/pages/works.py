@@ -13,6 +13,7 @@ from sqlmodel import Session
 from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import Province, User
 from clipjury.accounts.service import home_province_id, list_provinces
+from clipjury.awards import service as awards
 from clipjury.campaigns.models import Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError, Invalid
@@ -49,8 +50,10 @@ def my_works(request: Request, user: CurrentUser, session: SessionDep) -> Respon
     if not may_submit(user):
         return see_other(home_for(user))
     rows = work_rows(session, user, works.list_own_works(session, user))
+    campaign = active_campaign(session)
     return render(request, "works/index.html", {
-        **user_context(user, session), "rows": rows, "rules": campaign_rules(active_campaign(session)),
+        **user_context(user, session), "rows": rows, "rules": campaign_rules(campaign),
+        "awarded": awards.awarded_levels(session, campaign, [row.id for row in rows]),
     })
 
 
