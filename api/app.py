@@ -16,6 +16,7 @@ from api.routes import accounts, auth, campaigns, health, integrity, notificatio
 from api.routes import awards as awards_routes
 from api.routes import judging as judging_routes
 from api.routes import likes as likes_routes
+from api.routes import nominations as nominations_routes
 from api.routes import public as public_routes
 from api.routes import reports as reports_routes
 from api.routes import showcase as showcase_routes
@@ -62,6 +63,7 @@ def create_app() -> FastAPI:
     app.include_router(judging_routes.router)
     app.include_router(awards_routes.router)
     app.include_router(awards_routes.public_router)
+    app.include_router(nominations_routes.router)
     app.include_router(showcase_routes.router)
     if settings.sms_sender == "dev":
         # Not merely refused elsewhere: absent, so no production configuration can expose codes.

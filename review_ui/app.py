@@ -20,6 +20,7 @@ from review_ui.pages import (
     integrity,
     judging,
     national,
+    nominations,
     notifications,
     reports,
     review,
@@ -64,5 +65,5 @@ def create_ui(app: FastAPI) -> None:
     app.state.html_error_renderer = html_error
     # The order only matters where two paths could both match; none do today.
     for page in (account, works, review, integrity, national, dashboard, reports, notifications, audit, accounts,
-                 units, showcase_likes, campaign, judging, awards):
+                 units, showcase_likes, campaign, judging, awards, nominations):
         app.include_router(page.router)

@@ -15,12 +15,13 @@ NAV: dict[Role, list[tuple[str, str]]] = {
     Role.submitter: [("/works", "我的作品"), ("/notifications", "消息"), ("/account", "我的账号")],
     Role.unit_coordinator: [
         ("/works", "我的作品"), ("/dashboard", "单位配额"), ("/my-unit", "单位成员"), ("/reports", "活动报送"),
-        ("/notifications", "消息"),
+        ("/nominations", "基层推荐"), ("/notifications", "消息"),
     ],
     Role.reviewer: [("/review", "初评"), ("/dashboard", "配额看板"), ("/notifications", "消息")],
     Role.provincial_admin: [
         ("/review", "初评"), ("/review/forward", "报送复评"), ("/dashboard", "配额看板"), ("/units", "单位管理"),
-        ("/reports", "报表"), ("/audit", "审计日志"), ("/accounts", "账号管理"), ("/notifications", "消息"),
+        ("/reports", "报表"), ("/nominations", "基层推荐"), ("/audit", "审计日志"), ("/accounts", "账号管理"),
+        ("/notifications", "消息"),
     ],
     Role.national_admin: [
         ("/review/national", "全国复评"), ("/review/integrity", "相似作品"), ("/showcase/likes", "展播点赞"),

@@ -879,6 +879,43 @@ RULES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/awards/certificates/{work_id}.pdf"): Rule(
         "api", roles=NATIONAL | SUBMITTING, scope=Scope.work, role_first=True, ok=frozenset({409}),
     ),
+    ("GET", "/api/v1/awards/organising"): Rule(
+        "api", roles=NATIONAL, variants=("scope=province&province=hebei",)),
+    ("POST", "/api/v1/awards/organising/decisions"): Rule(
+        "api", roles=NATIONAL, ok=frozenset({404}),
+        probe=Probe(json={"scope": "national", "organisation_id": 987654, "awarded": True, "reason": "矩阵"}),
+        note="changes nothing: no such organisation",
+    ),
+    # 附件2 nominations: every matrix coordinator is a city's (石家庄市, 唐山市, 太原市).
+    ("GET", "/api/v1/nominations"): Rule("api", roles=REPORT_READERS),
+    ("POST", "/api/v1/nominations"): Rule(
+        "api", roles=frozenset({"unit_coordinator"}), mutates=True, ok=frozenset({201}),
+        probe=Probe(json={"office": "矩阵县保密办", "write_up": "矩阵推荐材料"}),
+    ),
+    ("PUT", "/api/v1/nominations/{nomination_id}"): Rule(
+        "api", roles=frozenset({"unit_coordinator"}), ok=frozenset({404}),
+        probe=Probe(json={"office": "矩阵县保密办", "write_up": "矩阵推荐材料"}),
+    ),
+    ("DELETE", "/api/v1/nominations/{nomination_id}"): Rule(
+        "api", roles=frozenset({"unit_coordinator"}), ok=frozenset({404}),
+    ),
+    ("GET", "/awards/organising"): Rule("page", roles=NATIONAL, variants=("province=hebei",)),
+    ("POST", "/awards/organising/decide"): Rule(
+        "page", roles=NATIONAL, ok=frozenset({303}),
+        probe=Probe(form={"organisation_id": "987654", "awarded": "yes", "reason": "矩阵"}),
+    ),
+    ("GET", "/nominations"): Rule("page", roles=REPORT_READERS),
+    ("POST", "/nominations"): Rule(
+        "page", roles=frozenset({"unit_coordinator"}), mutates=True, ok=frozenset({303}),
+        probe=Probe(form={"office": "矩阵县保密办", "write_up": "矩阵推荐材料"}),
+    ),
+    ("POST", "/nominations/{nomination_id}"): Rule(
+        "page", roles=frozenset({"unit_coordinator"}), ok=frozenset({303}),
+        probe=Probe(form={"office": "矩阵县保密办", "write_up": "矩阵推荐材料"}),
+    ),
+    ("POST", "/nominations/{nomination_id}/delete"): Rule(
+        "page", roles=frozenset({"unit_coordinator"}), ok=frozenset({303}),
+    ),
     ("GET", "/api/v1/public/results"): Rule("public"),
     ("GET", "/public/results"): Rule("public"),
     ("GET", "/public/certificates"): Rule("public", variants=("code=7M2QK-X4D9B",)),

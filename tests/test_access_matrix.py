@@ -337,6 +337,7 @@ class Env:
         url = url.replace("{account_id}", target_id).replace("{token}", "matrix-no-such-invite")
         url = url.replace("{username}", "demo-judge").replace("{version}", "latest")
         url = url.replace("{code}", "7M2QK-X4D9B")  # a well-formed certificate code nobody was given
+        url = url.replace("{nomination_id}", "987654")
         url = url.replace("{pair_id}", "999999")  # no similar pair exists in the matrix's world
         url = url.replace("{activity_key}", world.activity_key).replace("{decision_id}", str(world.document_decision))
         probe_query = rule.probe.query
@@ -743,7 +744,7 @@ def test_an_incomplete_account_is_refused_on_every_route(env: Env) -> None:
                 url = url.replace("{activity_key}", world.activity_key)
                 url = url.replace("{decision_id}", str(world.document_decision))
                 url = url.replace("{username}", "demo-judge").replace("{version}", "latest")
-                url = url.replace("{code}", "7M2QK-X4D9B")
+                url = url.replace("{code}", "7M2QK-X4D9B").replace("{nomination_id}", "987654")
                 is_api = path.startswith("/api/")
                 headers = {k: v.replace("{work_b64}", base64.b64encode(target_id.encode()).decode())
                            for k, v in rule.probe.headers.items()}

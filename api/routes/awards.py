@@ -7,14 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, WithJsonSchema
 
 from api.deps import CurrentUser, SessionDep
 from api.downloads import file_response
 from api.params import NO_NUL
 from api.problems import BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, ErrorDoc, problem_responses
 from api.routes.public import SmallBodyRoute
-from clipjury.awards import exports, policy, versions
+from clipjury.awards import exports, organising, policy, versions
 from clipjury.awards import service as awards
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.errors import NotFound
@@ -28,6 +28,13 @@ _ROLE: tuple[ErrorDoc, ...] = ((403, "forbidden_role"), NoActiveCampaign)
 _READ_ERRORS: tuple[ErrorDoc, ...] = (*CHANGE_AUTH_ERRORS, *_ROLE)
 _CHANGE_ERRORS: tuple[ErrorDoc, ...] = (*BODY_ERRORS, *CHANGE_AUTH_ERRORS, *VALIDATION_ERRORS, *_ROLE)
 VERSION_MAX = 2**31 - 1
+# Documented as required and not blank; a blank one still reaches the service, whose answer is the specific
+# 422 `reason_required` (not the generic validation error).
+_RequiredReason = Annotated[str, WithJsonSchema({
+    # Blank as the service sees it: Python's whitespace (with \x1c-\x1f and \x85) and JSON Schema's (\ufeff).
+    "type": "string", "maxLength": 2000, "pattern": r"^[^\x00]*[^\s\x00\x1c-\x1f\x85\ufeff][^\x00]*$",
+    "description": "Required, not blank; at most 2,000 characters; recorded with the change.",
+})]
 VersionRef = Annotated[str, Path(pattern=r"^(latest|[1-9][0-9]{0,9})$",
                                  description="A version number, or `latest`.")]
 
@@ -163,7 +170,7 @@ class AdjustmentIn(BaseModel):
     work_id: int = Field(ge=1, le=2**31 - 1)
     level: Annotated[str, Field(max_length=64, pattern=NO_NUL)] | None = Field(
         description="One of the campaign's award levels, or null for no award.")
-    reason: Annotated[str, Field(max_length=2000, pattern=NO_NUL)]
+    reason: _RequiredReason = Field(max_length=2000, pattern=NO_NUL)
     expected_version: int | None = Field(default=None, ge=1, le=VERSION_MAX, description=(
         "The version the change was decided on; another version is latest by now: 409 `stale_state`."))
 
@@ -254,3 +261,73 @@ def check_certificate(code: CodeRef, response: Response, session: SessionDep) ->
         raise NotFound("没有找到这张证书：请核对验证码，或证书已因评奖结果更正而作废。")
     response.headers["Cache-Control"] = "public, max-age=60"
     return found
+
+
+# -- 优秀组织奖 ------------------------------------------------------------------------------------------
+
+class OrganisingRow(BaseModel):
+    unit_id: int = Field(description="The organisation: a province or department (national), a unit (province).")
+    name: str
+    quota: int
+    submitted: int
+    passed: int
+    fulfilment: float = Field(description="f = min(1, submitted / quota); 1 when nothing was asked.")
+    pass_rate: float = Field(description="p = passed / submitted.")
+    award_points: float = Field(description="A = Σ points of each award level × its count.")
+    award_share: float = Field(description="a = A / the group's largest A.")
+    score: float = Field(description="U = 100 · (w_f f + w_p p + w_a a) / (w_f + w_p + w_a).")
+    rank: int
+    proposed: bool = Field(description="Within the number the setting proposes.")
+    awards: dict[str, int]
+    tie_broken: bool
+    decision: dict[str, Any] | None = Field(description="The national office's decision: awarded, reason, by, when.")
+
+
+class OrganisingOut(BaseModel):
+    scope: str
+    province: str | None
+    awards_version: int | None = Field(description="The awards version whose award counts were used.")
+    parameters: dict[str, Any]
+    rows: list[OrganisingRow]
+
+
+_Scope = Annotated[str, Query(pattern="^(national|province)$", description="`national` or `province`.")]
+
+
+def _organising_out(found: organising.Group) -> OrganisingOut:
+    return OrganisingOut(scope=found.scope, province=found.province.code if found.province else None,
+                         awards_version=found.version, parameters=found.params,
+                         rows=[OrganisingRow(**r) for r in found.rows])
+
+
+@router.get("/organising", response_model=OrganisingOut, responses=problem_responses(
+    *_READ_ERRORS, *VALIDATION_ERRORS, organising.UnknownOrganisation,
+))
+def organising_group(user: CurrentUser, session: SessionDep, scope: _Scope = "national",
+                     province: Annotated[str | None, Query(max_length=32, pattern=NO_NUL)] = None) -> OrganisingOut:
+    """优秀组织奖 (national admin): the top-level organisations nationally (`scope=national`), or the units of one
+    province (`scope=province&province=CODE`), ranked with the breakdown of the documented formula and any
+    decision."""
+    chosen: organising.Scope = "national" if scope == "national" else "province"
+    return _organising_out(organising.group(session, user, active_campaign(session), chosen, province))
+
+
+class DecisionIn(BaseModel):
+    scope: str = Field(pattern="^(national|province)$")
+    province: Annotated[str, Field(max_length=32, pattern=NO_NUL)] | None = None
+    organisation_id: int = Field(ge=1, le=2**31 - 1)
+    awarded: bool = Field(strict=True)
+    reason: _RequiredReason = Field(max_length=organising.REASON_MAX, pattern=NO_NUL)
+
+
+@router.post("/organising/decisions", status_code=201, response_model=OrganisingOut, responses=problem_responses(
+    *_CHANGE_ERRORS, organising.UnknownOrganisation, organising.ReasonRequired,
+))
+def organising_decide(body: DecisionIn, user: CurrentUser, session: SessionDep) -> OrganisingOut:
+    """The national office awards (`awarded: true`) or not one organisation of a group, with a reason (audited
+    `organising_decide`); answers the group with the decision. 422 `reason_required`, 404 for an organisation
+    not in the group."""
+    campaign = active_campaign(session)
+    scope: organising.Scope = "national" if body.scope == "national" else "province"
+    organising.decide(session, user, campaign, scope, body.organisation_id, body.awarded, body.reason, body.province)
+    return _organising_out(organising.group(session, user, campaign, scope, body.province))

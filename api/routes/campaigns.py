@@ -38,6 +38,9 @@ class JudgingSettings(BaseModel):
     shrinkage_n0: float
     award_levels: list[dict[str, Any]]
     near_tie_margin: float
+    organising: dict[str, Any] = Field(description=(
+        "优秀组织奖: `fulfilment_weight`, `pass_rate_weight`, `award_weight`, `level_points` "
+        "`[{\"name\", \"points\"}]` (highest level first) and `award_count` or `award_share`."))
 
 
 class CampaignSettings(BaseModel):
@@ -141,6 +144,8 @@ class JudgingPatch(BaseModel):
     shrinkage_n0: _Num | None = None
     award_levels: list[AwardLevelIn] | None = Field(default=None, max_length=64)
     near_tie_margin: _Num | None = None
+    organising: dict[str, Any] | None = Field(default=None, description=(
+        "优秀组织奖 settings (all of them; see the answer's `judging.organising`); 422 `invalid_organising`."))
 
 
 class SettingsPatch(BaseModel):

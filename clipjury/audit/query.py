@@ -53,6 +53,10 @@ AUDIT_ACTION_LABELS: dict[str, str] = {
     "awards_disqualified": "取消资格后重排奖项",
     "awards_reinstated": "撤销取消资格后重排奖项",
     "awards_publish": "发布评奖结果",
+    "organising_decide": "决定优秀组织奖",
+    "nomination_create": "推荐基层保密办",
+    "nomination_update": "修改基层推荐",
+    "nomination_delete": "撤回基层推荐",
 }
 
 

@@ -24,6 +24,8 @@ from clipjury.reports.exports import ExportFile, Format, render
 from clipjury.reports.spreadsheet import Cell, Report, Sheet
 from clipjury.timeutil import fmt_local
 
+CAUSE_LABELS = {"computed": "计算", "adjusted": "调整等级", "disqualified": "取消资格后重排",
+                "reinstated": "撤销取消资格后重排"}
 USE_LABELS = {"kept": "计入", "clamped": "截尾计入", "dropped_high": "去掉最高分", "dropped_low": "去掉最低分"}
 
 
@@ -99,7 +101,8 @@ def build(session: Session, campaign: Campaign, stored: AwardsVersionRecord, *, 
     about = Sheet("说明")
     about.header(["项目", "内容"])
     facts: list[list[Cell]] = [
-        ["活动", campaign.name], ["评奖结果版本", f"第 {stored.number} 版（{stored.cause}）"],
+        ["活动", campaign.name],
+        ["评奖结果版本", f"第 {stored.number} 版（{CAUSE_LABELS.get(stored.cause, stored.cause)}）"],
         ["基于版本", body.get("based_on") or ""], ["生成时间（北京时间）", fmt_local(stored.created_at)],
         ["点赞数快照版本", stored.snapshot_version], ["点赞数快照 SHA-256", stored.snapshot_sha256],
         ["本文件数据 SHA-256", digest],

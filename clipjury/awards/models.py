@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, String, UniqueConstraint
+from sqlalchemy import JSON, Column, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from clipjury.db import UTCDateTime
@@ -61,3 +61,38 @@ class AwardCertificate(SQLModel, table=True):
     issued_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class OrganisingDecision(SQLModel, table=True):
+    """The national office's decision on one organisation's 优秀组织奖, with a reason; never edited: a later row
+    for the same organisation replaces it. ``scope`` is ``national`` (``organisation_id``: a province or
+    department) or ``province`` (``organisation_id``: a unit of ``province_id``)."""
+
+    __tablename__ = "organising_decision"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    scope: str = Field(max_length=16)
+    province_id: int | None = Field(default=None, foreign_key="province.id")
+    organisation_id: int
+    awarded: bool
+    reason: str = Field(max_length=2000)
+    decided_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class GrassrootsNomination(SQLModel, table=True):
+    """附件2: a city's nomination of a grassroots secrecy office for the 下基层 activity, with a write-up of at
+    most 1,500 characters; it fills the activity report's 获奖提名 sheet."""
+
+    __tablename__ = "grassroots_nomination"
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    province_id: int = Field(foreign_key="province.id", index=True)
+    unit_id: int = Field(foreign_key="unit.id", index=True)
+    office: str = Field(max_length=100)
+    write_up: str = Field(sa_column=Column(Text, nullable=False))
+    created_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

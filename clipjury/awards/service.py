@@ -417,9 +417,12 @@ def certificate_pdf(session: Session, user: User, campaign: Campaign, work_id: i
     cert = certificate_of(session, campaign, work_id)
     owner = session.get(User, work.owner_id)
     province, unit = _names(session, work)
+    where = unit or province
+    # A display name that already says its unit (the demo's 演示投稿人（雄安新区）) is not followed by it twice.
+    authors = ((owner.display_name or owner.username) if owner else "").replace(f"（{where}）", "")
     pdf = certificates.render_pdf(certificates.Certificate(
         serial=cert.serial, code=cert.code, title=work.title, level=cert.level, campaign=campaign.name,
-        authors=(owner.display_name or owner.username) if owner else "", unit=unit or province,
+        authors=authors, unit=where,
         issuer=f"{campaign.name}组委会", issued_on=cert.issued_at.date(),
         verify_url=f"{verify_base.rstrip('/')}/public/certificates",
     ))
@@ -487,3 +490,21 @@ def awarded_levels(session: Session, campaign: Campaign, work_ids: list[int]) ->
                                        col(AwardCertificate.revoked_at).is_(None))
     ).all()
     return {c.work_id: c.level for c in rows}
+
+
+def report_rows(session: Session, campaign: Campaign, province_id: int | None) -> list[dict[str, Any]]:
+    """The awarded works of the published version (in a province, or all), for the activity report's 获奖提名
+    sheet: province, unit, work id, title, submitter and level, by level then rank. Empty before publication."""
+    public = published(session, campaign)
+    if public is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for row in _awarded_rows(record_of(session, campaign, public.version_number).body):
+        work = session.get(Work, row["work_id"])
+        if work is None or (province_id is not None and work.province_id != province_id):
+            continue
+        province, unit = _names(session, work)
+        owner = session.get(User, work.owner_id)
+        out.append({"province": province, "unit": unit or "个人投稿", "work_id": work.id, "title": work.title,
+                    "submitter": (owner.display_name or owner.username) if owner else "", "level": row["level"]})
+    return out

@@ -30,6 +30,14 @@ DEFAULT_AWARD_LEVELS: list[dict[str, Any]] = [
 ]
 # Final scores (0–100) within this many points of a level's cut-off are flagged as near-ties.
 DEFAULT_NEAR_TIE_MARGIN = 0.5
+# 优秀组织奖 (clipjury.awards.organisers): the formula's weights, the points per award level (highest first) and
+# how many organisations of a comparison group are proposed (a count, or a share of the group).
+DEFAULT_ORGANISING: dict[str, Any] = {
+    "fulfilment_weight": 0.3, "pass_rate_weight": 0.3, "award_weight": 0.4,
+    "level_points": [{"name": "一等奖", "points": 10}, {"name": "二等奖", "points": 6}, {"name": "三等奖", "points": 3},
+                     {"name": "优秀奖", "points": 1}],
+    "award_share": 0.3,
+}
 
 JUDGES_PER_WORK_MAX = 20
 RUBRIC_MAX = 20
@@ -37,7 +45,8 @@ LEVELS_MAX = 10
 NAME_MAX = 50
 SCORE_BOUND = 1_000_000
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-FIELDS = ("judges_per_work", "rubric", "likes_weight", "shrinkage_n0", "award_levels", "near_tie_margin")
+FIELDS = ("judges_per_work", "rubric", "likes_weight", "shrinkage_n0", "award_levels", "near_tie_margin",
+          "organising")
 
 
 def default_judging() -> dict[str, Any]:
@@ -48,6 +57,7 @@ def default_judging() -> dict[str, Any]:
         "shrinkage_n0": DEFAULT_SHRINKAGE_N0,
         "award_levels": [dict(level) for level in DEFAULT_AWARD_LEVELS],
         "near_tie_margin": DEFAULT_NEAR_TIE_MARGIN,
+        "organising": {**DEFAULT_ORGANISING, "level_points": [dict(p) for p in DEFAULT_ORGANISING["level_points"]]},
     }
 
 
@@ -140,6 +150,44 @@ def _levels(value: Any) -> list[dict[str, Any]]:
     return levels
 
 
+ORGANISING_KEYS = {"fulfilment_weight", "pass_rate_weight", "award_weight", "level_points"}
+
+
+def _organising(value: Any) -> dict[str, Any]:
+    """``{"fulfilment_weight", "pass_rate_weight", "award_weight", "level_points": [{"name", "points"}]}`` plus
+    one of ``award_count`` (an integer) or ``award_share`` (0–1)."""
+    extra = set(value) - ORGANISING_KEYS if isinstance(value, dict) else set()
+    if not isinstance(value, dict) or not ORGANISING_KEYS <= set(value) or extra not in ({"award_count"},
+                                                                                          {"award_share"}):
+        raise JudgingSettingInvalid(
+            "organising", "优秀组织奖设置须含 fulfilment_weight、pass_rate_weight、award_weight、level_points，"
+            "以及 award_count 或 award_share 之一。", code="invalid_organising")
+    weights = {k: _number("organising", value[k], 0, 100, what=k) for k in sorted(ORGANISING_KEYS - {"level_points"})}
+    if sum(weights.values()) <= 0:
+        raise JudgingSettingInvalid("organising", "三项权重不能全为 0。", code="invalid_organising")
+    points = value["level_points"]
+    if not isinstance(points, list) or not 1 <= len(points) <= LEVELS_MAX:
+        raise JudgingSettingInvalid("organising", f"奖项分值须为 1 至 {LEVELS_MAX} 项。", code="invalid_organising")
+    items: list[dict[str, Any]] = []
+    for n, item in enumerate(points, start=1):
+        if not isinstance(item, dict) or set(item) != {"name", "points"}:
+            raise JudgingSettingInvalid("organising", f"奖项分值第 {n} 项须为 {{name, points}}。",
+                                        code="invalid_organising")
+        name = _name("organising", item["name"], n)
+        if any(name == other["name"] for other in items):
+            raise JudgingSettingInvalid("organising", f"奖项名称“{name}”重复。", code="duplicate_level")
+        items.append({"name": name, "points": _number("organising", item["points"], 0, 1000, what=f"{name}的分值")})
+    out: dict[str, Any] = {**weights, "level_points": items}
+    if "award_count" in value:
+        count = value["award_count"]
+        if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= 10_000:
+            raise JudgingSettingInvalid("organising", "获奖名额须为 0 至 10000 的整数。", code="out_of_range")
+        out["award_count"] = count
+    else:
+        out["award_share"] = _number("organising", value["award_share"], 0, 1, what="获奖比例")
+    return out
+
+
 def checked(value: Any, current: dict[str, Any] | None) -> dict[str, Any]:
     """A PATCH's ``judging`` object checked and merged over the current settings (the keys it names change,
     the others stay), or a 422 whose ``field`` is ``judging.<name>``."""
@@ -160,6 +208,8 @@ def checked(value: Any, current: dict[str, Any] | None) -> dict[str, Any]:
             merged[name] = _number(name, item, 0, 1000, what="收缩参数 n0")
         elif name == "award_levels":
             merged[name] = _levels(item)
+        elif name == "organising":
+            merged[name] = _organising(item)
         else:
             merged[name] = _number(name, item, 0, 100, what="临界差距")
     return merged

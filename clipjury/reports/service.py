@@ -20,6 +20,8 @@ from sqlmodel import Session, col, select
 from clipjury.accounts.models import ROLE_LABELS, Province, Role, Unit, User
 from clipjury.accounts.policy import REPORT_ENTRY_ROLES, REPORT_READ_ROLES
 from clipjury.audit.service import record
+from clipjury.awards import nominations
+from clipjury.awards import service as awards_service
 from clipjury.campaigns.models import Campaign
 from clipjury.db import rowcount
 from clipjury.errors import Forbidden, Invalid, NotFound
@@ -40,6 +42,8 @@ PARTICIPANTS_MAX = 100_000_000
 ENTRY_ROLES = REPORT_ENTRY_ROLES
 READ_ROLES = REPORT_READ_ROLES
 AWARDS_NOT_STARTED = "评奖尚未开始"
+AWARDS_NOT_PUBLISHED = "评奖结果尚未发布"
+NO_NOMINATIONS = "尚无基层保密办推荐"
 
 
 class UnknownActivity(Invalid):
@@ -499,11 +503,28 @@ def activity_report(
     else:
         acts.header(["全部单位均已填报。"])
 
-    # Sheet 3: award nominations. The judging and awards stages do not exist yet: say so, invent nothing.
+    # Sheet 3: 获奖提名: the awarded works of the published awards, then the cities' grassroots nominations
+    # (附件2). Before either exists it says so and invents nothing.
+    province_id = scope.province.id if scope.province else None
+    awarded = awards_service.report_rows(session, campaign, province_id)
+    nominated = nominations.for_report(session, campaign, province_id)
     awards = Sheet("获奖提名")
     awards.widths = [10.0] * len(lead) + [26, 10, 36, 16, 20]
-    awards.header([*lead, "单位", "作品编号", "作品标题", "投稿人", "提名奖项"])
-    awards.row([AWARDS_NOT_STARTED])
+    awards.header([*lead, "单位", "作品编号", "作品标题", "投稿人", "获奖等级"])
+    if not awarded and not nominated:
+        awards.row([AWARDS_NOT_STARTED])
+    else:
+        for a in awarded:
+            awards.row([*([a["province"]] if all_provinces else []), a["unit"], a["work_id"], a["title"],
+                        a["submitter"], a["level"]])
+        if not awarded:
+            awards.row([AWARDS_NOT_PUBLISHED])
+        awards.blank()
+        awards.header([*lead, "推荐城市", "基层保密办（下基层活动推荐，附件2）", "推荐材料"])
+        for province_name, city, office, write_up in nominated:
+            awards.row([*([province_name] if all_provinces else []), city, office, write_up])
+        if not nominated:
+            awards.row([NO_NOMINATIONS])
 
     date = stamp.strftime("%Y%m%d")
     return Report(
