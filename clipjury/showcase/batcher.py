@@ -90,11 +90,16 @@ class LikeBatcher:
                 for _request, future in batch:
                     if not future.done():
                         future.set_exception(exc)
+            if self._queue.empty():
+                # Idle: the connection goes back to the pool (an idle SQLite connection would keep an exclusive
+                # locker such as a migration out, and the engine's dispose() could not close it).
+                self._drop_connection()
 
     def _session(self) -> Session:
-        """A session on the batcher's own connection, kept from batch to batch: the pool's check-out (and its
-        pre-ping round trip) would otherwise come with every batch. A connection that failed is dropped and
-        the next batch opens another."""
+        """A session on the batcher's own connection, kept from batch to batch while requests keep coming: the
+        pool's check-out (and its pre-ping round trip) would otherwise come with every batch. It goes back to
+        the pool when no request is waiting; a connection that failed is dropped and the next batch opens
+        another."""
         engine = get_engine()
         if (self._connection is None or self._connection.closed or self._connection.invalidated
                 or self._connection.engine is not engine):  # a new engine: settings reloaded (tests)
