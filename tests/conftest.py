@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
+from rq import SimpleWorker
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DB = os.environ.get("CLIPJURY_TEST_DB", "sqlite")
@@ -201,18 +202,27 @@ def auth(client: object, demo: dict[str, int]) -> dict[str, str]:
     return {"Authorization": f"Bearer {token_for(client, 'demo-submitter')}"}
 
 
+class InProcessWorker(SimpleWorker):
+    """rq's SimpleWorker (jobs run in this process) with the production worker's short pubsub poll: rq's own
+    pubsub thread waits up to 60 s, and stopping the worker joins it, so a burst run sometimes took a minute
+    longer than its jobs (three tests alone spent three minutes per database on it)."""
+
+    def subscribe(self) -> None:
+        from workers.worker import subscribe_polling
+
+        subscribe_polling(self, 0.2)
+
+
 def run_jobs(*, integrity: bool = False) -> int:
     """Run every queued job in this process (rq's SimpleWorker, burst mode); returns how many ran.
 
     The integrity queue (fingerprints, OCR: seconds of CPU per video) runs only when asked for: the tests
     of tests/test_integrity.py ask; elsewhere its jobs stay queued and Redis is flushed after the test."""
-    from rq import SimpleWorker
-
     from clipjury.jobs import INTEGRITY, get_queue, get_redis
     from clipjury.jobs import QUEUE_ORDER as names
 
     # rq keeps its job counters in Redis only, so count here.
-    class CountingWorker(SimpleWorker):
+    class CountingWorker(InProcessWorker):
         ran = 0
 
         def handle_job_success(self, *args: Any, **kwargs: Any) -> None:

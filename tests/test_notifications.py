@@ -147,11 +147,10 @@ def only_notification_id() -> int:
 def run_notify_jobs() -> None:
     """Only the notification queue: the works made by ``submitted_works`` have no real video for the
     media jobs they queued."""
-    from rq import SimpleWorker
-
     from clipjury.jobs import get_redis
+    from tests.conftest import InProcessWorker
 
-    SimpleWorker([get_queue(NOTIFY)], connection=get_redis()).work(burst=True)
+    InProcessWorker([get_queue(NOTIFY)], connection=get_redis()).work(burst=True)
 
 
 def enqueue_now_and_fetch(note_id: int) -> Job:

@@ -23,6 +23,7 @@ from rq.exceptions import StopRequested
 from rq.executions import Execution
 from rq.job import Job
 from rq.utils import now
+from rq.worker.base import BaseWorker
 
 from clipjury.db import get_engine
 from clipjury.jobs import all_queues, get_redis
@@ -115,12 +116,7 @@ class ClipjuryWorker(Worker):
         At shutdown rq unsubscribes and then joins that thread without a bound (redis-py 8's ``stop()``);
         once unsubscribed, the thread's poll waits out its whole timeout for a subscription that never
         comes, so a warm shutdown took up to a minute (and a supervisor's 10 s grace ended in SIGKILL)."""
-        self.log.info("Worker %s: subscribing to channel %s", self.name, self.pubsub_channel_name)
-        self.pubsub = self.connection.pubsub()
-        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
-        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # redis-py annotates the thread as PubSubWorkerThread, rq's attribute as Thread
-            sleep_time=PUBSUB_POLL_S, daemon=True, exception_handler=self._pubsub_exception_handler
-        )
+        subscribe_polling(self, PUBSUB_POLL_S)
 
     def stop_scheduler(self) -> None:
         """rq's scheduler process is asked to stop, then joined; rq waits for it for ever. Forked from a
@@ -144,6 +140,17 @@ class ClipjuryWorker(Worker):
         if self.horse_pid == horse_pid:
             self.log.warning("shutdown grace over: killing work horse %s and its ffmpeg", horse_pid)
             self.kill_horse(signal.SIGKILL)
+
+
+def subscribe_polling(worker: BaseWorker, poll_s: float) -> None:
+    """rq's worker-command subscription with a pubsub thread that polls every ``poll_s`` (rq's own waits 60 s,
+    and its teardown joins that thread: up to a minute for every worker that stops, a burst worker too)."""
+    worker.log.info("Worker %s: subscribing to channel %s", worker.name, worker.pubsub_channel_name)
+    worker.pubsub = worker.connection.pubsub()
+    worker.pubsub.subscribe(**{worker.pubsub_channel_name: worker.handle_payload})
+    worker.pubsub_thread = worker.pubsub.run_in_thread(  # type: ignore[assignment]  # redis-py annotates the thread as PubSubWorkerThread, rq's attribute as Thread
+        sleep_time=poll_s, daemon=True, exception_handler=worker._pubsub_exception_handler
+    )
 
 
 def run_sweeps(sweeps: tuple[Sweep, ...], logger: logging.Logger) -> None:
