@@ -88,7 +88,7 @@ def test_opening_line_and_markings_are_read_as_patterns() -> None:
 
 # -- the jobs and the API -----------------------------------------------------------------------------
 
-def test_similar_works_across_provinces(client: Any, demo: dict[str, int]) -> None:
+def test_similar_works_across_provinces(client: Any, demo: dict[str, int], monkeypatch: pytest.MonkeyPatch) -> None:
     switch(fingerprints=True, screening=False)  # OCR has its own test
     hebei = headers_for(client, "demo-submitter")
     shanxi = headers_for(client, "demo2-submitter")
@@ -148,6 +148,16 @@ def test_similar_works_across_provinces(client: Any, demo: dict[str, int]) -> No
     # The national list; "not a duplicate" is recorded and the pair is not raised again.
     listing = client.get("/review/integrity").text
     assert "重新编码" in listing and "无关作品" not in listing
+    # The list pages like the other long lists (the four similar works make six open pairs): two a page.
+    import re
+
+    from review_ui.pages import integrity as integrity_page
+    monkeypatch.setattr(integrity_page, "PAGE_SIZE", 2)
+    first, second = client.get("/review/integrity").text, client.get("/review/integrity?page=2").text
+    on_first, on_second = (set(re.findall(r'<tr id="pair-(\d+)"', text)) for text in (first, second))
+    assert len(on_first) == 2 and len(on_second) == 2 and not on_first & on_second
+    assert 'aria-label="分页"' in first and 'href="/review/integrity?page=2"' in first
+    monkeypatch.undo()
     from clipjury.db import session_scope
     from clipjury.integrity.models import SimilarPair
     with session_scope() as session:

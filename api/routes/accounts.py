@@ -13,7 +13,7 @@ from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
 from api.problems import AUTH_ERRORS, BODY_ERRORS, CHANGE_AUTH_ERRORS, VALIDATION_ERRORS, problem_responses
 from clipjury.accounts import admin, invitations, invite_delivery
-from clipjury.accounts.models import Role
+from clipjury.accounts.models import Role, User
 from clipjury.accounts.security import create_access_token
 from clipjury.accounts.service import list_provinces
 from clipjury.accounts.usernames import UsernameTaken
@@ -140,14 +140,18 @@ def reissue_invite(account_id: AccountId, request: Request, user: CurrentUser, s
                       invite_url=invitations.invite_url(token, _base(request)))
 
 
+def _state(target: User, changed: bool) -> AccountState:
+    return AccountState(id=target.id or 0, username=target.username, state=admin.account_state(target),
+                        changed=changed)
+
+
 @router.post("/accounts/{account_id}/deactivate", response_model=AccountState, responses=problem_responses(
     *ACCOUNT_ERRORS, admin.LastNationalAdmin, admin.CannotDeactivateSelf,
 ))
 def deactivate_account(account_id: AccountId, user: CurrentUser, session: SessionDep) -> AccountState:
     target = admin.managed_account(session, user, account_id)
     changed = admin.deactivate(session, user, target)
-    return AccountState(id=target.id or 0, username=target.username, state=admin.account_state(target),
-                        changed=changed)
+    return _state(target, changed)
 
 
 @router.post("/accounts/{account_id}/reactivate", response_model=AccountState, responses=problem_responses(
@@ -156,8 +160,7 @@ def deactivate_account(account_id: AccountId, user: CurrentUser, session: Sessio
 def reactivate_account(account_id: AccountId, user: CurrentUser, session: SessionDep) -> AccountState:
     target = admin.managed_account(session, user, account_id)
     changed = admin.reactivate(session, user, target)
-    return AccountState(id=target.id or 0, username=target.username, state=admin.account_state(target),
-                        changed=changed)
+    return _state(target, changed)
 
 
 @router.post("/invites/{token}", response_model=InviteAccepted, responses=problem_responses(

@@ -378,12 +378,25 @@ class PairRow:
         return KIND_LABELS.get(self.pair.kind, self.pair.kind)
 
 
-def pairs_list(session: Session, user: User, *, status: str = PairStatus.open.value) -> list[PairRow]:
+def _pair_status(user: User, status: str) -> str:
     _ensure_national(user)
     if status not in (PairStatus.open.value, PairStatus.dismissed.value):
         raise Invalid("未知的状态筛选条件。", code="unknown_status")
+    return status
+
+
+def pairs_count(session: Session, user: User, *, status: str = PairStatus.open.value) -> int:
+    status = _pair_status(user, status)
+    return int(session.exec(select(func.count()).select_from(SimilarPair).where(SimilarPair.status == status)).one())
+
+
+def pairs_list(
+    session: Session, user: User, *, status: str = PairStatus.open.value, offset: int = 0, limit: int | None = None,
+) -> list[PairRow]:
+    """The national office's list, most similar first; one page of it when ``limit`` is given."""
+    status = _pair_status(user, status)
     pairs = list(session.exec(select(SimilarPair).where(SimilarPair.status == status).order_by(
-        col(SimilarPair.score).desc(), col(SimilarPair.id))))
+        col(SimilarPair.score).desc(), col(SimilarPair.id)).offset(offset).limit(limit)))
     ids = {p.work_a_id for p in pairs} | {p.work_b_id for p in pairs}
     works = {w.id: w for w in session.exec(select(Work).where(col(Work.id).in_(ids)))} if ids else {}
     provinces = {p.id: p.name for p in session.exec(select(Province))}

@@ -15,6 +15,7 @@ from clipjury.integrity import service
 from clipjury.timeutil import fmt_local
 from review_ui.context import user_context
 from review_ui.core.forms import ReasonField, form_action, see_other
+from review_ui.core.pager import page_number, pager
 from review_ui.core.render import render
 from review_ui.core.routing import PageRoute
 from review_ui.presenters.format import format_duration
@@ -23,16 +24,22 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 PAGE = "/review/integrity"
 NATIONAL = (Role.national_admin,)
+PAGE_SIZE = 50
 
 
 @router.get(PAGE)
-def integrity_page(request: Request, user: CurrentUser, session: SessionDep, status: str = "open") -> Response:
+def integrity_page(
+    request: Request, user: CurrentUser, session: SessionDep, status: str = "open", page: str = "1",
+) -> Response:
     require_role(user, NATIONAL, "查看相似作品")
-    rows = service.pairs_list(session, user, status=status)
+    params = {"status": status if status != "open" else ""}
+    paging = pager(service.pairs_count(session, user, status=status), page_number(page), PAGE_SIZE, PAGE, params)
+    rows = service.pairs_list(session, user, status=status, offset=paging.offset, limit=PAGE_SIZE)
     campaign = active_campaign(session)
     return render(request, "national/integrity.html", {
         **user_context(user, session),
         "rows": rows,
+        "pager": paging,
         "status": status,
         "campaign_name": campaign.name,
         "switches": service.switches_of(session, campaign.id or 0),
