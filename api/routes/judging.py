@@ -17,6 +17,7 @@ from clipjury.campaigns.service import NoActiveCampaign
 from clipjury.db import DB_ID_MAX
 from clipjury.judging import policy
 from clipjury.judging import service as judging
+from clipjury.reasons import ReasonRequired, ReasonTooLong
 
 router = APIRouter(prefix="/api/v1/judging", tags=["judging"])
 
@@ -158,7 +159,7 @@ class Done(BaseModel):
 
 
 @router.post("/judges/{username}/unlock", response_model=Done, responses=problem_responses(
-    *_CHANGE_ERRORS, policy.ReasonRequired, (422, "reason_too_long"), policy.JudgeNotFound, policy.NotLocked,
+    *_CHANGE_ERRORS, ReasonRequired, ReasonTooLong, policy.JudgeNotFound, policy.NotLocked,
 ))
 def unlock(username: Username, body: UnlockIn, user: CurrentUser,
            session: SessionDep) -> Done:

@@ -18,24 +18,19 @@ from clipjury.awards import organisers
 from clipjury.awards import service as awards
 from clipjury.awards.models import OrganisingDecision
 from clipjury.campaigns.models import Campaign
-from clipjury.errors import Invalid, NotFound
+from clipjury.errors import NotFound
 from clipjury.judging.settings import effective
+from clipjury.reasons import REASON_MAX, required_reason
 from clipjury.reviews.quotas import province_summaries, quota_rows
 from clipjury.timeutil import utcnow
 from clipjury.works.models import Work
 
 Scope = Literal["national", "province"]
-REASON_MAX = 2000
 
 
 class UnknownOrganisation(NotFound):
     code = "not_found"
     message = "没有这个组织单位（全国范围为省份或部门，省内范围为该省的单位）。"
-
-
-class ReasonRequired(Invalid):
-    code = "reason_required"
-    message = "请填写决定理由。"
 
 
 def params_of(campaign: Campaign) -> organisers.OrganiserParams:
@@ -130,11 +125,7 @@ def decide(session: Session, user: User, campaign: Campaign, scope: Scope, organ
            reason: str, province_code: str | None = None) -> OrganisingDecision:
     """The national office awards (or not) one organisation of a group, with a reason; audited."""
     awards.require_national(user, "决定优秀组织奖")
-    text = (reason or "").strip()
-    if not text.strip("\ufeff"):  # a byte-order mark alone is blank too
-        raise ReasonRequired()
-    if len(text) > REASON_MAX:
-        raise Invalid(f"理由不能超过 {REASON_MAX} 个字。", code="reason_too_long")
+    text = required_reason(reason, what="决定理由", max_chars=REASON_MAX)
     current = group(session, user, campaign, scope, province_code)
     if organisation_id not in {r["unit_id"] for r in current.rows}:
         raise UnknownOrganisation()

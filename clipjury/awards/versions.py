@@ -15,13 +15,9 @@ from typing import Any, Literal
 
 from clipjury.awards.ranking import AwardLevel, AwardRow, RankingResult, ScoreDetail, place
 from clipjury.errors import Conflict, Invalid, NotFound
+from clipjury.reasons import required_reason
 
 Cause = Literal["computed", "adjusted", "disqualified", "reinstated"]
-
-
-class ReasonRequired(Invalid):
-    code = "reason_required"
-    message = "请填写理由。"
 
 
 class WorkNotInVersion(NotFound):
@@ -159,8 +155,7 @@ def adjust(
     version: AwardsVersion, work_id: int, to_level: str | None, reason: str, by: str, when: datetime
 ) -> AwardsVersion:
     """Change one work's level as a recorded row; nobody else moves (the admin decides, with a reason)."""
-    if not reason.strip():
-        raise ReasonRequired()
+    reason = required_reason(reason)
     current = version.row(work_id)
     if to_level is not None and to_level not in _levels(version):
         raise UnknownLevel(level=to_level)
@@ -177,8 +172,7 @@ def adjust(
 
 def disqualify(version: AwardsVersion, work_id: int, reason: str, by: str, when: datetime) -> AwardsVersion:
     """Remove the work and place everyone else again from their stored numbers (no score recomputed)."""
-    if not reason.strip():
-        raise ReasonRequired()
+    reason = required_reason(reason)
     removed = version.row(work_id)
     rest = [r for r in version.rows if r.work_id != work_id]
     return replace(

@@ -21,13 +21,13 @@ from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.integrity import matching
 from clipjury.integrity.models import Fingerprint, IntegritySwitches, JobState, PairStatus, Screening, SimilarPair
+from clipjury.reasons import REASON_MAX, required_reason
 from clipjury.settings import Settings, get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import Work, WorkStatus
 from clipjury.works.policy import WorkNotFound
 from clipjury.works.service import visible_works_query
 
-REASON_MAX = 2000
 KIND_LABELS = {"video": "画面相似", "audio": "声音相似", "both": "画面和声音均相似"}
 
 
@@ -44,11 +44,6 @@ class PairAlreadyDismissed(Conflict):
 class NotNationalAdmin(Forbidden):
     code = "forbidden"
     message = "只有全国管理员可以处理相似作品和设置核查开关。"
-
-
-class ReasonRequired(Invalid):
-    code = "reason_required"
-    message = "请填写理由。"
 
 
 def _ensure_national(user: User) -> None:
@@ -414,11 +409,7 @@ def dismiss_pair(session: Session, user: User, pair_id: int, reason: str) -> Sim
     """"Not a duplicate": recorded with its reason, and the pair is never raised again (compare-and-set,
     so two clicks record one)."""
     _ensure_national(user)
-    reason = reason.strip()
-    if not reason:
-        raise ReasonRequired()
-    if len(reason) > REASON_MAX:
-        raise Invalid(f"理由不能超过 {REASON_MAX} 个字。", code="reason_too_long")
+    reason = required_reason(reason, max_chars=REASON_MAX)
     pair = session.get(SimilarPair, pair_id)
     if pair is None:
         raise PairNotFound()

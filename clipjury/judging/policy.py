@@ -45,11 +45,6 @@ class NotLocked(Conflict):
     message = "该专家尚未提交评分，无需解锁。"
 
 
-class ReasonRequired(Invalid):
-    code = "reason_required"
-    message = "请填写原因。"
-
-
 class UnknownCriterion(Invalid):
     code = "unknown_criterion"
     message = "评分项不在本届评分细则中。"

@@ -39,13 +39,13 @@ from clipjury.judging.policy import (
     LikesNotFrozen,
     NotAssigned,
     NotLocked,
-    ReasonRequired,
     ScoreOutOfRange,
     ScoresLocked,
     StaleScores,
     UnknownCriterion,
 )
 from clipjury.judging.settings import effective
+from clipjury.reasons import REASON_MAX, required_reason
 from clipjury.showcase import snapshots
 from clipjury.showcase.models import ShowcaseEntry
 from clipjury.timeutil import utcnow
@@ -53,7 +53,6 @@ from clipjury.works.models import Work, WorkStatus
 from clipjury.works.playback import playback_for
 from storage import get_store
 
-REASON_MAX = 2000
 AUTO_KINDS = (ConflictKind.province.value, ConflictKind.unit.value)
 # Assignments a conflict ended: the judge no longer scores the work (a declared one counts as abstained).
 ENDING_KINDS = (ConflictKind.declared.value, ConflictKind.admin.value)
@@ -68,12 +67,7 @@ def _judge(user: User, what: str) -> None:
 
 
 def _reason(reason: str) -> str:
-    text = (reason or "").strip()
-    if not text:
-        raise ReasonRequired()
-    if len(text) > REASON_MAX:
-        raise ReasonRequired(f"原因不能超过 {REASON_MAX} 个字。", code="reason_too_long")
-    return text
+    return required_reason(reason, what="原因")
 
 
 def rubric_of(campaign: Campaign) -> list[dict[str, Any]]:
