@@ -53,7 +53,9 @@ def vote(request: Request, work_id: Annotated[int, Path(ge=1, le=DB_ID_MAX)], se
     shown = public_like_view(session, work_id)
     if shown is None:
         raise NotOnShowcase()
-    return render_public(request, "showcase/vote.html", {"work": shown.work, "likes": shown.likes})
+    return render_public(request, "showcase/vote.html", {
+        "work": shown.work, "likes": shown.likes, "window": gallery.window_view(active_campaign(session), utcnow()),
+    })
 
 
 GALLERY_PAGE_SIZE = 24

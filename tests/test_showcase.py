@@ -208,11 +208,17 @@ def test_the_public_pages_before_during_and_after_the_window(api: TestClient,
     assert "<title>《展播作品 1》" in page.text and 'property="og:image"' in page.text
     assert "<video" in page.text and "poster.jpg" in page.text and "data-like-button" in page.text
     assert "河北省 · 石家庄市" in page.text
+    # Before the window the button says so and cannot be pressed, on the work page and the vote page.
+    for html in (page.text, api.get(f"/public/vote/{first}").text):
+        assert "data-like-closed" in html and "点赞未开始" in html and 'data-window="before"' in html
 
     open_window()
     assert 'data-window="open"' in api.get("/public/showcase").text
+    opened = api.get(f"/public/showcase/works/{first}").text
+    assert "data-like-button" in opened and "data-like-closed" not in opened
     set_window(now - timedelta(days=2), now - timedelta(days=1))
-    assert "以下为最终点赞数" in api.get(f"/public/showcase/works/{first}").text
+    closed = api.get(f"/public/showcase/works/{first}").text
+    assert "以下为最终点赞数" in closed and "data-like-closed" in closed and "点赞已截止" in closed
 
     with session_scope() as session:
         session.execute(update(ShowcaseEntry).where(col(ShowcaseEntry.work_id) == second)

@@ -55,7 +55,8 @@
     function liked (answer) {
       count.textContent = String(answer.likes)
       button.setAttribute('aria-pressed', answer.liked ? 'true' : 'false')
-      label.textContent = answer.liked ? '已点赞' : '点赞'
+      // Outside the window the page's own reason ("点赞已截止") stays unless this voter liked it.
+      if (answer.liked || !button.hasAttribute('data-like-closed')) label.textContent = answer.liked ? '已点赞' : '点赞'
     }
 
     function say (text) { message.textContent = text || '' }
