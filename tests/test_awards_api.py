@@ -114,6 +114,11 @@ def test_the_awards_contract_from_compute_to_certificate(client: Any, demo: dict
     pdf = client.get(f"/api/v1/awards/certificates/{hebei_top['work_id']}.pdf", headers=admin)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     assert pdf.content.startswith(b"%PDF")
+    # The issuer is the campaign's organiser setting (the notice's 中央保密办（国家保密局） by default).
+    import io
+
+    from pypdf import PdfReader
+    assert "中央保密办（国家保密局）" in "".join(PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text().split())
     own = client.get(f"/api/v1/awards/certificates/{hebei_top['work_id']}.pdf",
                      headers=headers_for(client, "demo-submitter"))
     assert own.status_code == 200 and own.content.startswith(b"%PDF")

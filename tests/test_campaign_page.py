@@ -100,6 +100,7 @@ def test_the_page_shows_the_settings_and_saves_a_moved_deadline(client: Any, dem
     assert values["submission_deadline"] == _local(before.submission_deadline)  # Beijing wall-clock time
     assert values["max_size_mb"] == f"{before.max_size_bytes / 1024 / 1024:g}"
     assert values["opening_line_template"] == before.opening_line_template
+    assert values["organiser"] == before.organiser == "中央保密办（国家保密局）"
     assert ("item_key", before.review_checklist[0]["key"]) in fields
 
     moved = as_utc(before.submission_deadline) + timedelta(hours=1)
@@ -144,6 +145,7 @@ def test_a_refusal_is_shown_beside_its_field_and_keeps_what_was_typed(client: An
         ("max_duration_s", "abc", "须为数字"),
         ("submission_deadline", "2030-02-30T10:00", "不是有效的日期和时间"),
         ("opening_line_template", "大家好，我是{city}", "{province}"),
+        ("organiser", "  ", "不能为空"),
     ):
         answer = post_form(client, "/campaign", with_values(fields, **{name: value}))
         assert answer.status_code == 422, (name, answer.text[:200])

@@ -111,6 +111,7 @@ def test_each_kind_of_field_is_changed_and_audited_with_before_and_after(client:
         "allowed_brands": ["isom", "mp42"],
         "opening_line_template": "我在{province}讲保密：",
         "rights_notice": "新的权利说明。",
+        "organiser": "河北省国家保密局",
         "quota_by_kind": {"city": 12, "county_city": 3},
         "claim_ttl_hours": 24,
     }
@@ -121,8 +122,9 @@ def test_each_kind_of_field_is_changed_and_audited_with_before_and_after(client:
     assert _at(after["submission_deadline"]) == deadline
     assert _at(after["forward_deadline"]) == deadline + timedelta(days=6)
     for name in ("name", "upload_grace_minutes", "max_size_bytes", "allowed_brands", "opening_line_template",
-                 "rights_notice", "claim_ttl_hours"):
+                 "rights_notice", "organiser", "claim_ttl_hours"):
         assert after[name] == changes[name], name
+    assert before["organiser"] == "中央保密办（国家保密局）"  # the notice's value by default
     # The kinds not named keep their minimum.
     assert after["quota_by_kind"] == {**before["quota_by_kind"], "city": 12, "county_city": 3}
     assert after["max_duration_s"] == 150.0
@@ -171,6 +173,7 @@ def test_a_change_that_changes_nothing_keeps_the_revision(client: Any, demo: dic
     ({"quota_by_kind": {"city": -1}}, "quota_by_kind", "not_positive"),
     ({"quota_by_kind": {"planet": 1}}, "quota_by_kind", "unknown_unit_kind"),
     ({"name": "  "}, "name", "setting_required"),
+    ({"organiser": " "}, "organiser", "setting_required"),
     ({"submission_deadline": None}, "submission_deadline", "setting_required"),
     ({"allowed_brands": ["mp4"]}, "allowed_brands", "invalid_brands"),
     ({"opening_line_template": "我在{city}"}, "opening_line_template", "invalid_template"),
@@ -201,6 +204,11 @@ def test_times_without_an_offset_are_refused(client: Any, demo: dict[str, int]) 
     response = _patch(client, headers, submission_deadline="2099-04-13T23:59:59")
     assert response.status_code == 422, response.text
     assert (response.json()["code"], response.json()["field"]) == ("naive_time", "submission_deadline")
+    assert _read(client, headers) == before
+    # A number is not a time (read leniently it would be seconds since 1970: schemathesis found that).
+    for number in (0, 0.0, 1_700_000_000):
+        response = _patch(client, headers, submission_opens_at=number)
+        assert response.status_code == 422 and response.json()["code"] == "invalid", response.text
     assert _read(client, headers) == before
     # The same instant with an offset is taken, and read back in UTC.
     response = _patch(client, headers, submission_deadline="2099-04-13T23:59:59+08:00", forward_deadline=None,
@@ -357,7 +365,7 @@ def test_next_years_campaign_copies_settings_and_quotas_but_not_works(client: An
     assert new["id"] != old["id"] and new["year"] == old["year"] + 2 and new["is_active"] is True
     assert new["name"] == "“人人话保密”2025" and new["revision"] == 1
     for name in ("max_size_bytes", "max_duration_s", "upload_grace_minutes", "allowed_brands", "rights_notice",
-                 "opening_line_template", "quota_by_kind", "review_checklist", "claim_ttl_hours"):
+                 "opening_line_template", "organiser", "quota_by_kind", "review_checklist", "claim_ttl_hours"):
         assert new[name] == old[name], name
     # Dates: the same Beijing wall-clock time two years later.
     for name in ("submission_opens_at", "submission_deadline", "showcase_starts_at", "showcase_ends_at",

@@ -18,6 +18,7 @@ from clipjury.awards import exports, organising, policy, versions
 from clipjury.awards import service as awards
 from clipjury.campaigns.service import NoActiveCampaign, active_campaign
 from clipjury.errors import NotFound
+from clipjury.reasons import REASON_MAX, ReasonRequired
 from clipjury.reports.exports import MEDIA_TYPES, Format
 from clipjury.settings import get_settings
 
@@ -176,7 +177,7 @@ class AdjustmentIn(BaseModel):
 
 
 @router.post("/adjustments", status_code=201, response_model=VersionOut, responses=problem_responses(
-    *_CHANGE_ERRORS, policy.AwardsNotComputed, policy.StaleVersion, versions.ReasonRequired,
+    *_CHANGE_ERRORS, policy.AwardsNotComputed, policy.StaleVersion, ReasonRequired,
     versions.UnknownLevel, versions.NotScored, versions.NoChange, versions.WorkNotInVersion,
 ))
 def adjust(body: AdjustmentIn, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
@@ -317,11 +318,11 @@ class DecisionIn(BaseModel):
     province: Annotated[str, Field(max_length=32, pattern=NO_NUL)] | None = None
     organisation_id: int = Field(ge=1, le=2**31 - 1)
     awarded: bool = Field(strict=True)
-    reason: _RequiredReason = Field(max_length=organising.REASON_MAX, pattern=NO_NUL)
+    reason: _RequiredReason = Field(max_length=REASON_MAX, pattern=NO_NUL)
 
 
 @router.post("/organising/decisions", status_code=201, response_model=OrganisingOut, responses=problem_responses(
-    *_CHANGE_ERRORS, organising.UnknownOrganisation, organising.ReasonRequired,
+    *_CHANGE_ERRORS, organising.UnknownOrganisation, ReasonRequired,
 ))
 def organising_decide(body: DecisionIn, user: CurrentUser, session: SessionDep) -> OrganisingOut:
     """The national office awards (`awarded: true`) or not one organisation of a group, with a reason (audited

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from api.deps import CurrentUser, SessionDep
 from api.params import NO_NUL
@@ -68,6 +68,8 @@ class CampaignSettings(BaseModel):
     allowed_brands: list[str]
     opening_line_template: str
     rights_notice: str
+    organiser: str = Field(description="Who issues the award certificates (default: the notice's "
+                                       "中央保密办（国家保密局）).")
     quota_by_kind: dict[str, int]
     review_checklist: list[Any] = Field(
         description="The preliminary review's checklist: `[{\"key\", \"label\", \"required\"}]`; a pass "
@@ -97,6 +99,17 @@ class CampaignSettingsChanged(CampaignSettings):
 
 
 _Text = Annotated[str, Field(max_length=10000, pattern=NO_NUL)]
+
+
+def _time_text_only(value: Any) -> Any:
+    """An ISO 8601 string only: pydantic's lax mode would read a number as seconds since 1970 and move a
+    deadline there."""
+    if value is not None and not isinstance(value, str | datetime):
+        raise ValueError("time must be an ISO 8601 string with an offset")
+    return value
+
+
+_Time = Annotated[datetime, BeforeValidator(_time_text_only)]
 
 
 class ChecklistItemIn(BaseModel):
@@ -162,13 +175,13 @@ class SettingsPatch(BaseModel):
                     "in the answer's warnings and the audit log); without it that is a 422 `limit_below_works`.",
     )
     name: _Text | None = None
-    submission_opens_at: datetime | None = None
-    submission_deadline: datetime | None = None
+    submission_opens_at: _Time | None = None
+    submission_deadline: _Time | None = None
     upload_grace_minutes: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
-    forward_deadline: datetime | None = None
-    showcase_starts_at: datetime | None = None
-    showcase_ends_at: datetime | None = None
-    report_due_at: datetime | None = None
+    forward_deadline: _Time | None = None
+    showcase_starts_at: _Time | None = None
+    showcase_ends_at: _Time | None = None
+    report_due_at: _Time | None = None
     claim_ttl_hours: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     max_size_bytes: int | None = Field(default=None, ge=-(2**62), le=2**62)
     max_duration_s: float | None = Field(default=None, allow_inf_nan=False)
@@ -178,6 +191,7 @@ class SettingsPatch(BaseModel):
     )
     opening_line_template: _Text | None = None
     rights_notice: _Text | None = None
+    organiser: _Text | None = None
     quota_by_kind: dict[Annotated[str, Field(max_length=32, pattern=NO_NUL)],
                         Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]] | None = Field(default=None, max_length=32)
     review_checklist: list[ChecklistItemIn] | None = Field(default=None, max_length=64)

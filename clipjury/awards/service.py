@@ -423,7 +423,7 @@ def certificate_pdf(session: Session, user: User, campaign: Campaign, work_id: i
     pdf = certificates.render_pdf(certificates.Certificate(
         serial=cert.serial, code=cert.code, title=work.title, level=cert.level, campaign=campaign.name,
         authors=authors, unit=where,
-        issuer=f"{campaign.name}组委会", issued_on=cert.issued_at.date(),
+        issuer=campaign.organiser, issued_on=cert.issued_at.date(),
         verify_url=f"{verify_base.rstrip('/')}/public/certificates",
     ))
     return f"certificate-{cert.serial}.pdf", pdf

@@ -19,6 +19,10 @@ DEFAULT_MAX_SIZE_BYTES = 300 * 1024 * 1024
 # "时长原则上不超过2分钟".
 DEFAULT_MAX_DURATION_S = 120.0
 DEFAULT_OPENING_LINE = "我在{province}话保密，今天我要讲的是……"
+# Who determines the awards (附件3 第5条: "中央保密办（国家保密局）综合专家评审成绩和展播网评情况确定作品获奖等次"):
+# the issuer printed on the award certificates.
+DEFAULT_ORGANISER = "中央保密办（国家保密局）"
+ORGANISER_MAX = 100
 DEFAULT_UPLOAD_GRACE_MINUTES = 30
 # ISO BMFF major brands accepted as MP4 (fragmented MP4 from phones and screen recorders included).
 DEFAULT_ALLOWED_BRANDS = [
@@ -119,6 +123,9 @@ class Campaign(SQLModel, table=True):
     )
     # Shown on the new-work form: the rights the organiser receives (附件3 注意事项).
     rights_notice: str = Field(default=DEFAULT_RIGHTS_NOTICE, max_length=4000)
+    # The organiser that issues the award certificates. Migration 0024_organiser.
+    organiser: str = Field(default=DEFAULT_ORGANISER, max_length=ORGANISER_MAX,
+                           sa_column_kwargs={"server_default": DEFAULT_ORGANISER})
     # The expert judging's settings (clipjury.judging.settings): rubric, judges per work, likes weight,
     # shrinkage, award levels, near-tie margin. Migration 0019_judging.
     judging: dict[str, Any] = Field(default_factory=default_judging, sa_column=Column(JSON, nullable=False))

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, or_, select, update
 
 from clipjury.accounts.models import Role, UnitKind, User
 from clipjury.audit.service import record
-from clipjury.campaigns.models import Campaign, ProvinceQuota, UnitQuota
+from clipjury.campaigns.models import ORGANISER_MAX, Campaign, ProvinceQuota, UnitQuota
 from clipjury.campaigns.service import active_campaign
 from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid
@@ -41,6 +41,34 @@ CHECKLIST_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # What a checklist label may name; the review page fills them in (Campaign.checklist_for).
 CHECKLIST_PLACEHOLDERS = ("{opening_line}", "{max_duration}")
 YEAR_MIN, YEAR_MAX = 2000, 2999
+# What each setting is called in a refusal (the API's problem names the field as well; the page shows the
+# refusal beside it).
+FIELD_LABELS: dict[str, str] = {
+    "name": "活动名称",
+    "submission_opens_at": "征集开始时间",
+    "submission_deadline": "作品提交截止时间",
+    "forward_deadline": "报送全国复评截止时间",
+    "showcase_starts_at": "网络展示开始时间",
+    "showcase_ends_at": "网络展示结束时间",
+    "report_due_at": "活动报告报送截止时间",
+    "upload_grace_minutes": "上传宽限（分钟）",
+    "claim_ttl_hours": "评审认领有效期（小时）",
+    "max_size_bytes": "文件大小上限",
+    "max_duration_s": "时长上限（秒）",
+    "duration_step_s": "时长取整步长（秒）",
+    "allowed_brands": "允许的 MP4 品牌",
+    "opening_line_template": "开头语",
+    "rights_notice": "权利声明",
+    "organiser": "主办单位（证书落款）",
+    "quota_by_kind": "各类单位最低报送数",
+    "review_checklist": "初评要点",
+    "judging": "专家评审设置",
+    "year": "年度",
+}
+
+
+def _label(name: str) -> str:
+    return FIELD_LABELS.get(name, name)
 # How many works a refusal to shrink a limit names (the count is always given).
 AFFECTED_SHOWN = 50
 
@@ -52,7 +80,7 @@ TIME_FIELDS = (
 NULLABLE_FIELDS = frozenset({"forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at"})
 EDITABLE_FIELDS = frozenset({
     "name", *TIME_FIELDS, "upload_grace_minutes", "claim_ttl_hours", "max_size_bytes", "max_duration_s",
-    "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "quota_by_kind",
+    "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "organiser", "quota_by_kind",
     "review_checklist", "judging",
 })
 # What the settings answer shows, in this order (the campaign's columns).
@@ -60,7 +88,7 @@ SETTINGS_FIELDS = (
     "id", "slug", "name", "year", "is_active", "revision", "submission_opens_at", "submission_deadline",
     "upload_grace_minutes", "forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at",
     "claim_ttl_hours", "national_results_published_at", "max_size_bytes", "max_duration_s", "duration_step_s",
-    "allowed_brands", "opening_line_template", "rights_notice", "quota_by_kind", "review_checklist",
+    "allowed_brands", "opening_line_template", "rights_notice", "organiser", "quota_by_kind", "review_checklist",
     "report_activities", "judging", "created_at",
 )
 
@@ -123,45 +151,45 @@ def all_campaigns(session: Session) -> list[Campaign]:
 def _time(name: str, value: Any) -> datetime | None:
     if value is None:
         if name not in NULLABLE_FIELDS:
-            raise SettingInvalid(name, f"{name} 不能为空。", code="setting_required")
+            raise SettingInvalid(name, f"{_label(name)}不能为空。", code="setting_required")
         return None
     if not isinstance(value, datetime):
-        raise SettingInvalid(name, f"{name} 须为带时区的 ISO 8601 时间。", code="invalid_time")
+        raise SettingInvalid(name, f"{_label(name)}须为带时区的 ISO 8601 时间。", code="invalid_time")
     if value.tzinfo is None or value.utcoffset() is None:
         # A time without an offset is read differently by every client; the campaign's are Beijing time.
         raise SettingInvalid(
-            name, f"{name} 须带时区，例如 2026-04-13T23:59:59+08:00（北京时间）。", code="naive_time"
+            name, f"{_label(name)}须带时区，例如 2026-04-13T23:59:59+08:00（北京时间）。", code="naive_time"
         )
     return as_utc(value)
 
 
 def _positive_int(name: str, value: Any, maximum: int, *, zero_ok: bool = False) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SettingInvalid(name, f"{name} 须为整数。", code="invalid_number")
+        raise SettingInvalid(name, f"{_label(name)}须为整数。", code="invalid_number")
     if value < 0 or (value == 0 and not zero_ok):
-        raise SettingInvalid(name, f"{name} 须{'不小于 0' if zero_ok else '大于 0'}。", code="not_positive")
+        raise SettingInvalid(name, f"{_label(name)}须{'不小于 0' if zero_ok else '大于 0'}。", code="not_positive")
     if value > maximum:
-        raise SettingInvalid(name, f"{name} 不能超过 {maximum}。", code="too_large")
+        raise SettingInvalid(name, f"{_label(name)}不能超过 {maximum}。", code="too_large")
     return value
 
 
 def _positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise SettingInvalid(name, f"{name} 须为数字。", code="invalid_number")
+        raise SettingInvalid(name, f"{_label(name)}须为数字。", code="invalid_number")
     if value <= 0:
-        raise SettingInvalid(name, f"{name} 须大于 0。", code="not_positive")
+        raise SettingInvalid(name, f"{_label(name)}须大于 0。", code="not_positive")
     if value > 86400:
-        raise SettingInvalid(name, f"{name} 不能超过 86400 秒。", code="too_large")
+        raise SettingInvalid(name, f"{_label(name)}不能超过 86400 秒。", code="too_large")
     return float(value)
 
 
 def _text(name: str, value: Any, maximum: int) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise SettingInvalid(name, f"{name} 不能为空。", code="setting_required")
+        raise SettingInvalid(name, f"{_label(name)}不能为空。", code="setting_required")
     if "\x00" in value:
-        raise SettingInvalid(name, f"{name} 含有不可用的字符。", code="invalid_text")
+        raise SettingInvalid(name, f"{_label(name)}含有不可用的字符。", code="invalid_text")
     if len(value) > maximum:
-        raise SettingInvalid(name, f"{name} 不能超过 {maximum} 个字。", code="too_long")
+        raise SettingInvalid(name, f"{_label(name)}不能超过 {maximum} 个字。", code="too_long")
     return value.strip()
 
 
@@ -245,11 +273,13 @@ def _checked(name: str, value: Any) -> Any:
     if name in TIME_FIELDS:
         return _time(name, value)
     if value is None:
-        raise SettingInvalid(name, f"{name} 不能为空。", code="setting_required")
+        raise SettingInvalid(name, f"{_label(name)}不能为空。", code="setting_required")
     if name == "name":
         return _text(name, value, NAME_MAX)
     if name == "rights_notice":
         return _text(name, value, RIGHTS_NOTICE_MAX)
+    if name == "organiser":
+        return _text(name, value, ORGANISER_MAX)
     if name == "opening_line_template":
         return _opening_line(value)
     if name == "upload_grace_minutes":
@@ -266,7 +296,7 @@ def _checked(name: str, value: Any) -> Any:
         return _quotas(value)
     if name == "review_checklist":
         return _checklist(value)
-    raise SettingInvalid(name, f"{name} 不能在这里修改。", code="not_editable")
+    raise SettingInvalid(name, f"{_label(name)}不能在这里修改。", code="not_editable")
 
 
 # -- checking the whole --------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlmodel import Session
 from api.deps import CurrentUser, SessionDep
 from clipjury.accounts.models import UNIT_KIND_LABELS, UnitKind, User
 from clipjury.campaigns import settings_service as settings
-from clipjury.campaigns.models import Campaign
+from clipjury.campaigns.models import DEFAULT_FORWARD_DAYS_AFTER_DEADLINE, Campaign
 from clipjury.campaigns.service import active_campaign
 from clipjury.errors import DomainError
 from clipjury.timeutil import CAMPAIGN_TZ, as_utc
@@ -38,29 +38,19 @@ LOCAL_INPUT = "%Y-%m-%dT%H:%M:%S"
 LOCAL_INPUT_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$")
 
 # The form's sections: (field, label, hint). Times are <input type="datetime-local"> in Beijing time.
+TIME_HINTS: dict[str, str] = {
+    "submission_opens_at": "",
+    "submission_deadline": "截止后不能再提交新作品；截止前已开始的上传可在宽限期内完成。",
+    "forward_deadline": f"留空：提交截止后 {DEFAULT_FORWARD_DAYS_AFTER_DEADLINE} 天。",
+    "showcase_starts_at": "展示期与征集期重叠时会提示，仅建议用于演练。",
+    "showcase_ends_at": "点赞在此时刻截止，截止后的点赞不计入。",
+    "report_due_at": "留空：按通知默认。",
+}
 TIME_LABELS: dict[str, tuple[str, str]] = {
-    "submission_opens_at": ("征集开始时间", ""),
-    "submission_deadline": ("作品提交截止时间", "截止后不能再提交新作品；截止前已开始的上传可在宽限期内完成。"),
-    "forward_deadline": ("报送全国复评截止时间", "留空：提交截止后 10 天。"),
-    "showcase_starts_at": ("网络展示开始时间", "展示期与征集期重叠时会提示，仅建议用于演练。"),
-    "showcase_ends_at": ("网络展示结束时间", "点赞在此时刻截止，截止后的点赞不计入。"),
-    "report_due_at": ("活动报告报送截止时间", "留空：按通知默认。"),
+    name: (settings.FIELD_LABELS[name], hint) for name, hint in TIME_HINTS.items()
 }
-FIELD_LABELS: dict[str, str] = {
-    "name": "活动名称",
-    **{name: label for name, (label, _hint) in TIME_LABELS.items()},
-    "upload_grace_minutes": "上传宽限（分钟）",
-    "claim_ttl_hours": "评审认领有效期（小时）",
-    "max_size_bytes": "文件大小上限（MB）",
-    "max_duration_s": "时长上限（秒）",
-    "duration_step_s": "时长取整步长（秒）",
-    "allowed_brands": "允许的 MP4 品牌",
-    "opening_line_template": "开头语",
-    "rights_notice": "权利声明",
-    "quota_by_kind": "各类单位最低报送数",
-    "review_checklist": "初评要点",
-    "year": "年度",
-}
+# The domain's names, with the form's own units (the size is typed in MB here).
+FIELD_LABELS: dict[str, str] = {**settings.FIELD_LABELS, "max_size_bytes": "文件大小上限（MB）"}
 
 
 def _local_input(value: datetime | None) -> str:
@@ -86,6 +76,7 @@ def _form_of(campaign: Campaign) -> dict[str, Any]:
         "allowed_brands": "\n".join(b.rstrip() for b in campaign.allowed_brands),
         "opening_line_template": campaign.opening_line_template,
         "rights_notice": campaign.rights_notice,
+        "organiser": campaign.organiser,
         "quota": {kind.value: str(campaign.quota_by_kind.get(kind.value, 0)) for kind in UnitKind},
         "checklist": [dict(item) for item in campaign.review_checklist],
     }
@@ -161,6 +152,7 @@ def changes_from(form: Any) -> dict[str, Any]:
         "allowed_brands": _brands(str(form.get("allowed_brands", ""))),
         "opening_line_template": _field(form, "opening_line_template"),
         "rights_notice": _field(form, "rights_notice"),
+        "organiser": _field(form, "organiser"),
         "quota_by_kind": {
             kind.value: _integer("quota_by_kind", _field(form, f"quota_{kind.value}") or "0") for kind in UnitKind
         },
@@ -172,7 +164,7 @@ def _posted_form(form: Any, campaign: Campaign) -> dict[str, Any]:
     """What the admin typed, shown again beside the refusal (nothing they typed is lost)."""
     shown = _form_of(campaign)
     for name in ("name", *TIME_LABELS, "upload_grace_minutes", "claim_ttl_hours", "max_size_mb", "max_duration_s",
-                 "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice"):
+                 "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "organiser"):
         shown[name] = str(form.get(name, ""))
     shown["quota"] = {kind.value: str(form.get(f"quota_{kind.value}", "")) for kind in UnitKind}
     shown["checklist"] = _checklist(form)
