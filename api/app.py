@@ -20,6 +20,7 @@ from api.routes import nominations as nominations_routes
 from api.routes import public as public_routes
 from api.routes import reports as reports_routes
 from api.routes import showcase as showcase_routes
+from clipjury.phones import logmask
 from clipjury.settings import get_settings
 
 
@@ -36,6 +37,7 @@ async def _lifespan(_app: FastAPI) -> AsyncIterator[None]:
 def create_app() -> FastAPI:
     settings = get_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logmask.install()  # no phone number in any log line (the access log prints queries)
     app = FastAPI(
         title="clipjury", version="0.1.0", docs_url="/api/docs", openapi_url="/api/openapi.json",
         redoc_url=None, swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect", lifespan=_lifespan,

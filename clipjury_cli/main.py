@@ -19,6 +19,7 @@ import clipjury.integrity.commands
 import clipjury.uploads.commands
 import workers.commands
 import workers.showcase_commands
+from clipjury.phones import logmask
 from clipjury.settings import get_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -131,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"clipjury: refusing to start: {problems}", file=sys.stderr)
         return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logmask.install()
     args = build_parser().parse_args(argv)
     func: Command = args.func
     return func(args)

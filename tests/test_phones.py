@@ -411,3 +411,31 @@ def test_provinces_are_public(app_client: TestClient, demo: dict[str, int]) -> N
     response = app_client.get("/api/v1/provinces")
     assert response.status_code == 200
     assert response.json() == [{"code": "hebei", "name": "河北省"}, {"code": "shanxi", "name": "山西省"}]
+
+
+# -- no number in a log line ------------------------------------------------------------------------------
+
+def test_log_lines_never_carry_a_phone_number(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from clipjury.phones.logmask import MaskPhones, install, masked
+
+    # uvicorn's access line, with the dev outbox's query in every spelling a client may send.
+    for query in ("phone=13800138000", "phone=%2B86%20138%200013%208000", "phone=138-0013-8000&x=1"):
+        record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                                   ("127.0.0.1:5000", "GET", f"/api/v1/dev/sms-outbox?{query}", "1.1", 200), None)
+        assert MaskPhones().filter(record)
+        line = record.getMessage()
+        assert "/api/v1/dev/sms-outbox?phone=***" in line and "0013" not in line and "8000" not in line, line
+    # A number written into a message anywhere is masked; other digits are left alone.
+    assert masked("sent to +86 138 0013 8000 and 13912345678") == "sent to 138****8000 and 139****5678"
+    assert masked("work 12345678901 took 19 s, id 2026120512") == "work 12345678901 took 19 s, id 2026120512"
+    # Installed once on the access logger and the handlers, however often it is called.
+    install()
+    install()
+    access = logging.getLogger("uvicorn.access")
+    assert sum(isinstance(f, MaskPhones) for f in access.filters) == 1
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/api/v1/dev/sms-outbox?phone=13800138000",
+                    "1.1", 200)
+    assert "13800138000" not in caplog.text and "phone=***" in caplog.text
