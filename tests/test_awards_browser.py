@@ -87,3 +87,24 @@ def test_the_national_office_computes_adjusts_publishes_and_the_public_checks_a_
     visitor.click("button.sc-filter-go")
     visitor.wait_for_selector("#cert-invalid")
     assert errors == [], errors
+
+
+def test_a_city_writes_a_nomination_with_a_live_character_count(
+    live_server: LiveServer, browser: Any, demo: dict[str, int],
+) -> None:
+    """附件2 on the page: the count under the write-up follows the typing (characters as the server counts
+    them, an emoji is one), and the saved nomination is listed."""
+    base = live_server.url
+    errors: list[str] = []
+    page = new_page(browser, DESKTOP, errors)
+    log_in(page, base, "demo-coordinator", "/works")
+    page.goto(f"{base}/nominations")
+    counter = page.locator("#nom-write-up-count")
+    assert counter.inner_text() == "已输入 0 / 1500 字"
+    page.fill("#nom-office", "长安区保密办")
+    page.fill("#nom-write-up", "长安区保密办组织全区机关单位参与微视频征集🙂")
+    assert counter.inner_text() == "已输入 22 / 1500 字"
+    shot(page, "nomination-count")
+    page.click("#nom-submit")
+    page.wait_for_selector("text=长安区保密办组织全区机关单位参与微视频征集")
+    assert errors == [], errors

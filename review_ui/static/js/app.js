@@ -30,6 +30,27 @@
     if (target && lines[select.value]) target.textContent = '“' + lines[select.value] + '”'
   })
 
+  // A live count under a long text ("已输入 120 / 1500 字"): characters as the server counts them (code
+  // points, so an emoji is one), shown in the element named by data-count-for.
+  function showCount (field) {
+    var out = document.querySelector('[data-count-for="' + field.id + '"]')
+    if (!out) return
+    var used = Array.from(field.value).length
+    var max = Number(field.getAttribute('data-max-chars') || field.getAttribute('maxlength') || 0)
+    out.textContent = '已输入 ' + used + (max ? ' / ' + max : '') + ' 字'
+    out.classList.toggle('over', max > 0 && used > max)
+  }
+  document.addEventListener('input', function (event) {
+    var field = event.target
+    if ((field instanceof HTMLTextAreaElement || field instanceof HTMLInputElement) && field.id) showCount(field)
+  })
+  document.addEventListener('DOMContentLoaded', function () {
+    document.querySelectorAll('[data-count-for]').forEach(function (out) {
+      var field = document.getElementById(out.getAttribute('data-count-for'))
+      if (field) showCount(field)
+    })
+  })
+
   // Presigned playback URLs expire (CLIPJURY_S3_PRESIGN_EXPIRY_S, 1 hour): a player left open longer
   // fails on its next range request. Ask for fresh URLs and carry on from the same moment; at most
   // once a minute, so a video that is really unplayable does not loop.
