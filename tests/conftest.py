@@ -143,7 +143,21 @@ def _clean_tables() -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     with get_engine().begin() as conn:
         if TEST_DB == "postgres":
-            conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+            # Only what the last test touched, and with DELETE: a TRUNCATE of every table makes new files
+            # for each table and index, 0.2-1 s per test on these cores, where the few rows a test leaves
+            # take milliseconds to delete. The foreign-key triggers are off for this transaction (the
+            # test role is a superuser), so the order does not matter; used sequences start again at 1.
+            filled = " UNION ALL ".join(f"SELECT '{name}' WHERE EXISTS (SELECT 1 FROM {name})" for name in tables)
+            nonempty = [row[0] for row in conn.execute(text(filled))]
+            used = [row[0] for row in conn.execute(text(
+                "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
+            ))]
+            if nonempty:
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
+                for name in nonempty:
+                    conn.execute(text(f"DELETE FROM {name}"))
+            for sequence in used:
+                conn.execute(text(f"ALTER SEQUENCE {sequence} RESTART"))
         else:
             for name in tables:
                 conn.execute(text(f"DELETE FROM {name}"))
