@@ -439,3 +439,12 @@ def test_log_lines_never_carry_a_phone_number(caplog: pytest.LogCaptureFixture) 
         access.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:1", "GET", "/api/v1/dev/sms-outbox?phone=13800138000",
                     "1.1", 200)
     assert "13800138000" not in caplog.text and "phone=***" in caplog.text
+    # uvicorn's own access formatter unpacks the five arguments: they keep their shape.
+    from uvicorn.logging import AccessFormatter
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/api/v1/dev/sms-outbox?phone=13800138000", "1.1", 200),
+                               None)
+    assert MaskPhones().filter(record)
+    line = AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s', use_colors=False).format(record)
+    assert line == '127.0.0.1:5000 - "GET /api/v1/dev/sms-outbox?phone=*** HTTP/1.1" 200 OK', line

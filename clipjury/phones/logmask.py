@@ -22,16 +22,16 @@ def masked(text: str) -> str:
 
 
 class MaskPhones(logging.Filter):
-    """Masks numbers in the formatted message (then drops the arguments it was formatted from)."""
+    """Masks numbers in a record's format string and in each of its string arguments. The arguments keep
+    their shape: a formatter such as uvicorn's access formatter unpacks them one by one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed record is the handler's to report, unchanged
-            return True
-        clean = masked(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
+        if isinstance(record.msg, str):
+            record.msg = masked(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(masked(a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: masked(v) if isinstance(v, str) else v for k, v in record.args.items()}
         return True
 
 
