@@ -42,7 +42,8 @@ def work_row(work_id: int) -> Work:
 
 def versions_of(work_id: int) -> list[int]:
     with session_scope() as session:
-        return [v.id or 0 for v in session.exec(select(WorkVersion).where(WorkVersion.work_id == work_id))]
+        return [v.id or 0 for v in session.exec(
+            select(WorkVersion).where(WorkVersion.work_id == work_id).order_by(col(WorkVersion.id)))]
 
 
 def audit_of(work_id: int) -> list[AuditEvent]:
