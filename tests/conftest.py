@@ -133,6 +133,19 @@ def database() -> Iterator[str]:
     get_engine().dispose()
 
 
+_SUPERUSER: list[bool] = []
+
+
+def _pg_superuser(conn: Any) -> bool:
+    """Whether the test role may turn foreign-key triggers off: asked once per run."""
+    from sqlalchemy import text
+
+    if not _SUPERUSER:
+        asked = conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar()
+        _SUPERUSER.append(bool(asked))
+    return _SUPERUSER[0]
+
+
 def _clean_tables() -> None:
     from sqlalchemy import text
     from sqlmodel import SQLModel
@@ -152,7 +165,7 @@ def _clean_tables() -> None:
             used = [row[0] for row in conn.execute(text(
                 "SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL"
             ))]
-            superuser = bool(conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")).scalar())
+            superuser = _pg_superuser(conn)
             if nonempty and not superuser:  # a plain role may not turn the triggers off: truncate those
                 conn.execute(text(f"TRUNCATE {', '.join(nonempty)} CASCADE"))
             elif nonempty:

@@ -20,7 +20,7 @@ from clipjury.awards.models import OrganisingDecision
 from clipjury.campaigns.models import Campaign
 from clipjury.errors import NotFound
 from clipjury.judging.settings import effective
-from clipjury.reasons import REASON_MAX, required_reason
+from clipjury.reasons import required_reason
 from clipjury.reviews.quotas import province_summaries, quota_rows
 from clipjury.timeutil import utcnow
 from clipjury.works.models import Work
@@ -125,7 +125,7 @@ def decide(session: Session, user: User, campaign: Campaign, scope: Scope, organ
            reason: str, province_code: str | None = None) -> OrganisingDecision:
     """The national office awards (or not) one organisation of a group, with a reason; audited."""
     awards.require_national(user, "决定优秀组织奖")
-    text = required_reason(reason, what="决定理由", max_chars=REASON_MAX)
+    text = required_reason(reason, what="决定理由")
     current = group(session, user, campaign, scope, province_code)
     if organisation_id not in {r["unit_id"] for r in current.rows}:
         raise UnknownOrganisation()

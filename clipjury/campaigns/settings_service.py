@@ -41,6 +41,30 @@ CHECKLIST_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 # What a checklist label may name; the review page fills them in (Campaign.checklist_for).
 CHECKLIST_PLACEHOLDERS = ("{opening_line}", "{max_duration}")
 YEAR_MIN, YEAR_MAX = 2000, 2999
+# How many works a refusal to shrink a limit names (the count is always given).
+AFFECTED_SHOWN = 50
+
+TIME_FIELDS = (
+    "submission_opens_at", "submission_deadline", "forward_deadline", "showcase_starts_at", "showcase_ends_at",
+    "report_due_at",
+)
+# Times that may be cleared (null): the notice's default applies (forward, report) or there is no showcase.
+NULLABLE_FIELDS = frozenset({"forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at"})
+EDITABLE_FIELDS = frozenset({
+    "name", *TIME_FIELDS, "upload_grace_minutes", "claim_ttl_hours", "max_size_bytes", "max_duration_s",
+    "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "organiser", "quota_by_kind",
+    "review_checklist", "judging",
+})
+# What the settings answer shows, in this order (the campaign's columns).
+SETTINGS_FIELDS = (
+    "id", "slug", "name", "year", "is_active", "revision", "submission_opens_at", "submission_deadline",
+    "upload_grace_minutes", "forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at",
+    "claim_ttl_hours", "national_results_published_at", "max_size_bytes", "max_duration_s", "duration_step_s",
+    "allowed_brands", "opening_line_template", "rights_notice", "organiser", "quota_by_kind", "review_checklist",
+    "report_activities", "judging", "created_at",
+)
+
+
 # What each setting is called in a refusal (the API's problem names the field as well; the page shows the
 # refusal beside it).
 FIELD_LABELS: dict[str, str] = {
@@ -69,28 +93,6 @@ FIELD_LABELS: dict[str, str] = {
 
 def _label(name: str) -> str:
     return FIELD_LABELS.get(name, name)
-# How many works a refusal to shrink a limit names (the count is always given).
-AFFECTED_SHOWN = 50
-
-TIME_FIELDS = (
-    "submission_opens_at", "submission_deadline", "forward_deadline", "showcase_starts_at", "showcase_ends_at",
-    "report_due_at",
-)
-# Times that may be cleared (null): the notice's default applies (forward, report) or there is no showcase.
-NULLABLE_FIELDS = frozenset({"forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at"})
-EDITABLE_FIELDS = frozenset({
-    "name", *TIME_FIELDS, "upload_grace_minutes", "claim_ttl_hours", "max_size_bytes", "max_duration_s",
-    "duration_step_s", "allowed_brands", "opening_line_template", "rights_notice", "organiser", "quota_by_kind",
-    "review_checklist", "judging",
-})
-# What the settings answer shows, in this order (the campaign's columns).
-SETTINGS_FIELDS = (
-    "id", "slug", "name", "year", "is_active", "revision", "submission_opens_at", "submission_deadline",
-    "upload_grace_minutes", "forward_deadline", "showcase_starts_at", "showcase_ends_at", "report_due_at",
-    "claim_ttl_hours", "national_results_published_at", "max_size_bytes", "max_duration_s", "duration_step_s",
-    "allowed_brands", "opening_line_template", "rights_notice", "organiser", "quota_by_kind", "review_checklist",
-    "report_activities", "judging", "created_at",
-)
 
 
 class CampaignChanged(Conflict):

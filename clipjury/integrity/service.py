@@ -21,7 +21,7 @@ from clipjury.db import rowcount
 from clipjury.errors import Conflict, Forbidden, Invalid, NotFound
 from clipjury.integrity import matching
 from clipjury.integrity.models import Fingerprint, IntegritySwitches, JobState, PairStatus, Screening, SimilarPair
-from clipjury.reasons import REASON_MAX, required_reason
+from clipjury.reasons import required_reason
 from clipjury.settings import Settings, get_settings
 from clipjury.timeutil import as_utc, utcnow
 from clipjury.works.models import Work, WorkStatus
@@ -409,7 +409,7 @@ def dismiss_pair(session: Session, user: User, pair_id: int, reason: str) -> Sim
     """"Not a duplicate": recorded with its reason, and the pair is never raised again (compare-and-set,
     so two clicks record one)."""
     _ensure_national(user)
-    reason = required_reason(reason, max_chars=REASON_MAX)
+    reason = required_reason(reason)
     pair = session.get(SimilarPair, pair_id)
     if pair is None:
         raise PairNotFound()
